@@ -1,0 +1,11 @@
+DROP TABLE login_throttles;
+DROP TABLE audit_events;
+DROP TABLE signing_keys;
+DROP TABLE recovery_tokens;
+DROP TABLE totp_credentials;
+DROP TABLE login_challenges;
+DROP TABLE refresh_tokens;
+DROP TABLE sessions;
+DROP TABLE users;
+DROP TABLE sub_accounts;
+DROP TABLE accounts;

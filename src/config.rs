@@ -1,0 +1,263 @@
+//! One [`Config`], read from flags and environment variables (every flag has
+//! its `LATCHKEY_*` variable) and validated once at start.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::Args;
+
+use crate::crypto::seal::MasterKey;
+use crate::store::DatabaseTarget;
+
+/// Settings shared by every subcommand.
+#[derive(Args, Debug, Clone)]
+pub struct ConfigArgs {
+    /// Listen address.
+    #[arg(
+        long,
+        env = "LATCHKEY_BIND",
+        default_value = "127.0.0.1:8080",
+        global = true
+    )]
+    pub bind: String,
+    /// `postgres://...` for PostgreSQL; a path or `sqlite://PATH` for SQLite
+    /// (default: `<data dir>/latchkey.db`).
+    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Directory of the SQLite file and of a generated master key.
+    #[arg(
+        long,
+        env = "LATCHKEY_DATA_DIR",
+        default_value = "./data",
+        global = true
+    )]
+    pub data_dir: PathBuf,
+    /// Base64 of 32 bytes that encrypts secrets at rest (same on every node).
+    #[arg(
+        long,
+        env = "LATCHKEY_MASTER_KEY",
+        global = true,
+        hide_env_values = true
+    )]
+    pub master_key: Option<String>,
+    /// Issuer shown in authenticator apps and `iss` of tokens.
+    #[arg(
+        long,
+        env = "LATCHKEY_ISSUER",
+        default_value = "Latchkey",
+        global = true
+    )]
+    pub issuer: String,
+    /// `aud` of access tokens.
+    #[arg(
+        long,
+        env = "LATCHKEY_AUDIENCE",
+        default_value = "latchkey",
+        global = true
+    )]
+    pub audience: String,
+    /// `open` or `closed`: whether `POST /api/v1/accounts` is public.
+    #[arg(long, env = "LATCHKEY_SIGNUP", default_value = "open", global = true)]
+    pub signup: String,
+    /// Comma-separated origins allowed for browser SPAs.
+    #[arg(long, env = "LATCHKEY_CORS_ORIGINS", default_value = "", global = true)]
+    pub cors_origins: String,
+    /// Requests per minute per client IP on unauthenticated routes (0 = off).
+    #[arg(
+        long,
+        env = "LATCHKEY_IP_RATE_LIMIT",
+        default_value_t = 120,
+        global = true
+    )]
+    pub ip_rate_limit: u32,
+    /// Comma-separated proxy addresses whose `X-Forwarded-For` is believed.
+    #[arg(
+        long,
+        env = "LATCHKEY_TRUSTED_PROXIES",
+        default_value = "",
+        global = true
+    )]
+    pub trusted_proxies: String,
+    /// Minutes of inactivity after which a session ends.
+    #[arg(
+        long,
+        env = "LATCHKEY_SESSION_IDLE_MINUTES",
+        default_value_t = 30,
+        global = true
+    )]
+    pub session_idle_minutes: u64,
+    /// Hours after sign-in at which a session ends regardless of activity.
+    #[arg(
+        long,
+        env = "LATCHKEY_SESSION_MAX_HOURS",
+        default_value_t = 12,
+        global = true
+    )]
+    pub session_max_hours: u64,
+    /// Database connections per process.
+    #[arg(
+        long,
+        env = "LATCHKEY_DB_POOL_SIZE",
+        default_value_t = 16,
+        global = true
+    )]
+    pub db_pool_size: u32,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub bind: String,
+    pub database: DatabaseTarget,
+    pub data_dir: PathBuf,
+    pub master_key: MasterKey,
+    pub issuer: String,
+    pub audience: String,
+    pub signup_open: bool,
+    pub cors_origins: Vec<String>,
+    pub ip_rate_limit: u32,
+    pub trusted_proxies: Vec<IpAddr>,
+    pub access_ttl: Duration,
+    pub session_idle: Duration,
+    pub session_max: Duration,
+    pub mfa_challenge_ttl: Duration,
+    pub enrollment_ttl: Duration,
+    pub pending_enrollment_ttl: Duration,
+    pub db_pool_size: u32,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(pub String);
+
+fn split_list(text: &str) -> impl Iterator<Item = &str> {
+    text.split(',').map(str::trim).filter(|s| !s.is_empty())
+}
+
+impl Config {
+    /// Validates the arguments; reads or creates the master key.
+    pub fn from_args(args: &ConfigArgs) -> Result<Config, ConfigError> {
+        let database = DatabaseTarget::parse(
+            &args
+                .database_url
+                .clone()
+                .filter(|u| !u.trim().is_empty())
+                .unwrap_or_else(|| {
+                    args.data_dir
+                        .join("latchkey.db")
+                        .to_string_lossy()
+                        .into_owned()
+                }),
+        );
+        let master_key = match &args.master_key {
+            Some(text) if !text.trim().is_empty() => MasterKey::from_base64(text)
+                .map_err(|e| ConfigError(format!("LATCHKEY_MASTER_KEY: {e}")))?,
+            _ => load_or_create_master_key(&args.data_dir)?,
+        };
+        let signup_open = match args.signup.trim() {
+            "open" => true,
+            "closed" => false,
+            other => {
+                return Err(ConfigError(format!(
+                    "LATCHKEY_SIGNUP must be open or closed, not {other:?}"
+                )))
+            }
+        };
+        let trusted_proxies = split_list(&args.trusted_proxies)
+            .map(|p| {
+                p.parse().map_err(|_| {
+                    ConfigError(format!(
+                        "LATCHKEY_TRUSTED_PROXIES: {p:?} is not an IP address"
+                    ))
+                })
+            })
+            .collect::<Result<Vec<IpAddr>, _>>()?;
+        if args.issuer.contains(':') || args.issuer.trim().is_empty() || args.issuer.len() > 100 {
+            return Err(ConfigError(
+                "LATCHKEY_ISSUER must be 1 to 100 bytes and contain no ':'".into(),
+            ));
+        }
+        if args.session_idle_minutes == 0 || args.session_max_hours == 0 {
+            return Err(ConfigError("session lifetimes must be positive".into()));
+        }
+        Ok(Config {
+            bind: args.bind.clone(),
+            database,
+            data_dir: args.data_dir.clone(),
+            master_key,
+            issuer: args.issuer.clone(),
+            audience: args.audience.clone(),
+            signup_open,
+            cors_origins: split_list(&args.cors_origins).map(String::from).collect(),
+            ip_rate_limit: args.ip_rate_limit,
+            trusted_proxies,
+            access_ttl: Duration::from_secs(15 * 60),
+            session_idle: Duration::from_secs(args.session_idle_minutes * 60),
+            session_max: Duration::from_secs(args.session_max_hours * 3600),
+            mfa_challenge_ttl: Duration::from_secs(5 * 60),
+            enrollment_ttl: Duration::from_secs(10 * 60),
+            pending_enrollment_ttl: Duration::from_secs(10 * 60),
+            db_pool_size: args.db_pool_size.max(1),
+        })
+    }
+
+    /// Defaults for a given database and key (tests, tools).
+    pub fn with_database(database: DatabaseTarget, master_key: MasterKey) -> Config {
+        Config {
+            bind: "127.0.0.1:0".into(),
+            database,
+            data_dir: PathBuf::from("./data"),
+            master_key,
+            issuer: "Latchkey".into(),
+            audience: "latchkey".into(),
+            signup_open: true,
+            cors_origins: Vec::new(),
+            ip_rate_limit: 0,
+            trusted_proxies: Vec::new(),
+            access_ttl: Duration::from_secs(15 * 60),
+            session_idle: Duration::from_secs(30 * 60),
+            session_max: Duration::from_secs(12 * 3600),
+            mfa_challenge_ttl: Duration::from_secs(5 * 60),
+            enrollment_ttl: Duration::from_secs(10 * 60),
+            pending_enrollment_ttl: Duration::from_secs(10 * 60),
+            db_pool_size: 8,
+        }
+    }
+}
+
+/// Reads `<data dir>/master.key`, or creates it (mode 0600) on first start.
+fn load_or_create_master_key(dir: &Path) -> Result<MasterKey, ConfigError> {
+    let path = dir.join("master.key");
+    if path.exists() {
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| ConfigError(format!("cannot read {}: {e}", path.display())))?;
+        return MasterKey::from_base64(&text)
+            .map_err(|e| ConfigError(format!("{}: {e}", path.display())));
+    }
+    std::fs::create_dir_all(dir)
+        .map_err(|e| ConfigError(format!("cannot create {}: {e}", dir.display())))?;
+    let (key, text) = MasterKey::generate();
+    write_private(&path, &text)
+        .map_err(|e| ConfigError(format!("cannot write {}: {e}", path.display())))?;
+    tracing::warn!(path = %path.display(), "generated a new master key; back it up, and give every node the same LATCHKEY_MASTER_KEY");
+    Ok(key)
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    std::fs::write(path, text)
+}

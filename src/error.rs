@@ -1,0 +1,299 @@
+//! The error policy: every failure a client can see is an [`ApiError`],
+//! rendered as RFC 9457 `application/problem+json` with a stable `code`.
+//!
+//! - What the client sees is decided here; internal causes (database, I/O)
+//!   are logged with `tracing` and answered with a generic 500 that reveals
+//!   nothing.
+//! - Credential failures are deliberately vague: a wrong email, a wrong
+//!   password and a disabled user are the same `invalid_credentials`.
+//! - A row of another tenant is `not_found`, exactly like a missing row.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// One invalid field of a 422 answer.
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
+pub struct FieldError {
+    /// The request field, e.g. `email`.
+    pub field: String,
+    pub message: String,
+}
+
+/// RFC 9457 problem details, as every error is answered.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"type": "https://latchkey.dev/problems/invalid_credentials", "title": "Invalid credentials", "status": 401, "detail": "The email or password is not correct.", "code": "invalid_credentials"}))]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub type_: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// Stable machine-readable code (see the API contract).
+    pub code: String,
+    /// Present on 422 `validation_failed`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<FieldError>>,
+    /// Present on 401 `mfa_code_invalid`: wrong codes left on this challenge.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attempts_remaining: Option<i32>,
+    /// Present on 429: seconds until a retry can succeed (also `Retry-After`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    #[error("unauthorized")]
+    Unauthorized,
+    #[error("mfa code invalid")]
+    MfaCodeInvalid { attempts_remaining: Option<i32> },
+    #[error("challenge expired")]
+    ChallengeExpired,
+    #[error("reauthentication required")]
+    ReauthenticationRequired,
+    #[error("forbidden")]
+    Forbidden,
+    #[error("mfa enforced")]
+    MfaEnforced,
+    #[error("mfa required for action")]
+    MfaRequiredForAction,
+    #[error("mfa enrollment required")]
+    MfaEnrollmentRequired,
+    #[error("not found")]
+    NotFound,
+    #[error("method not allowed")]
+    MethodNotAllowed { allow: String },
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("mfa not enabled")]
+    MfaNotEnabled,
+    #[error("no pending enrollment")]
+    NoPendingEnrollment,
+    #[error("payload too large")]
+    PayloadTooLarge,
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
+    #[error("validation failed")]
+    Validation(Vec<FieldError>),
+    #[error("too many attempts")]
+    TooManyAttempts { retry_after: u64 },
+    #[error("service unavailable: {0}")]
+    Unavailable(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// A 422 for one field.
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        ApiError::Validation(vec![FieldError {
+            field: field.into(),
+            message: message.into(),
+        }])
+    }
+
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        ApiError::Internal(cause.to_string())
+    }
+
+    /// The stable `code`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::BadRequest(_) => "bad_request",
+            ApiError::InvalidCredentials => "invalid_credentials",
+            ApiError::Unauthorized => "unauthorized",
+            ApiError::MfaCodeInvalid { .. } => "mfa_code_invalid",
+            ApiError::ChallengeExpired => "challenge_expired",
+            ApiError::ReauthenticationRequired => "reauthentication_required",
+            ApiError::Forbidden => "forbidden",
+            ApiError::MfaEnforced => "mfa_enforced",
+            ApiError::MfaRequiredForAction => "mfa_required_for_action",
+            ApiError::MfaEnrollmentRequired => "mfa_enrollment_required",
+            ApiError::NotFound => "not_found",
+            ApiError::MethodNotAllowed { .. } => "method_not_allowed",
+            ApiError::Conflict(_) => "conflict",
+            ApiError::MfaNotEnabled => "mfa_not_enabled",
+            ApiError::NoPendingEnrollment => "no_pending_enrollment",
+            ApiError::PayloadTooLarge => "payload_too_large",
+            ApiError::UnsupportedMediaType => "unsupported_media_type",
+            ApiError::Validation(_) => "validation_failed",
+            ApiError::TooManyAttempts { .. } => "too_many_attempts",
+            ApiError::Unavailable(_) => "service_unavailable",
+            ApiError::Internal(_) => "internal_error",
+        }
+    }
+
+    fn title_and_detail(&self) -> (&'static str, String) {
+        match self {
+            ApiError::BadRequest(d) => ("Bad request", d.clone()),
+            ApiError::InvalidCredentials => (
+                "Invalid credentials",
+                "The email or password is not correct.".into(),
+            ),
+            ApiError::Unauthorized => ("Unauthorized", "A valid access token is required.".into()),
+            ApiError::MfaCodeInvalid { .. } => ("Invalid code", "The code is not valid.".into()),
+            ApiError::ChallengeExpired => (
+                "Challenge expired",
+                "The sign-in attempt has expired; sign in again with your password.".into(),
+            ),
+            ApiError::ReauthenticationRequired => (
+                "Reauthentication required",
+                "Confirm this action with your current password.".into(),
+            ),
+            ApiError::Forbidden => ("Forbidden", "Your role does not allow this action.".into()),
+            ApiError::MfaEnforced => (
+                "MFA enforced",
+                "MFA is required for your account and cannot be disabled.".into(),
+            ),
+            ApiError::MfaRequiredForAction => (
+                "MFA required for this action",
+                "Sign in with your second factor to perform this action.".into(),
+            ),
+            ApiError::MfaEnrollmentRequired => (
+                "MFA enrollment required",
+                "Set up MFA before using the rest of the API.".into(),
+            ),
+            ApiError::NotFound => ("Not found", "The resource does not exist.".into()),
+            ApiError::MethodNotAllowed { allow } => (
+                "Method not allowed",
+                format!("This resource supports {allow}."),
+            ),
+            ApiError::Conflict(d) => ("Conflict", d.clone()),
+            ApiError::MfaNotEnabled => (
+                "MFA not enabled",
+                "MFA is not enabled for this user.".into(),
+            ),
+            ApiError::NoPendingEnrollment => (
+                "No pending enrollment",
+                "Start an enrollment first; it may have expired.".into(),
+            ),
+            ApiError::PayloadTooLarge => (
+                "Payload too large",
+                "The request body exceeds 64 KiB.".into(),
+            ),
+            ApiError::UnsupportedMediaType => (
+                "Unsupported media type",
+                "Send the body as application/json.".into(),
+            ),
+            ApiError::Validation(_) => (
+                "Validation failed",
+                "One or more fields are invalid.".into(),
+            ),
+            ApiError::TooManyAttempts { .. } => (
+                "Too many attempts",
+                "Too many attempts; try again later.".into(),
+            ),
+            ApiError::Unavailable(_) => (
+                "Service unavailable",
+                "The service is temporarily unavailable.".into(),
+            ),
+            ApiError::Internal(_) => ("Internal error", "An unexpected error occurred.".into()),
+        }
+    }
+
+    pub fn problem(&self) -> Problem {
+        let (title, detail) = self.title_and_detail();
+        let code = self.code();
+        Problem {
+            type_: format!("https://latchkey.dev/problems/{code}"),
+            title: title.into(),
+            status: self.status_code().as_u16(),
+            detail,
+            code: code.into(),
+            errors: match self {
+                ApiError::Validation(errors) => Some(errors.clone()),
+                _ => None,
+            },
+            attempts_remaining: match self {
+                ApiError::MfaCodeInvalid { attempts_remaining } => *attempts_remaining,
+                _ => None,
+            },
+            retry_after: match self {
+                ApiError::TooManyAttempts { retry_after } => Some(*retry_after),
+                _ => None,
+            },
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::InvalidCredentials
+            | ApiError::Unauthorized
+            | ApiError::MfaCodeInvalid { .. }
+            | ApiError::ChallengeExpired => StatusCode::UNAUTHORIZED,
+            ApiError::ReauthenticationRequired
+            | ApiError::Forbidden
+            | ApiError::MfaEnforced
+            | ApiError::MfaRequiredForAction
+            | ApiError::MfaEnrollmentRequired => StatusCode::FORBIDDEN,
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Conflict(_) | ApiError::MfaNotEnabled | ApiError::NoPendingEnrollment => {
+                StatusCode::CONFLICT
+            }
+            ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let ApiError::Internal(cause) | ApiError::Unavailable(cause) = self {
+            tracing::error!(%cause, "request failed");
+        }
+        let mut builder = HttpResponse::build(self.status_code());
+        builder.content_type("application/problem+json");
+        builder.insert_header((header::CACHE_CONTROL, "no-store"));
+        match self {
+            ApiError::TooManyAttempts { retry_after } => {
+                builder.insert_header((header::RETRY_AFTER, retry_after.to_string()));
+            }
+            ApiError::Unauthorized | ApiError::InvalidCredentials => {
+                builder.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+            }
+            ApiError::MethodNotAllowed { allow } => {
+                builder.insert_header((header::ALLOW, allow.as_str()));
+            }
+            _ => {}
+        }
+        builder.json(self.problem())
+    }
+}
+
+impl From<diesel::result::Error> for ApiError {
+    fn from(e: diesel::result::Error) -> Self {
+        match e {
+            diesel::result::Error::NotFound => ApiError::NotFound,
+            ref err if crate::store::is_unique_violation(err) => {
+                ApiError::Conflict("The resource already exists.".into())
+            }
+            other => ApiError::Internal(format!("database: {other}")),
+        }
+    }
+}
+
+impl From<diesel::r2d2::PoolError> for ApiError {
+    fn from(e: diesel::r2d2::PoolError) -> Self {
+        ApiError::Unavailable(format!("database pool: {e}"))
+    }
+}
+
+impl From<actix_web::error::BlockingError> for ApiError {
+    fn from(e: actix_web::error::BlockingError) -> Self {
+        ApiError::Internal(format!("blocking task: {e}"))
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,130 @@
+//! `/api/v1/accounts` (sign-up) and `/api/v1/account` (settings, policy).
+
+use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
+
+use super::body::Body;
+use super::dto::*;
+use super::extract::AuthSession;
+use super::problems::{AdminProblems, BodyProblems};
+use super::{ctx, rate_limit, State};
+use crate::domain::admin;
+use crate::domain::policy::Permission;
+use crate::domain::signup::{self, NewAccount};
+use crate::domain::validate::Checks;
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::store::accounts::AccountChanges;
+
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(create_account)
+        .service(get_account)
+        .service(update_account);
+}
+
+/// Sign up: a new account with its first administrator.
+#[utoipa::path(
+    tag = "account",
+    request_body = SignupRequest,
+    responses(
+        (status = 201, description = "Account and administrator created", body = SignupResponse),
+        (status = 403, description = "`forbidden`: sign-up is closed", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`conflict`: the email is taken", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`too_many_attempts` (rate limited)", body = Problem, content_type = "application/problem+json"),
+        BodyProblems,
+    )
+)]
+#[post("/accounts")]
+pub async fn create_account(
+    req: HttpRequest,
+    state: State,
+    body: Body<SignupRequest>,
+) -> ApiResult<HttpResponse> {
+    rate_limit(&req, &state)?;
+    if !state.config.signup_open {
+        return Err(ApiError::Forbidden);
+    }
+    let body = body.parse()?;
+    let mut checks = Checks::default();
+    let account_name = checks.name("account_name", &body.account_name);
+    let email = checks.email("email", &body.email);
+    checks.password("password", &body.password);
+    let display_name = match &body.display_name {
+        Some(name) => checks.name("display_name", name),
+        None => email.split('@').next().unwrap_or_default().to_string(),
+    };
+    checks.finish()?;
+    let password_hash = state.hasher.hash(body.password).await?;
+    let ctx = ctx(&req, &state);
+    let (account, user) = state
+        .db(move |conn| {
+            signup::create_account(
+                conn,
+                NewAccount {
+                    account_name,
+                    email,
+                    display_name,
+                    password_hash,
+                },
+                &ctx,
+            )
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(SignupResponse {
+        account: (&account).into(),
+        user: UserResponse::new(&user, false),
+    }))
+}
+
+/// The account of the signed-in user, with its MFA policy.
+#[utoipa::path(
+    tag = "account",
+    responses(
+        (status = 200, description = "The account", body = AccountResponse),
+        AdminProblems,
+    ),
+    security(("bearer" = []))
+)]
+#[get("/account")]
+pub async fn get_account(state: State, auth: AuthSession) -> ApiResult<web::Json<AccountResponse>> {
+    auth.require(Permission::ViewAccount)?;
+    let account = state
+        .db(move |conn| admin::account(conn, &auth.user.account_id))
+        .await?;
+    Ok(web::Json((&account).into()))
+}
+
+/// Rename the account or turn "Require MFA" on or off.
+///
+/// Turning it on makes users without MFA enroll at their next login;
+/// turning it off disables nobody's MFA.
+#[utoipa::path(
+    tag = "account",
+    request_body = UpdateAccountRequest,
+    responses(
+        (status = 200, description = "The updated account", body = AccountResponse),
+        BodyProblems,
+        AdminProblems,
+    ),
+    security(("bearer" = []))
+)]
+#[patch("/account")]
+pub async fn update_account(
+    req: HttpRequest,
+    state: State,
+    auth: AuthSession,
+    body: Body<UpdateAccountRequest>,
+) -> ApiResult<web::Json<AccountResponse>> {
+    auth.require(Permission::EditAccount)?;
+    let body = body.parse()?;
+    let mut checks = Checks::default();
+    let name = body.name.as_deref().map(|n| checks.name("name", n));
+    checks.finish()?;
+    let ctx = ctx(&req, &state);
+    let changes = AccountChanges {
+        name,
+        require_mfa: body.require_mfa,
+    };
+    let account = state
+        .db(move |conn| admin::update_account(conn, &auth.user, changes, &ctx))
+        .await?;
+    Ok(web::Json((&account).into()))
+}

@@ -1,0 +1,414 @@
+//! Request and response bodies of the JSON API.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::domain::keys::Jwk;
+use crate::domain::mfa::MfaStatus;
+use crate::domain::policy::Role;
+use crate::domain::sessions::Issued;
+use crate::store::accounts::Account;
+use crate::store::audit::AuditEvent;
+use crate::store::sub_accounts::SubAccount;
+use crate::store::users::User;
+
+pub fn utc(t: NaiveDateTime) -> DateTime<Utc> {
+    t.and_utc()
+}
+
+/// The list envelope of every collection.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Page<T: ToSchema> {
+    pub items: Vec<T>,
+    #[schema(example = 1)]
+    pub page: i64,
+    #[schema(example = 50)]
+    pub per_page: i64,
+    /// How many items the filters match, over all pages.
+    pub total: i64,
+}
+
+/// A user as administrators and the user see them.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserResponse {
+    pub id: String,
+    #[schema(example = "ann@example.com")]
+    pub email: String,
+    pub display_name: String,
+    pub role: Role,
+    pub sub_account_id: Option<String>,
+    pub disabled: bool,
+    /// `false` is the open padlock: the user has not set up MFA.
+    pub mfa_enabled: bool,
+    pub mfa_required: bool,
+    pub last_login_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl UserResponse {
+    pub fn new(user: &User, mfa_required: bool) -> Self {
+        UserResponse {
+            id: user.id.clone(),
+            email: user.email.clone(),
+            display_name: user.display_name.clone(),
+            role: Role::parse(&user.role).unwrap_or(Role::ReadOnly),
+            sub_account_id: user.sub_account_id.clone(),
+            disabled: user.disabled,
+            mfa_enabled: user.mfa_enabled_at.is_some(),
+            mfa_required,
+            last_login_at: user.last_login_at.map(utc),
+            created_at: utc(user.created_at),
+        }
+    }
+}
+
+/// `GET /api/v1/me`: the user with their MFA settings.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MeResponse {
+    #[serde(flatten)]
+    pub user: UserResponse,
+    pub mfa: MfaStatus,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccountResponse {
+    pub id: String,
+    pub name: String,
+    pub require_mfa: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<&Account> for AccountResponse {
+    fn from(a: &Account) -> Self {
+        AccountResponse {
+            id: a.id.clone(),
+            name: a.name.clone(),
+            require_mfa: a.require_mfa,
+            created_at: utc(a.created_at),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SubAccountResponse {
+    pub id: String,
+    pub name: String,
+    pub require_mfa: bool,
+    pub user_count: i64,
+    pub created_at: DateTime<Utc>,
+}
+
+impl SubAccountResponse {
+    pub fn new(s: &SubAccount, user_count: i64) -> Self {
+        SubAccountResponse {
+            id: s.id.clone(),
+            name: s.name.clone(),
+            require_mfa: s.require_mfa,
+            user_count,
+            created_at: utc(s.created_at),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct SignupRequest {
+    #[schema(example = "Acme IT", min_length = 1, max_length = 200)]
+    pub account_name: String,
+    #[schema(example = "ann@example.com", max_length = 254)]
+    pub email: String,
+    #[schema(
+        example = "correct horse battery staple",
+        min_length = 12,
+        max_length = 1024
+    )]
+    pub password: String,
+    #[schema(example = "Ann Admin", min_length = 1, max_length = 200)]
+    pub display_name: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SignupResponse {
+    pub account: AccountResponse,
+    pub user: UserResponse,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct LoginRequest {
+    #[schema(example = "ann@example.com", max_length = 254)]
+    pub email: String,
+    #[schema(example = "correct horse battery staple", max_length = 1024)]
+    pub password: String,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthenticatedStatus {
+    Authenticated,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MfaRequiredStatus {
+    MfaRequired,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EnrollmentRequiredStatus {
+    MfaEnrollmentRequired,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+pub enum TokenType {
+    Bearer,
+}
+
+/// Tokens of a completed login or refresh.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuthenticatedResponse {
+    pub status: AuthenticatedStatus,
+    /// EdDSA JWT; send as `Authorization: Bearer ...`.
+    pub access_token: String,
+    pub token_type: TokenType,
+    /// Seconds until the access token expires.
+    #[schema(example = 900)]
+    pub expires_in: u64,
+    /// Single-use; exchange at `POST /api/v1/sessions/refresh`.
+    pub refresh_token: String,
+    pub session_id: String,
+    pub user: UserResponse,
+    /// On the second step only: whether the recovery token was used.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recovery_token_used: Option<bool>,
+}
+
+impl AuthenticatedResponse {
+    pub fn new(issued: Issued, mfa_required: bool, recovery_token_used: Option<bool>) -> Self {
+        AuthenticatedResponse {
+            status: AuthenticatedStatus::Authenticated,
+            access_token: issued.access_token,
+            token_type: TokenType::Bearer,
+            expires_in: issued.expires_in,
+            refresh_token: issued.refresh_token,
+            session_id: issued.session_id,
+            user: UserResponse::new(&issued.user, mfa_required),
+            recovery_token_used,
+        }
+    }
+}
+
+/// The password was right; the second factor is needed.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MfaRequiredResponse {
+    pub status: MfaRequiredStatus,
+    /// Send with the code to `POST /api/v1/sessions/mfa`.
+    pub mfa_token: String,
+    #[schema(example = 300)]
+    pub expires_in: u64,
+    /// `totp`, and `recovery_token` while an unused one exists.
+    #[schema(example = json!(["totp", "recovery_token"]))]
+    pub methods: Vec<String>,
+}
+
+/// The password was right; a policy requires MFA the user has not set up.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EnrollmentRequiredResponse {
+    pub status: EnrollmentRequiredStatus,
+    /// Bearer token accepted only by `/api/v1/me/mfa/totp` and `/verify`.
+    pub enrollment_token: String,
+    #[schema(example = 600)]
+    pub expires_in: u64,
+}
+
+/// The answer to the password step, told apart by `status`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum LoginResponse {
+    Authenticated(AuthenticatedResponse),
+    MfaRequired(MfaRequiredResponse),
+    EnrollmentRequired(EnrollmentRequiredResponse),
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct MfaLoginRequest {
+    #[schema(max_length = 200)]
+    pub mfa_token: String,
+    /// The 6-digit TOTP code, or the recovery token (case, spaces and dashes ignored).
+    #[schema(example = "123456", max_length = 64)]
+    pub code: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RefreshRequest {
+    #[schema(max_length = 200)]
+    pub refresh_token: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ChangePasswordRequest {
+    #[schema(max_length = 1024)]
+    pub current_password: String,
+    #[schema(min_length = 12, max_length = 1024)]
+    pub new_password: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionResponse {
+    pub id: String,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: DateTime<Utc>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    #[schema(example = json!(["pwd", "otp"]))]
+    pub amr: Vec<String>,
+    #[schema(example = "aal2")]
+    pub aal: String,
+    /// The session of the token making this request.
+    pub current: bool,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct StartEnrollmentRequest {
+    /// Required when MFA is already enabled (re-enrollment).
+    pub password: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EnrollmentResponse {
+    /// Unpadded base32, for "Show secret key for manual configuration".
+    #[schema(example = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP")]
+    pub secret: String,
+    #[schema(
+        example = "otpauth://totp/Latchkey:ann%40example.com?secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP&issuer=Latchkey&algorithm=SHA1&digits=6&period=30"
+    )]
+    pub otpauth_uri: String,
+    /// `data:image/png;base64,...` QR code of `otpauth_uri`.
+    pub qr_code_png: String,
+    /// The same QR code as SVG markup.
+    pub qr_code_svg: String,
+    /// The pending enrollment must be verified before this.
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CodeRequest {
+    #[schema(example = "123456", max_length = 64)]
+    pub code: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VerifyEnrollmentResponse {
+    pub mfa: MfaStatus,
+    /// One-time recovery token, shown once.
+    #[schema(example = "7K3QD-XW9PM-2HGTR-C4BNV-8FJSA")]
+    pub recovery_token: String,
+    /// With an enrollment token: the session the login completes with.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session: Option<AuthenticatedResponse>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct DisableMfaRequest {
+    pub password: Option<String>,
+    /// A current TOTP code or the recovery token.
+    pub code: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PasswordRequest {
+    pub password: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecoveryTokenResponse {
+    #[schema(example = "7K3QD-XW9PM-2HGTR-C4BNV-8FJSA")]
+    pub recovery_token: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct UpdateAccountRequest {
+    #[schema(min_length = 1, max_length = 200)]
+    pub name: Option<String>,
+    /// Require MFA for the account's own users. Off never disables anyone's MFA.
+    pub require_mfa: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CreateSubAccountRequest {
+    #[schema(example = "Globex (client)", min_length = 1, max_length = 200)]
+    pub name: String,
+    #[serde(default)]
+    pub require_mfa: bool,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct UpdateSubAccountRequest {
+    #[schema(min_length = 1, max_length = 200)]
+    pub name: Option<String>,
+    pub require_mfa: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CreateUserRequest {
+    #[schema(example = "ed@example.com", max_length = 254)]
+    pub email: String,
+    #[schema(example = "Ed Editor", min_length = 1, max_length = 200)]
+    pub display_name: String,
+    pub role: Role,
+    #[schema(min_length = 12, max_length = 1024)]
+    pub password: String,
+    pub sub_account_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct UpdateUserRequest {
+    #[schema(min_length = 1, max_length = 200)]
+    pub display_name: Option<String>,
+    pub role: Option<Role>,
+    /// A disabled user cannot sign in; their sessions end at once.
+    pub disabled: Option<bool>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditEventResponse {
+    pub id: String,
+    #[serde(rename = "type")]
+    #[schema(example = "mfa.reset")]
+    pub type_: String,
+    pub occurred_at: DateTime<Utc>,
+    pub actor_user_id: Option<String>,
+    pub target_user_id: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    #[schema(value_type = Object)]
+    pub details: serde_json::Value,
+}
+
+impl From<AuditEvent> for AuditEventResponse {
+    fn from(e: AuditEvent) -> Self {
+        AuditEventResponse {
+            id: e.id,
+            type_: e.event_type,
+            occurred_at: utc(e.occurred_at),
+            actor_user_id: e.actor_user_id,
+            target_user_id: e.target_user_id,
+            ip: e.ip,
+            user_agent: e.user_agent,
+            details: serde_json::from_str(&e.details).unwrap_or(serde_json::Value::Null),
+        }
+    }
+}
+
+/// JSON Web Key Set of the access-token signing keys.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JwksResponse {
+    pub keys: Vec<Jwk>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HealthResponse {
+    #[schema(example = "ok")]
+    pub status: String,
+}

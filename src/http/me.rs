@@ -1,0 +1,177 @@
+//! `/api/v1/me`: the signed-in user, their password and sessions.
+
+use actix_web::{delete, get, put, web, HttpRequest, HttpResponse};
+
+use super::body::Body;
+use super::dto::*;
+use super::extract::AuthSession;
+use super::problems::{BodyProblems, QueryProblems, SessionProblems};
+use super::{ctx, PageQuery, Paging, State};
+use crate::domain::audit::{self, Event};
+use crate::domain::mfa;
+use crate::domain::sessions::{idle_cutoff, revoke};
+use crate::domain::validate::Checks;
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::store::{sessions as session_store, users as user_store, write_tx};
+
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(get_me)
+        .service(change_password)
+        .service(list_my_sessions)
+        .service(delete_my_session);
+}
+
+/// The signed-in user with their MFA settings.
+#[utoipa::path(
+    tag = "me",
+    responses(
+        (status = 200, description = "The user", body = MeResponse),
+        SessionProblems,
+    ),
+    security(("bearer" = []))
+)]
+#[get("/me")]
+pub async fn get_me(state: State, auth: AuthSession) -> ApiResult<web::Json<MeResponse>> {
+    let user = auth.user;
+    let me = state
+        .db(move |conn| {
+            let status = mfa::status(conn, &user)?;
+            Ok(MeResponse {
+                user: UserResponse::new(&user, status.required),
+                mfa: status,
+            })
+        })
+        .await?;
+    Ok(web::Json(me))
+}
+
+/// Change the password; every other session of the user ends.
+#[utoipa::path(
+    tag = "me",
+    request_body = ChangePasswordRequest,
+    responses(
+        (status = 204, description = "Changed"),
+        (status = 401, description = "`unauthorized`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`reauthentication_required`: the current password is wrong", body = Problem, content_type = "application/problem+json"),
+        BodyProblems,
+    ),
+    security(("bearer" = []))
+)]
+#[put("/me/password")]
+pub async fn change_password(
+    req: HttpRequest,
+    state: State,
+    auth: AuthSession,
+    body: Body<ChangePasswordRequest>,
+) -> ApiResult<HttpResponse> {
+    let body = body.parse()?;
+    let mut checks = Checks::default();
+    checks.password("new_password", &body.new_password);
+    checks.finish()?;
+    if body.current_password.len() > crate::crypto::password::MAX_LEN
+        || !state
+            .hasher
+            .verify(body.current_password, Some(auth.user.password_hash.clone()))
+            .await?
+    {
+        return Err(ApiError::ReauthenticationRequired);
+    }
+    let hash = state.hasher.hash(body.new_password).await?;
+    let ctx = ctx(&req, &state);
+    state
+        .db(move |conn| {
+            write_tx(conn, |conn| {
+                user_store::set_password(conn, &auth.user.id, &hash, ctx.now)?;
+                let ended = session_store::revoke_all_for_user(
+                    conn,
+                    &auth.user.id,
+                    Some(&auth.session.id),
+                    ctx.now,
+                )?;
+                audit::record(
+                    conn,
+                    &ctx,
+                    Event::own(
+                        audit::PASSWORD_CHANGED,
+                        &auth.user.account_id,
+                        &auth.user.id,
+                    )
+                    .with(serde_json::json!({"other_sessions_ended": ended})),
+                )?;
+                Ok(())
+            })
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// The user's live sessions, newest first.
+#[utoipa::path(
+    tag = "me",
+    params(PageQuery),
+    responses(
+        (status = 200, description = "Sessions", body = Page<SessionResponse>),
+        QueryProblems,
+        SessionProblems,
+    ),
+    security(("bearer" = []))
+)]
+#[get("/me/sessions")]
+pub async fn list_my_sessions(
+    state: State,
+    auth: AuthSession,
+    query: web::Query<PageQuery>,
+) -> ApiResult<web::Json<Page<SessionResponse>>> {
+    let paging = Paging::from_query(query.page, query.per_page)?;
+    let now = state.clock.now_naive();
+    let cutoff = idle_cutoff(&state.config, now);
+    let user_id = auth.user.id.clone();
+    let (limit, offset) = (paging.limit(), paging.offset());
+    let (items, total) = state
+        .db(move |conn| {
+            Ok(session_store::list_live_for_user(
+                conn, &user_id, now, cutoff, limit, offset,
+            )?)
+        })
+        .await?;
+    let items = items
+        .into_iter()
+        .map(|s| SessionResponse {
+            current: s.id == auth.session.id,
+            id: s.id,
+            created_at: utc(s.created_at),
+            last_used_at: utc(s.last_used_at),
+            ip: s.ip,
+            user_agent: s.user_agent,
+            amr: s.amr.split(' ').map(String::from).collect(),
+            aal: s.aal,
+        })
+        .collect();
+    Ok(web::Json(paging.envelope(items, total)))
+}
+
+/// End one of the user's sessions.
+#[utoipa::path(
+    tag = "me",
+    params(("id" = String, Path, description = "Session id")),
+    responses(
+        (status = 204, description = "Ended"),
+        (status = 404, description = "`not_found`: no such live session of this user", body = Problem, content_type = "application/problem+json"),
+        SessionProblems,
+    ),
+    security(("bearer" = []))
+)]
+#[delete("/me/sessions/{id}")]
+pub async fn delete_my_session(
+    req: HttpRequest,
+    state: State,
+    auth: AuthSession,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let ctx = ctx(&req, &state);
+    let id = id.into_inner();
+    state
+        .db(move |conn| revoke(conn, &auth.user, &id, &ctx, "user_ended"))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

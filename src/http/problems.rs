@@ -1,0 +1,87 @@
+//! Error responses shared by many routes, for the OpenAPI document: each set
+//! is listed once here and named in `#[utoipa::path(responses(...))]`.
+
+use std::collections::BTreeMap;
+
+use utoipa::openapi::response::{Response, ResponseBuilder};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr};
+use utoipa::IntoResponses;
+
+fn problem(description: &str) -> RefOr<Response> {
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/problem+json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("Problem")))
+                .build(),
+        )
+        .build()
+        .into()
+}
+
+fn set(entries: &[(&str, &str)]) -> BTreeMap<String, RefOr<Response>> {
+    entries
+        .iter()
+        .map(|(status, description)| (status.to_string(), problem(description)))
+        .collect()
+}
+
+/// 400, 413, 415, 422: what a JSON request body can get wrong.
+pub struct BodyProblems;
+
+impl IntoResponses for BodyProblems {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        set(&[
+            ("400", "`bad_request`: malformed JSON or no body"),
+            ("413", "`payload_too_large`: body over 64 KiB"),
+            ("415", "`unsupported_media_type`: not `application/json`"),
+            (
+                "422",
+                "`validation_failed`: `errors` names each invalid field",
+            ),
+        ])
+    }
+}
+
+/// 422: an invalid query parameter.
+pub struct QueryProblems;
+
+impl IntoResponses for QueryProblems {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        set(&[("422", "`validation_failed`: an invalid query parameter")])
+    }
+}
+
+/// 401, 403 of routes for any signed-in user.
+pub struct SessionProblems;
+
+impl IntoResponses for SessionProblems {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        set(&[
+            (
+                "401",
+                "`unauthorized`: missing, invalid, expired or revoked access token",
+            ),
+            (
+                "403",
+                "`mfa_enrollment_required`: an enrollment token was sent",
+            ),
+        ])
+    }
+}
+
+/// 401, 403 of routes limited by role.
+pub struct AdminProblems;
+
+impl IntoResponses for AdminProblems {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        set(&[
+            (
+                "401",
+                "`unauthorized`: missing, invalid, expired or revoked access token",
+            ),
+            ("403", "`forbidden` (role) or `mfa_enrollment_required`"),
+        ])
+    }
+}

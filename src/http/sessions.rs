@@ -1,0 +1,258 @@
+//! `/api/v1/sessions`: password login, second step, refresh, logout.
+
+use actix_web::{delete, post, HttpRequest, HttpResponse};
+
+use super::body::Body;
+use super::dto::*;
+use super::extract::AuthSession;
+use super::problems::{BodyProblems, SessionProblems};
+use super::{ctx, rate_limit, State};
+use crate::domain::{login, policy, sessions as session_rules};
+use crate::error::{ApiError, ApiResult, Problem};
+
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(create_session)
+        .service(complete_mfa)
+        .service(refresh_session)
+        .service(delete_current_session);
+}
+
+/// 200 with a body holding tokens: never cached.
+fn no_store(body: impl serde::Serialize) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(body)
+}
+
+fn mfa_required(
+    conn: &mut crate::store::DbConn,
+    user: &crate::store::users::User,
+) -> ApiResult<bool> {
+    Ok(policy::required_by(conn, user)?.is_some())
+}
+
+/// Sign in with email and password (first step).
+///
+/// Answers `authenticated` with tokens, `mfa_required` with an `mfa_token`
+/// for `POST /api/v1/sessions/mfa`, or `mfa_enrollment_required` with an
+/// enrollment token. A wrong email, wrong password and disabled user get the
+/// same 401 in about the same time.
+#[utoipa::path(
+    tag = "sessions",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Password accepted", body = LoginResponse),
+        (status = 401, description = "`invalid_credentials`", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`too_many_attempts`: locked after consecutive failures, or rate limited", body = Problem, content_type = "application/problem+json"),
+        BodyProblems,
+    )
+)]
+#[post("/sessions")]
+pub async fn create_session(
+    req: HttpRequest,
+    state: State,
+    body: Body<LoginRequest>,
+) -> ApiResult<HttpResponse> {
+    let result = password_step(req, state, body).await;
+    let outcome = match &result {
+        Ok(LoginResponse::Authenticated(_)) => "authenticated",
+        Ok(LoginResponse::MfaRequired(_)) => "mfa_required",
+        Ok(LoginResponse::EnrollmentRequired(_)) => "mfa_enrollment_required",
+        Err(e) => e.code(),
+    };
+    metrics::counter!("latchkey_password_logins_total", "outcome" => outcome).increment(1);
+    result.map(no_store)
+}
+
+async fn password_step(
+    req: HttpRequest,
+    state: State,
+    body: Body<LoginRequest>,
+) -> ApiResult<LoginResponse> {
+    rate_limit(&req, &state)?;
+    let body = body.parse()?;
+    let ctx = ctx(&req, &state);
+    // Malformed input is answered like a wrong password: no hint either way.
+    let email = crate::domain::validate::normalize_email(&body.email).unwrap_or_default();
+    if email.is_empty()
+        || body.password.is_empty()
+        || body.password.len() > crate::crypto::password::MAX_LEN
+    {
+        if !email.is_empty() {
+            // Still counts toward the per-email lockout.
+            let (e, c) = (email.clone(), ctx.clone());
+            state
+                .db(move |conn| login::begin_password_attempt(conn, &e, &c).map(drop))
+                .await?;
+        }
+        state
+            .hasher
+            .verify(body.password.chars().take(64).collect(), None)
+            .await?;
+        return Err(ApiError::InvalidCredentials);
+    }
+    let (e, c) = (email.clone(), ctx.clone());
+    let attempt = state
+        .db(move |conn| login::begin_password_attempt(conn, &e, &c))
+        .await?;
+    let hash = attempt.user.as_ref().map(|u| u.password_hash.clone());
+    let ok = state.hasher.verify(body.password, hash).await?;
+    let st = state.clone();
+    let response = state
+        .db(move |conn| {
+            let outcome = login::finish_password_attempt(
+                conn,
+                &st.keys,
+                &st.config,
+                &email,
+                attempt.user,
+                ok,
+                &ctx,
+            )?;
+            Ok(match outcome {
+                login::PasswordOutcome::Authenticated(issued) => {
+                    let required = mfa_required(conn, &issued.user)?;
+                    LoginResponse::Authenticated(AuthenticatedResponse::new(
+                        *issued, required, None,
+                    ))
+                }
+                login::PasswordOutcome::MfaRequired {
+                    mfa_token,
+                    expires_in,
+                    methods,
+                } => LoginResponse::MfaRequired(MfaRequiredResponse {
+                    status: MfaRequiredStatus::MfaRequired,
+                    mfa_token,
+                    expires_in,
+                    methods: methods.into_iter().map(String::from).collect(),
+                }),
+                login::PasswordOutcome::EnrollmentRequired {
+                    enrollment_token,
+                    expires_in,
+                } => LoginResponse::EnrollmentRequired(EnrollmentRequiredResponse {
+                    status: EnrollmentRequiredStatus::MfaEnrollmentRequired,
+                    enrollment_token,
+                    expires_in,
+                }),
+            })
+        })
+        .await?;
+    Ok(response)
+}
+
+/// Complete a login with the TOTP code or the recovery token (second step).
+///
+/// A wrong, old or already used code gets the same `mfa_code_invalid` with
+/// `attempts_remaining`; the challenge dies after 5 wrong codes or 5 minutes
+/// (`challenge_expired`). After 10 consecutive wrong codes for a user the
+/// second step answers 429 for 15 minutes.
+#[utoipa::path(
+    tag = "sessions",
+    request_body = MfaLoginRequest,
+    responses(
+        (status = 200, description = "Signed in (aal2)", body = AuthenticatedResponse),
+        (status = 401, description = "`mfa_code_invalid` or `challenge_expired`", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`too_many_attempts`", body = Problem, content_type = "application/problem+json"),
+        BodyProblems,
+    )
+)]
+#[post("/sessions/mfa")]
+pub async fn complete_mfa(
+    req: HttpRequest,
+    state: State,
+    body: Body<MfaLoginRequest>,
+) -> ApiResult<HttpResponse> {
+    let result = second_step(req, state, body).await;
+    let outcome = match &result {
+        Ok(r) if r.recovery_token_used == Some(true) => "recovery_token",
+        Ok(_) => "totp",
+        Err(e) => e.code(),
+    };
+    metrics::counter!("latchkey_second_factor_logins_total", "outcome" => outcome).increment(1);
+    result.map(no_store)
+}
+
+async fn second_step(
+    req: HttpRequest,
+    state: State,
+    body: Body<MfaLoginRequest>,
+) -> ApiResult<AuthenticatedResponse> {
+    rate_limit(&req, &state)?;
+    let body = body.parse()?;
+    let ctx = ctx(&req, &state);
+    let st = state.clone();
+    let response = state
+        .db(move |conn| {
+            let step = login::complete_mfa(
+                conn,
+                &st.keys,
+                &st.config,
+                &body.mfa_token,
+                &body.code,
+                &ctx,
+            )?;
+            let required = mfa_required(conn, &step.issued.user)?;
+            Ok(AuthenticatedResponse::new(
+                step.issued,
+                required,
+                Some(step.recovery_token_used),
+            ))
+        })
+        .await?;
+    Ok(response)
+}
+
+/// Exchange a refresh token for new tokens (the old one is spent).
+///
+/// Presenting a spent refresh token again revokes the whole session.
+#[utoipa::path(
+    tag = "sessions",
+    request_body = RefreshRequest,
+    responses(
+        (status = 200, description = "New tokens, same session", body = AuthenticatedResponse),
+        (status = 401, description = "`unauthorized`: unknown, spent or revoked", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`too_many_attempts` (rate limited)", body = Problem, content_type = "application/problem+json"),
+        BodyProblems,
+    )
+)]
+#[post("/sessions/refresh")]
+pub async fn refresh_session(
+    req: HttpRequest,
+    state: State,
+    body: Body<RefreshRequest>,
+) -> ApiResult<HttpResponse> {
+    rate_limit(&req, &state)?;
+    let token = body.parse()?.refresh_token;
+    let ctx = ctx(&req, &state);
+    let st = state.clone();
+    let response = state
+        .db(move |conn| {
+            let issued = session_rules::refresh(conn, &st.keys, &st.config, &token, &ctx)?;
+            let required = mfa_required(conn, &issued.user)?;
+            Ok(AuthenticatedResponse::new(issued, required, None))
+        })
+        .await?;
+    Ok(no_store(response))
+}
+
+/// Sign out: end the current session (its tokens stop working at once).
+#[utoipa::path(
+    tag = "sessions",
+    responses(
+        (status = 204, description = "Signed out"),
+        SessionProblems,
+    ),
+    security(("bearer" = []))
+)]
+#[delete("/sessions/current")]
+pub async fn delete_current_session(
+    req: HttpRequest,
+    state: State,
+    auth: AuthSession,
+) -> ApiResult<HttpResponse> {
+    let ctx = ctx(&req, &state);
+    state
+        .db(move |conn| session_rules::revoke(conn, &auth.user, &auth.session.id, &ctx, "logout"))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,42 @@
+//! The OpenAPI document: info, tags and the `bearer` security scheme. Paths
+//! are collected from the handlers by `utoipa-actix-web` (see `app.rs`).
+
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Latchkey",
+        description = "Multi-factor authentication service: password login, TOTP second factor, one-time recovery tokens, Require-MFA policies per account and sub-account.\n\nErrors are RFC 9457 `application/problem+json` with a stable `code`.",
+        license(name = "MIT")
+    ),
+    modifiers(&BearerScheme),
+    components(schemas(crate::error::Problem, crate::error::FieldError)),
+    tags(
+        (name = "sessions", description = "Login (password, then second factor), refresh, logout"),
+        (name = "me", description = "The signed-in user"),
+        (name = "mfa", description = "Self-service MFA: TOTP enrollment, disable, recovery token"),
+        (name = "account", description = "Sign-up and the account's settings and MFA policy"),
+        (name = "users", description = "User administration and Reset MFA"),
+        (name = "sub-accounts", description = "Client organizations with their own MFA policy"),
+        (name = "audit", description = "Audit log"),
+        (name = "operations", description = "Health, readiness, metrics, JWKS")
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerScheme;
+
+impl Modify for BearerScheme {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let mut http = Http::new(HttpAuthScheme::Bearer);
+        http.bearer_format = Some("JWT".into());
+        http.description = Some(
+            "Access token from `POST /api/v1/sessions` (or an enrollment token where documented)."
+                .into(),
+        );
+        components.add_security_scheme("bearer", SecurityScheme::Http(http));
+    }
+}

@@ -1,0 +1,131 @@
+//! Shared application state: configuration, the pool, the clock, the signing
+//! key ring and the bounded password hasher.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use actix_web::web;
+use tokio::sync::Semaphore;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::crypto::password;
+use crate::domain::keys::KeyRing;
+use crate::error::{ApiError, ApiResult};
+use crate::http::ratelimit::RateLimiter;
+use crate::store::{self, DbConn, Pool, StoreError};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub pool: Pool,
+    pub clock: Clock,
+    pub keys: Arc<KeyRing>,
+    pub hasher: Arc<Hasher>,
+    pub limiter: Arc<RateLimiter>,
+}
+
+impl AppState {
+    /// Opens the database, applies migrations and makes sure a signing key
+    /// exists (serialized across nodes), then loads the key ring.
+    pub fn open(config: Config, clock: Clock) -> Result<AppState, StoreError> {
+        let pool = store::connect(&config.database, config.db_pool_size)?;
+        let mut conn = pool
+            .get()
+            .map_err(|e| StoreError(format!("database: {e}")))?;
+        let keys = store::with_startup_lock(&mut conn, |conn| {
+            store::run_migrations(conn)?;
+            KeyRing::load_or_create(conn, &config, clock.now_naive())
+        })?;
+        drop(conn);
+        let limiter = RateLimiter::new(config.ip_rate_limit);
+        Ok(AppState {
+            config: Arc::new(config),
+            pool,
+            clock,
+            keys: Arc::new(keys),
+            hasher: Arc::new(Hasher::new()),
+            limiter: Arc::new(limiter),
+        })
+    }
+
+    /// Runs one unit of database work on a blocking thread.
+    pub async fn db<T, F>(&self, f: F) -> ApiResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConn) -> ApiResult<T> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        web::block(move || {
+            let mut conn = pool.get()?;
+            f(&mut conn)
+        })
+        .await?
+    }
+}
+
+/// Argon2 on blocking threads, at most one hash per core at a time (each
+/// holds ~19 MiB), so a login flood queues instead of exhausting memory.
+pub struct Hasher {
+    permits: Semaphore,
+    verifications: AtomicU64,
+}
+
+/// A hash of a random password, verified against when an email is unknown so
+/// the answer costs the same time as for a known one.
+fn dummy_hash() -> &'static str {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    DUMMY.get_or_init(|| password::hash(&crate::crypto::tokens::random_token("dummy-")))
+}
+
+impl Default for Hasher {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Hasher {
+    pub fn new() -> Self {
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
+        // Computed now so the first unknown-email login is not slower.
+        let _ = dummy_hash();
+        Hasher {
+            permits: Semaphore::new(cores),
+            verifications: AtomicU64::new(0),
+        }
+    }
+
+    async fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> ApiResult<T> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|e| ApiError::internal(format!("hasher closed: {e}")))?;
+        Ok(web::block(f).await?)
+    }
+
+    /// Password verifications started so far (each costs one argon2 hash).
+    pub fn verifications(&self) -> u64 {
+        self.verifications.load(Ordering::Relaxed)
+    }
+
+    pub async fn hash(&self, password: String) -> ApiResult<String> {
+        self.run(move || password::hash(&password)).await
+    }
+
+    /// Verifies against `phc`, or against the dummy hash when there is no
+    /// user (always false then).
+    pub async fn verify(&self, password: String, phc: Option<String>) -> ApiResult<bool> {
+        self.verifications.fetch_add(1, Ordering::Relaxed);
+        self.run(move || match phc {
+            Some(phc) => password::verify(&password, &phc),
+            None => {
+                password::verify(&password, dummy_hash());
+                false
+            }
+        })
+        .await
+    }
+}

@@ -1,0 +1,47 @@
+//! `accounts`: tenants.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::schema::accounts;
+use super::DbConn;
+
+#[derive(Queryable, Selectable, Insertable, Clone, Debug)]
+#[diesel(table_name = accounts)]
+pub struct Account {
+    pub id: String,
+    pub name: String,
+    pub require_mfa: bool,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(AsChangeset, Default)]
+#[diesel(table_name = accounts)]
+pub struct AccountChanges {
+    pub name: Option<String>,
+    pub require_mfa: Option<bool>,
+}
+
+pub fn insert(conn: &mut DbConn, account: &Account) -> QueryResult<()> {
+    diesel::insert_into(accounts::table)
+        .values(account)
+        .execute(conn)
+        .map(drop)
+}
+
+pub fn find(conn: &mut DbConn, id: &str) -> QueryResult<Option<Account>> {
+    accounts::table
+        .find(id)
+        .select(Account::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn update(conn: &mut DbConn, id: &str, changes: &AccountChanges) -> QueryResult<usize> {
+    if changes.name.is_none() && changes.require_mfa.is_none() {
+        return Ok(0);
+    }
+    diesel::update(accounts::table.find(id))
+        .set(changes)
+        .execute(conn)
+}

@@ -1,0 +1,77 @@
+//! `login_challenges`: the pending second step of a login (`mfa`) and forced
+//! enrollment grants (`enrollment`), stored by the SHA-256 of their token.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::schema::login_challenges;
+use super::DbConn;
+
+pub const KIND_MFA: &str = "mfa";
+pub const KIND_ENROLLMENT: &str = "enrollment";
+
+#[derive(Queryable, Selectable, Insertable, Clone, Debug)]
+#[diesel(table_name = login_challenges)]
+pub struct Challenge {
+    pub id: String,
+    pub token_hash: String,
+    pub kind: String,
+    pub user_id: String,
+    pub failures: i32,
+    pub created_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+    pub consumed_at: Option<NaiveDateTime>,
+}
+
+pub fn insert(conn: &mut DbConn, challenge: &Challenge) -> QueryResult<()> {
+    diesel::insert_into(login_challenges::table)
+        .values(challenge)
+        .execute(conn)
+        .map(drop)
+}
+
+pub fn find_by_hash(conn: &mut DbConn, kind: &str, hash: &str) -> QueryResult<Option<Challenge>> {
+    login_challenges::table
+        .filter(login_challenges::token_hash.eq(hash))
+        .filter(login_challenges::kind.eq(kind))
+        .select(Challenge::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Counts a wrong code against the challenge; returns the new count.
+pub fn record_failure(conn: &mut DbConn, id: &str) -> QueryResult<i32> {
+    diesel::update(login_challenges::table.find(id))
+        .set(login_challenges::failures.eq(login_challenges::failures + 1))
+        .execute(conn)?;
+    login_challenges::table
+        .find(id)
+        .select(login_challenges::failures)
+        .first(conn)
+}
+
+/// Spends the challenge: 1 for the one caller that wins, 0 for the rest.
+pub fn consume(conn: &mut DbConn, id: &str, now: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(
+        login_challenges::table
+            .filter(login_challenges::id.eq(id))
+            .filter(login_challenges::consumed_at.is_null()),
+    )
+    .set(login_challenges::consumed_at.eq(now))
+    .execute(conn)
+}
+
+/// Ends every open challenge of a user (MFA reset, user disabled).
+pub fn consume_all_for_user(
+    conn: &mut DbConn,
+    user_id: &str,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(
+        login_challenges::table
+            .filter(login_challenges::user_id.eq(user_id))
+            .filter(login_challenges::consumed_at.is_null()),
+    )
+    .set(login_challenges::consumed_at.eq(now))
+    .execute(conn)
+}

@@ -1,0 +1,238 @@
+//! Persistence: one diesel code base over SQLite and PostgreSQL.
+//!
+//! [`DbConn`] is a `MultiConnection` enum; the backend is chosen from the
+//! database URL once, at start. Store modules hold plain query functions and
+//! never decide policy. Where SQL must differ between the backends, the store
+//! matches on the inner connection, here and nowhere else.
+
+pub mod accounts;
+pub mod audit;
+pub mod challenges;
+pub mod keys;
+pub mod recovery;
+pub mod refresh_tokens;
+pub mod schema;
+pub mod sessions;
+pub mod sub_accounts;
+pub mod throttles;
+pub mod totp;
+pub mod users;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::pg::PgConnection;
+use diesel::prelude::*;
+use diesel::r2d2::{self, ManageConnection, R2D2Connection};
+use diesel::sqlite::SqliteConnection;
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// Key of the PostgreSQL advisory lock that serializes start-up work
+/// (migrations, first signing key) between nodes starting at the same time.
+const STARTUP_LOCK_KEY: i64 = 0x4c41_5443_484b_4559; // "LATCHKEY"
+
+/// A database connection to either backend.
+#[derive(diesel::MultiConnection)]
+pub enum DbConn {
+    Postgres(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+/// Which backend a database URL selects.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DatabaseTarget {
+    Postgres(String),
+    Sqlite(PathBuf),
+}
+
+impl DatabaseTarget {
+    /// `postgres://` / `postgresql://` select PostgreSQL; `sqlite://PATH` or a
+    /// bare path select SQLite.
+    pub fn parse(url: &str) -> Self {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            DatabaseTarget::Postgres(url.to_string())
+        } else {
+            let path = url
+                .strip_prefix("sqlite://")
+                .or_else(|| url.strip_prefix("sqlite:"))
+                .unwrap_or(url);
+            DatabaseTarget::Sqlite(PathBuf::from(path))
+        }
+    }
+
+    /// A description safe to log (no password).
+    pub fn describe(&self) -> String {
+        match self {
+            DatabaseTarget::Sqlite(p) => format!("sqlite {}", p.display()),
+            DatabaseTarget::Postgres(url) => {
+                let host = url.rsplit('@').next().unwrap_or("");
+                let host = host.strip_prefix("postgres://").unwrap_or(host);
+                let host = host.strip_prefix("postgresql://").unwrap_or(host);
+                format!("postgresql {host}")
+            }
+        }
+    }
+}
+
+/// r2d2 manager that opens the configured backend and applies SQLite pragmas.
+#[derive(Clone, Debug)]
+pub struct Manager {
+    target: DatabaseTarget,
+}
+
+impl ManageConnection for Manager {
+    type Connection = DbConn;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<DbConn, r2d2::Error> {
+        match &self.target {
+            DatabaseTarget::Postgres(url) => PgConnection::establish(url)
+                .map(DbConn::Postgres)
+                .map_err(r2d2::Error::ConnectionError),
+            DatabaseTarget::Sqlite(path) => {
+                let mut conn = SqliteConnection::establish(&path.to_string_lossy())
+                    .map_err(r2d2::Error::ConnectionError)?;
+                // WAL lets readers run beside the one writer; busy_timeout makes
+                // writers queue instead of failing; FULL sync keeps a consumed
+                // one-time credential consumed across a power loss.
+                conn.batch_execute(
+                    "PRAGMA busy_timeout = 15000; PRAGMA journal_mode = WAL; \
+                     PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+                )
+                .map_err(r2d2::Error::QueryError)?;
+                Ok(DbConn::Sqlite(conn))
+            }
+        }
+    }
+
+    fn is_valid(&self, conn: &mut DbConn) -> Result<(), r2d2::Error> {
+        conn.ping().map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut DbConn) -> bool {
+        conn.is_broken()
+    }
+}
+
+pub type Pool = r2d2::Pool<Manager>;
+
+/// Opens a pool; for SQLite the parent directory is created.
+pub fn connect(target: &DatabaseTarget, max_size: u32) -> Result<Pool, StoreError> {
+    if let DatabaseTarget::Sqlite(path) = target {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError(format!("cannot create {}: {e}", dir.display())))?;
+        }
+    }
+    r2d2::Pool::builder()
+        .max_size(max_size)
+        .connection_timeout(Duration::from_secs(10))
+        .build(Manager {
+            target: target.clone(),
+        })
+        .map_err(|e| StoreError(format!("cannot open {}: {e}", target.describe())))
+}
+
+/// A start-up or operator error of the store (not a request error).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct StoreError(pub String);
+
+/// Runs `f` while holding the start-up lock: a PostgreSQL advisory lock, so
+/// that nodes starting together migrate and create keys one at a time.
+pub fn with_startup_lock<T>(
+    conn: &mut DbConn,
+    f: impl FnOnce(&mut DbConn) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    let is_pg = matches!(conn, DbConn::Postgres(_));
+    if is_pg {
+        diesel::sql_query(format!("SELECT pg_advisory_lock({STARTUP_LOCK_KEY})"))
+            .execute(conn)
+            .map_err(|e| StoreError(format!("advisory lock: {e}")))?;
+    }
+    let result = f(conn);
+    if is_pg {
+        let _ = diesel::sql_query(format!("SELECT pg_advisory_unlock({STARTUP_LOCK_KEY})"))
+            .execute(conn);
+    }
+    result
+}
+
+/// Applies pending embedded migrations for the connection's backend.
+pub fn run_migrations(conn: &mut DbConn) -> Result<usize, StoreError> {
+    let applied = match conn {
+        DbConn::Postgres(c) => c
+            .run_pending_migrations(POSTGRES_MIGRATIONS)
+            .map(|v| v.len()),
+        DbConn::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
+    };
+    applied.map_err(|e| StoreError(format!("migration failed: {e}")))
+}
+
+/// Runs `f` in a write transaction. On SQLite it is `BEGIN IMMEDIATE`, so the
+/// write lock is taken up front and a read-then-write unit can never fail with
+/// a stale snapshot; on PostgreSQL a plain `BEGIN` (row locks taken by the
+/// first conditional UPDATE serialize the contenders).
+pub fn write_tx<T, E, F>(conn: &mut DbConn, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConn) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    match conn {
+        DbConn::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?,
+        DbConn::Postgres(c) => AnsiTransactionManager::begin_transaction(c)?,
+    }
+    match f(conn) {
+        Ok(value) => {
+            let committed = match conn {
+                DbConn::Sqlite(c) => AnsiTransactionManager::commit_transaction(c),
+                DbConn::Postgres(c) => AnsiTransactionManager::commit_transaction(c),
+            };
+            if let Err(e) = committed {
+                rollback(conn);
+                return Err(e.into());
+            }
+            Ok(value)
+        }
+        Err(e) => {
+            rollback(conn);
+            Err(e)
+        }
+    }
+}
+
+fn rollback(conn: &mut DbConn) {
+    let result = match conn {
+        DbConn::Sqlite(c) => AnsiTransactionManager::rollback_transaction(c),
+        DbConn::Postgres(c) => AnsiTransactionManager::rollback_transaction(c),
+    };
+    if let Err(e) = result {
+        tracing::warn!(error = %e, "rollback failed");
+    }
+}
+
+/// True when a diesel error is a unique-constraint violation.
+pub fn is_unique_violation(e: &diesel::result::Error) -> bool {
+    matches!(
+        e,
+        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
+    )
+}
+
+/// Escapes `%`, `_` and `\` for a `LIKE ... ESCAPE '\'` pattern.
+pub fn like_pattern(q: &str) -> String {
+    let mut out = String::with_capacity(q.len() + 2);
+    out.push('%');
+    for ch in q.chars() {
+        if matches!(ch, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(ch);
+    }
+    out.push('%');
+    out
+}

@@ -1,0 +1,155 @@
+//! Diesel table definitions, identical for SQLite and PostgreSQL
+//! (see `migrations/sqlite` and `migrations/postgres`).
+
+diesel::table! {
+    accounts (id) {
+        id -> Text,
+        name -> Text,
+        require_mfa -> Bool,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sub_accounts (id) {
+        id -> Text,
+        account_id -> Text,
+        name -> Text,
+        require_mfa -> Bool,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> Text,
+        account_id -> Text,
+        sub_account_id -> Nullable<Text>,
+        email -> Text,
+        display_name -> Text,
+        role -> Text,
+        password_hash -> Text,
+        disabled -> Bool,
+        mfa_enabled_at -> Nullable<Timestamp>,
+        mfa_failures -> Integer,
+        mfa_locked_until -> Nullable<Timestamp>,
+        last_login_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sessions (id) {
+        id -> Text,
+        user_id -> Text,
+        amr -> Text,
+        aal -> Text,
+        ip -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+        created_at -> Timestamp,
+        last_used_at -> Timestamp,
+        expires_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    refresh_tokens (token_hash) {
+        token_hash -> Text,
+        session_id -> Text,
+        created_at -> Timestamp,
+        spent_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    login_challenges (id) {
+        id -> Text,
+        token_hash -> Text,
+        kind -> Text,
+        user_id -> Text,
+        failures -> Integer,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        consumed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    totp_credentials (id) {
+        id -> Text,
+        user_id -> Text,
+        status -> Text,
+        secret_sealed -> Text,
+        last_used_step -> Nullable<BigInt>,
+        created_at -> Timestamp,
+        expires_at -> Nullable<Timestamp>,
+        activated_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    recovery_tokens (user_id) {
+        user_id -> Text,
+        token_hash -> Text,
+        created_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    signing_keys (kid) {
+        kid -> Text,
+        public_key -> Text,
+        private_key_sealed -> Text,
+        created_at -> Timestamp,
+        retired_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    audit_events (id) {
+        id -> Text,
+        account_id -> Nullable<Text>,
+        event_type -> Text,
+        occurred_at -> Timestamp,
+        actor_user_id -> Nullable<Text>,
+        target_user_id -> Nullable<Text>,
+        ip -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+        details -> Text,
+    }
+}
+
+diesel::table! {
+    login_throttles (email_key) {
+        email_key -> Text,
+        failures -> Integer,
+        locked_until -> Nullable<Timestamp>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(sub_accounts -> accounts (account_id));
+diesel::joinable!(users -> accounts (account_id));
+diesel::joinable!(users -> sub_accounts (sub_account_id));
+diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(refresh_tokens -> sessions (session_id));
+diesel::joinable!(login_challenges -> users (user_id));
+diesel::joinable!(totp_credentials -> users (user_id));
+diesel::joinable!(recovery_tokens -> users (user_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    accounts,
+    sub_accounts,
+    users,
+    sessions,
+    refresh_tokens,
+    login_challenges,
+    totp_credentials,
+    recovery_tokens,
+    signing_keys,
+    audit_events,
+    login_throttles,
+);

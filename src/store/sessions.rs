@@ -1,0 +1,192 @@
+//! `sessions`: one row per signed-in device; access tokens name it in `sid`.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::schema::{accounts, recovery_tokens, sessions, sub_accounts, users};
+use super::users::User;
+use super::DbConn;
+
+#[derive(Queryable, Selectable, Insertable, Clone, Debug)]
+#[diesel(table_name = sessions)]
+pub struct Session {
+    pub id: String,
+    pub user_id: String,
+    pub amr: String,
+    pub aal: String,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub last_used_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+    pub revoked_at: Option<NaiveDateTime>,
+}
+
+pub fn insert(conn: &mut DbConn, session: &Session) -> QueryResult<()> {
+    diesel::insert_into(sessions::table)
+        .values(session)
+        .execute(conn)
+        .map(drop)
+}
+
+/// A live session (not revoked, not past its absolute expiry, not idle since
+/// `idle_cutoff`) with its enabled user: the one query behind every
+/// authenticated request.
+pub fn find_live_with_user(
+    conn: &mut DbConn,
+    id: &str,
+    now: NaiveDateTime,
+    idle_cutoff: NaiveDateTime,
+) -> QueryResult<Option<(Session, User)>> {
+    sessions::table
+        .inner_join(users::table)
+        .filter(sessions::id.eq(id))
+        .filter(sessions::revoked_at.is_null())
+        .filter(sessions::expires_at.gt(now))
+        .filter(sessions::last_used_at.gt(idle_cutoff))
+        .filter(users::disabled.eq(false))
+        .select((Session::as_select(), User::as_select()))
+        .first(conn)
+        .optional()
+}
+
+/// What an authenticated request knows after its one query: the live
+/// session, its user, the policies of the user's scope, and the user's
+/// recovery token.
+#[derive(Clone, Debug)]
+pub struct SessionContext {
+    pub session: Session,
+    pub user: User,
+    pub account_requires_mfa: bool,
+    pub sub_account_requires_mfa: Option<bool>,
+    pub recovery_created_at: Option<NaiveDateTime>,
+    pub recovery_used_at: Option<NaiveDateTime>,
+}
+
+/// [`find_live_with_user`] plus policy and recovery-token state, in one
+/// indexed query (primary-key joins only).
+pub fn find_live_context(
+    conn: &mut DbConn,
+    id: &str,
+    now: NaiveDateTime,
+    idle_cutoff: NaiveDateTime,
+) -> QueryResult<Option<SessionContext>> {
+    let row = sessions::table
+        .inner_join(
+            users::table
+                .inner_join(accounts::table)
+                .left_join(sub_accounts::table)
+                .left_join(recovery_tokens::table),
+        )
+        .filter(sessions::id.eq(id))
+        .filter(sessions::revoked_at.is_null())
+        .filter(sessions::expires_at.gt(now))
+        .filter(sessions::last_used_at.gt(idle_cutoff))
+        .filter(users::disabled.eq(false))
+        .select((
+            Session::as_select(),
+            User::as_select(),
+            accounts::require_mfa,
+            sub_accounts::require_mfa.nullable(),
+            recovery_tokens::created_at.nullable(),
+            recovery_tokens::used_at.nullable(),
+        ))
+        .first::<(
+            Session,
+            User,
+            bool,
+            Option<bool>,
+            Option<NaiveDateTime>,
+            Option<NaiveDateTime>,
+        )>(conn)
+        .optional()?;
+    Ok(row.map(
+        |(
+            session,
+            user,
+            account_requires_mfa,
+            sub_account_requires_mfa,
+            recovery_created_at,
+            recovery_used_at,
+        )| SessionContext {
+            session,
+            user,
+            account_requires_mfa,
+            sub_account_requires_mfa,
+            recovery_created_at,
+            recovery_used_at,
+        },
+    ))
+}
+
+pub fn find(conn: &mut DbConn, id: &str) -> QueryResult<Option<Session>> {
+    sessions::table
+        .find(id)
+        .select(Session::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// The user's sessions that are still live, newest first.
+pub fn list_live_for_user(
+    conn: &mut DbConn,
+    user_id: &str,
+    now: NaiveDateTime,
+    idle_cutoff: NaiveDateTime,
+    limit: i64,
+    offset: i64,
+) -> QueryResult<(Vec<Session>, i64)> {
+    let live = sessions::table
+        .filter(sessions::user_id.eq(user_id))
+        .filter(sessions::revoked_at.is_null())
+        .filter(sessions::expires_at.gt(now))
+        .filter(sessions::last_used_at.gt(idle_cutoff));
+    let items = live
+        .order((sessions::created_at.desc(), sessions::id.desc()))
+        .limit(limit)
+        .offset(offset)
+        .select(Session::as_select())
+        .load(conn)?;
+    let total = live.count().get_result(conn)?;
+    Ok((items, total))
+}
+
+/// Marks the last use (refresh) of a session.
+pub fn touch(conn: &mut DbConn, id: &str, now: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(sessions::table.find(id))
+        .set(sessions::last_used_at.eq(now))
+        .execute(conn)
+}
+
+/// Revokes one session of a user; 0 when there is no such live session.
+pub fn revoke(
+    conn: &mut DbConn,
+    user_id: &str,
+    id: &str,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(
+        sessions::table
+            .filter(sessions::id.eq(id))
+            .filter(sessions::user_id.eq(user_id))
+            .filter(sessions::revoked_at.is_null()),
+    )
+    .set(sessions::revoked_at.eq(now))
+    .execute(conn)
+}
+
+/// Revokes every session of a user, except `keep` when given.
+pub fn revoke_all_for_user(
+    conn: &mut DbConn,
+    user_id: &str,
+    keep: Option<&str>,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    let target = sessions::table
+        .filter(sessions::user_id.eq(user_id))
+        .filter(sessions::revoked_at.is_null())
+        .filter(sessions::id.ne(keep.unwrap_or("")));
+    diesel::update(target)
+        .set(sessions::revoked_at.eq(now))
+        .execute(conn)
+}

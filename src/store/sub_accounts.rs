@@ -1,0 +1,93 @@
+//! `sub_accounts`: client organizations of an account, with their own policy.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::schema::{sub_accounts, users};
+use super::DbConn;
+
+#[derive(Queryable, Selectable, Insertable, Clone, Debug)]
+#[diesel(table_name = sub_accounts)]
+pub struct SubAccount {
+    pub id: String,
+    pub account_id: String,
+    pub name: String,
+    pub require_mfa: bool,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(AsChangeset, Default)]
+#[diesel(table_name = sub_accounts)]
+pub struct SubAccountChanges {
+    pub name: Option<String>,
+    pub require_mfa: Option<bool>,
+}
+
+pub fn insert(conn: &mut DbConn, sub: &SubAccount) -> QueryResult<()> {
+    diesel::insert_into(sub_accounts::table)
+        .values(sub)
+        .execute(conn)
+        .map(drop)
+}
+
+/// The sub-account `id` if it belongs to `account_id` (another tenant's is `None`).
+pub fn find_in_account(
+    conn: &mut DbConn,
+    account_id: &str,
+    id: &str,
+) -> QueryResult<Option<SubAccount>> {
+    sub_accounts::table
+        .filter(sub_accounts::id.eq(id))
+        .filter(sub_accounts::account_id.eq(account_id))
+        .select(SubAccount::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn find(conn: &mut DbConn, id: &str) -> QueryResult<Option<SubAccount>> {
+    sub_accounts::table
+        .find(id)
+        .select(SubAccount::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn list(
+    conn: &mut DbConn,
+    account_id: &str,
+    limit: i64,
+    offset: i64,
+) -> QueryResult<(Vec<SubAccount>, i64)> {
+    let items = sub_accounts::table
+        .filter(sub_accounts::account_id.eq(account_id))
+        .order((sub_accounts::created_at.asc(), sub_accounts::id.asc()))
+        .limit(limit)
+        .offset(offset)
+        .select(SubAccount::as_select())
+        .load(conn)?;
+    let total = sub_accounts::table
+        .filter(sub_accounts::account_id.eq(account_id))
+        .count()
+        .get_result(conn)?;
+    Ok((items, total))
+}
+
+pub fn user_count(conn: &mut DbConn, id: &str) -> QueryResult<i64> {
+    users::table
+        .filter(users::sub_account_id.eq(id))
+        .count()
+        .get_result(conn)
+}
+
+pub fn update(conn: &mut DbConn, id: &str, changes: &SubAccountChanges) -> QueryResult<usize> {
+    if changes.name.is_none() && changes.require_mfa.is_none() {
+        return Ok(0);
+    }
+    diesel::update(sub_accounts::table.find(id))
+        .set(changes)
+        .execute(conn)
+}
+
+pub fn delete(conn: &mut DbConn, id: &str) -> QueryResult<usize> {
+    diesel::delete(sub_accounts::table.find(id)).execute(conn)
+}

@@ -1,0 +1,233 @@
+//! `users`: people who sign in, with their second-factor failure counter.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::schema::users;
+use super::DbConn;
+
+diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
+
+#[derive(Queryable, Selectable, Insertable, Clone, Debug)]
+#[diesel(table_name = users)]
+pub struct User {
+    pub id: String,
+    pub account_id: String,
+    pub sub_account_id: Option<String>,
+    pub email: String,
+    pub display_name: String,
+    pub role: String,
+    pub password_hash: String,
+    pub disabled: bool,
+    pub mfa_enabled_at: Option<NaiveDateTime>,
+    pub mfa_failures: i32,
+    pub mfa_locked_until: Option<NaiveDateTime>,
+    pub last_login_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(AsChangeset, Default)]
+#[diesel(table_name = users)]
+pub struct UserChanges {
+    pub display_name: Option<String>,
+    pub role: Option<String>,
+    pub disabled: Option<bool>,
+    pub updated_at: Option<NaiveDateTime>,
+}
+
+/// Filters of the administrators' user list.
+#[derive(Default, Clone, Debug)]
+pub struct UserFilter {
+    pub mfa_enabled: Option<bool>,
+    pub sub_account_id: Option<String>,
+    pub role: Option<String>,
+    pub q: Option<String>,
+}
+
+pub fn insert(conn: &mut DbConn, user: &User) -> QueryResult<()> {
+    diesel::insert_into(users::table)
+        .values(user)
+        .execute(conn)
+        .map(drop)
+}
+
+pub fn find(conn: &mut DbConn, id: &str) -> QueryResult<Option<User>> {
+    users::table
+        .find(id)
+        .select(User::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn find_by_email(conn: &mut DbConn, email: &str) -> QueryResult<Option<User>> {
+    users::table
+        .filter(users::email.eq(email))
+        .select(User::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// The user `id` if it belongs to `account_id` (another tenant's is `None`).
+pub fn find_in_account(conn: &mut DbConn, account_id: &str, id: &str) -> QueryResult<Option<User>> {
+    users::table
+        .filter(users::id.eq(id))
+        .filter(users::account_id.eq(account_id))
+        .select(User::as_select())
+        .first(conn)
+        .optional()
+}
+
+fn filtered<'a>(
+    account_id: &'a str,
+    f: &'a UserFilter,
+) -> users::BoxedQuery<'a, super::MultiBackend> {
+    let mut query = users::table
+        .filter(users::account_id.eq(account_id))
+        .into_boxed();
+    match f.mfa_enabled {
+        Some(true) => query = query.filter(users::mfa_enabled_at.is_not_null()),
+        Some(false) => query = query.filter(users::mfa_enabled_at.is_null()),
+        None => {}
+    }
+    if let Some(sub) = &f.sub_account_id {
+        query = query.filter(users::sub_account_id.eq(sub));
+    }
+    if let Some(role) = &f.role {
+        query = query.filter(users::role.eq(role));
+    }
+    if let Some(q) = &f.q {
+        let pattern = super::like_pattern(&q.to_lowercase());
+        query = query.filter(
+            users::email
+                .like(pattern.clone())
+                .escape('\\')
+                .or(lower(users::display_name).like(pattern).escape('\\')),
+        );
+    }
+    query
+}
+
+pub fn list(
+    conn: &mut DbConn,
+    account_id: &str,
+    filter: &UserFilter,
+    limit: i64,
+    offset: i64,
+) -> QueryResult<(Vec<User>, i64)> {
+    let items = filtered(account_id, filter)
+        .order((users::created_at.asc(), users::id.asc()))
+        .limit(limit)
+        .offset(offset)
+        .select(User::as_select())
+        .load(conn)?;
+    let total = filtered(account_id, filter).count().get_result(conn)?;
+    Ok((items, total))
+}
+
+pub fn update(conn: &mut DbConn, id: &str, changes: &UserChanges) -> QueryResult<usize> {
+    diesel::update(users::table.find(id))
+        .set(changes)
+        .execute(conn)
+}
+
+pub fn set_password(
+    conn: &mut DbConn,
+    id: &str,
+    hash: &str,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(users::table.find(id))
+        .set((users::password_hash.eq(hash), users::updated_at.eq(now)))
+        .execute(conn)
+}
+
+pub fn delete(conn: &mut DbConn, id: &str) -> QueryResult<usize> {
+    diesel::delete(users::table.find(id)).execute(conn)
+}
+
+/// Active (not disabled) administrators of an account.
+pub fn count_active_admins(conn: &mut DbConn, account_id: &str) -> QueryResult<i64> {
+    users::table
+        .filter(users::account_id.eq(account_id))
+        .filter(users::role.eq("administrator"))
+        .filter(users::disabled.eq(false))
+        .count()
+        .get_result(conn)
+}
+
+pub fn set_mfa_enabled_at(
+    conn: &mut DbConn,
+    id: &str,
+    at: Option<NaiveDateTime>,
+) -> QueryResult<usize> {
+    diesel::update(users::table.find(id))
+        .set(users::mfa_enabled_at.eq(at))
+        .execute(conn)
+}
+
+pub fn set_last_login(conn: &mut DbConn, id: &str, now: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(users::table.find(id))
+        .set(users::last_login_at.eq(now))
+        .execute(conn)
+}
+
+/// Takes the user's row lock for a second-factor attempt: succeeds (1) only
+/// when the user is not locked out of the second step. Every second-factor
+/// unit of work starts with this, so attempts of one user run one at a time.
+pub fn lock_for_second_factor(
+    conn: &mut DbConn,
+    id: &str,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(
+        users::table.filter(users::id.eq(id)).filter(
+            users::mfa_locked_until
+                .is_null()
+                .or(users::mfa_locked_until.le(now)),
+        ),
+    )
+    .set(users::mfa_failures.eq(users::mfa_failures))
+    .execute(conn)
+}
+
+/// Counts one failed second factor; locks the second step until `lock_until`
+/// once `threshold` consecutive failures are reached. Returns the new count.
+pub fn record_mfa_failure(
+    conn: &mut DbConn,
+    id: &str,
+    threshold: i32,
+    lock_until: NaiveDateTime,
+) -> QueryResult<i32> {
+    diesel::update(users::table.find(id))
+        .set(users::mfa_failures.eq(users::mfa_failures + 1))
+        .execute(conn)?;
+    let failures: i32 = users::table
+        .find(id)
+        .select(users::mfa_failures)
+        .first(conn)?;
+    if failures >= threshold {
+        diesel::update(users::table.find(id))
+            .set((
+                users::mfa_failures.eq(0),
+                users::mfa_locked_until.eq(Some(lock_until)),
+            ))
+            .execute(conn)?;
+    }
+    Ok(failures)
+}
+
+pub fn reset_mfa_failures(conn: &mut DbConn, id: &str) -> QueryResult<usize> {
+    diesel::update(
+        users::table.find(id).filter(
+            users::mfa_failures
+                .ne(0)
+                .or(users::mfa_locked_until.is_not_null()),
+        ),
+    )
+    .set((
+        users::mfa_failures.eq(0),
+        users::mfa_locked_until.eq(None::<NaiveDateTime>),
+    ))
+    .execute(conn)
+}

@@ -1,0 +1,13 @@
+//! The API test suite: the real app in-process, on SQLite by default and on
+//! PostgreSQL when `LATCHKEY_TEST_DATABASE_URL` is set. Modules are named
+//! after the routes they exercise.
+
+mod admin;
+mod cluster;
+mod crash;
+mod mfa;
+mod ops;
+mod process;
+mod sessions;
+mod support;
+mod tokens;

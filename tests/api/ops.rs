@@ -1,0 +1,355 @@
+//! `/healthz`, `/readyz`, `/metrics`, `/api-docs/openapi.json`, `/swagger-ui/`,
+//! and the error answers every route shares.
+
+use actix_web::http::Method;
+use actix_web::test as web_test;
+use serde_json::json;
+
+use crate::support::TestApp;
+
+#[actix_web::test]
+async fn health_readiness_and_metrics() {
+    let app = TestApp::new().await;
+    let r = app
+        .call(Method::GET, "/healthz", None, None)
+        .await
+        .expect(200, "");
+    assert_eq!(r.body["status"], "ok");
+    let r = app
+        .call(Method::GET, "/readyz", None, None)
+        .await
+        .expect(200, "");
+    assert_eq!(r.body["status"], "ready");
+    app.login_raw("nobody@example.com", "wrong password!!")
+        .await
+        .expect(401, "invalid_credentials");
+    let r = app
+        .call(Method::GET, "/metrics", None, None)
+        .await
+        .expect(200, "");
+    assert!(r.content_type().starts_with("text/plain"));
+    assert!(r.text.contains("http_requests_total"), "{}", r.text);
+    assert!(
+        r.text
+            .contains("latchkey_password_logins_total{outcome=\"invalid_credentials\"}"),
+        "{}",
+        r.text
+    );
+}
+
+#[actix_web::test]
+async fn swagger_ui_and_openapi_are_served() {
+    let app = TestApp::new().await;
+    let r = app
+        .call(Method::GET, "/swagger-ui/", None, None)
+        .await
+        .expect(200, "");
+    assert!(r.text.contains("swagger"), "swagger html");
+    let r = app
+        .call(Method::GET, "/api-docs/openapi.json", None, None)
+        .await
+        .expect(200, "");
+    assert_eq!(
+        r.body["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+    for path in [
+        "/api/v1/accounts",
+        "/api/v1/sessions",
+        "/api/v1/sessions/mfa",
+        "/api/v1/sessions/refresh",
+        "/api/v1/sessions/current",
+        "/api/v1/me",
+        "/api/v1/me/password",
+        "/api/v1/me/sessions",
+        "/api/v1/me/sessions/{id}",
+        "/api/v1/me/mfa",
+        "/api/v1/me/mfa/totp",
+        "/api/v1/me/mfa/totp/verify",
+        "/api/v1/me/mfa/recovery-token",
+        "/api/v1/account",
+        "/api/v1/users",
+        "/api/v1/users/{id}",
+        "/api/v1/users/{id}/mfa/reset",
+        "/api/v1/sub-accounts",
+        "/api/v1/sub-accounts/{id}",
+        "/api/v1/audit-events",
+        "/.well-known/jwks.json",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+    ] {
+        assert!(
+            r.body["paths"].get(path).is_some(),
+            "{path} is not documented"
+        );
+    }
+}
+
+/// The committed `openapi/openapi.json` equals the served document.
+#[test]
+fn openapi_document_matches_the_committed_copy() {
+    let served = serde_json::to_string_pretty(&latchkey::app::openapi()).unwrap() + "\n";
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/openapi.json");
+    if std::env::var("LATCHKEY_BLESS").is_ok_and(|v| v == "1") {
+        std::fs::create_dir_all(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi")).unwrap();
+        std::fs::write(path, &served).unwrap();
+    }
+    let committed = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(
+        committed == served,
+        "openapi/openapi.json is out of date; regenerate it with: LATCHKEY_BLESS=1 cargo test openapi_document"
+    );
+}
+
+#[actix_web::test]
+async fn unknown_routes_and_bad_bodies_are_problem_json() {
+    let app = TestApp::new().await;
+    app.call(Method::GET, "/nope", None, None)
+        .await
+        .expect(404, "not_found");
+    app.call(Method::GET, "/api/v1/nope", None, None)
+        .await
+        .expect(404, "not_found");
+    // Wrong content type, malformed JSON, an oversized body, deep nesting
+    // (skipped without recursion, so it is just a wrong login).
+    let srv = web_test::init_service(latchkey::app::build(app.state.clone())).await;
+    let cases: Vec<(web_test::TestRequest, u16, &str)> = vec![
+        (
+            web_test::TestRequest::post()
+                .uri("/api/v1/sessions")
+                .insert_header(("content-type", "text/plain"))
+                .set_payload("{}"),
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            web_test::TestRequest::post()
+                .uri("/api/v1/sessions")
+                .insert_header(("content-type", "application/json"))
+                .set_payload("{\"email\":"),
+            400,
+            "bad_request",
+        ),
+        (
+            web_test::TestRequest::post()
+                .uri("/api/v1/sessions")
+                .insert_header(("content-type", "application/json"))
+                .set_payload(format!(
+                    "{{\"email\":\"{}\",\"password\":\"x\"}}",
+                    "a".repeat(70_000)
+                )),
+            413,
+            "payload_too_large",
+        ),
+        (
+            web_test::TestRequest::post()
+                .uri("/api/v1/sessions")
+                .insert_header(("content-type", "application/json"))
+                .set_payload(
+                    "{\"email\":\"a\",\"password\":\"b\",\"x\":".to_string()
+                        + &"[".repeat(5000)
+                        + &"]".repeat(5000)
+                        + "}",
+                ),
+            401,
+            "invalid_credentials",
+        ),
+        (
+            web_test::TestRequest::post()
+                .uri("/api/v1/sessions")
+                .insert_header(("content-type", "application/json"))
+                .set_payload("[]"),
+            422,
+            "validation_failed",
+        ),
+        (
+            web_test::TestRequest::post()
+                .uri("/api/v1/sessions")
+                .insert_header(("content-type", "application/json"))
+                .set_payload(""),
+            400,
+            "bad_request",
+        ),
+    ];
+    for (req, status, code) in cases {
+        let res = web_test::call_service(
+            &srv,
+            req.peer_addr("127.0.0.1:1".parse().unwrap()).to_request(),
+        )
+        .await;
+        crate::support::to_resp(res).await.expect(status, code);
+    }
+    let s = app.signup_and_login("ann@example.com").await;
+    app.get("/api/v1/users/%ZZ", &s.token)
+        .await
+        .expect(404, "not_found");
+    app.post("/api/v1/users", Some(&s.token), json!({"email": "e@x.io", "display_name": "E", "role": "emperor", "password": "long enough password"})).await.expect(422, "validation_failed");
+}
+
+#[actix_web::test]
+async fn cors_allows_configured_origins_only() {
+    let app = TestApp::with(|c| c.cors_origins = vec!["https://app.example.com".into()]).await;
+    let srv = web_test::init_service(latchkey::app::build(app.state.clone())).await;
+    let req = web_test::TestRequest::default()
+        .method(Method::OPTIONS)
+        .uri("/api/v1/sessions")
+        .insert_header(("origin", "https://app.example.com"))
+        .insert_header(("access-control-request-method", "POST"))
+        .insert_header(("access-control-request-headers", "content-type"))
+        .to_request();
+    let res = web_test::call_service(&srv, req).await;
+    assert_eq!(
+        res.headers().get("access-control-allow-origin").unwrap(),
+        "https://app.example.com"
+    );
+    let req = web_test::TestRequest::default()
+        .method(Method::OPTIONS)
+        .uri("/api/v1/sessions")
+        .insert_header(("origin", "https://evil.example.com"))
+        .insert_header(("access-control-request-method", "POST"))
+        .to_request();
+    let res = web_test::call_service(&srv, req).await;
+    assert!(res.headers().get("access-control-allow-origin").is_none());
+}
+
+#[actix_web::test]
+async fn per_ip_rate_limit_on_unauthenticated_routes() {
+    let app = TestApp::with(|c| c.ip_rate_limit = 3).await;
+    for _ in 0..3 {
+        app.login_raw("a@b.io", "wrong password!!")
+            .await
+            .expect(401, "invalid_credentials");
+    }
+    let r = app
+        .post(
+            "/api/v1/sessions/refresh",
+            None,
+            json!({"refresh_token": "lkr_x"}),
+        )
+        .await
+        .expect(429, "too_many_attempts");
+    assert!(r.headers.get("retry-after").is_some());
+    // Authenticated and operational routes are not limited.
+    app.call(Method::GET, "/healthz", None, None)
+        .await
+        .expect(200, "");
+}
+
+#[actix_web::test]
+async fn forwarded_for_is_honoured_only_from_trusted_proxies() {
+    let app = TestApp::with(|c| {
+        c.ip_rate_limit = 2;
+        c.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    })
+    .await;
+    let srv = web_test::init_service(latchkey::app::build(app.state.clone())).await;
+    // Every attempt for another email, so the per-email lockout stays out of it.
+    let email = || format!("{}@example.com", uuid::Uuid::new_v4());
+    let login = |xff: &str| {
+        web_test::TestRequest::post()
+            .uri("/api/v1/sessions")
+            .peer_addr("127.0.0.1:5000".parse().unwrap())
+            .insert_header(("x-forwarded-for", xff.to_string()))
+            .set_json(json!({"email": email(), "password": "wrong password!!"}))
+            .to_request()
+    };
+    // Two clients behind the trusted proxy have separate budgets.
+    for xff in [
+        "198.51.100.1",
+        "198.51.100.1",
+        "198.51.100.2",
+        "198.51.100.2",
+    ] {
+        assert_eq!(web_test::call_service(&srv, login(xff)).await.status(), 401);
+    }
+    assert_eq!(
+        web_test::call_service(&srv, login("198.51.100.1"))
+            .await
+            .status(),
+        429
+    );
+    // An untrusted peer's X-Forwarded-For is ignored.
+    let spoof = |xff: &str| {
+        web_test::TestRequest::post()
+            .uri("/api/v1/sessions")
+            .peer_addr("203.0.113.9:5000".parse().unwrap())
+            .insert_header(("x-forwarded-for", xff.to_string()))
+            .set_json(json!({"email": email(), "password": "wrong password!!"}))
+            .to_request()
+    };
+    assert_eq!(
+        web_test::call_service(&srv, spoof("10.0.0.1"))
+            .await
+            .status(),
+        401
+    );
+    assert_eq!(
+        web_test::call_service(&srv, spoof("10.0.0.2"))
+            .await
+            .status(),
+        401
+    );
+    assert_eq!(
+        web_test::call_service(&srv, spoof("10.0.0.3"))
+            .await
+            .status(),
+        429
+    );
+}
+
+#[actix_web::test]
+async fn oversize_unicode_and_control_characters_are_refused_cleanly() {
+    let app = TestApp::new().await;
+    let admin = app.signup_and_login("ann@example.com").await;
+    let long_email = format!("{}@example.com", "a".repeat(250));
+    let cases = [
+        json!({"account_name": "x".repeat(201), "email": "b@example.com", "password": "long enough password"}),
+        json!({"account_name": "Tab\tName", "email": "b@example.com", "password": "long enough password"}),
+        json!({"account_name": "B", "email": long_email, "password": "long enough password"}),
+        json!({"account_name": "B", "email": "b@example.com", "password": "p".repeat(1025)}),
+        json!({"account_name": "B", "email": "b\u{0}@example.com", "password": "long enough password"}),
+        json!({"account_name": "B", "email": "b@example.com", "password": "nul\u{0} inside password"}),
+    ];
+    for body in cases {
+        app.post("/api/v1/accounts", None, body.clone())
+            .await
+            .expect(422, "validation_failed");
+    }
+    // Unicode names are fine.
+    let r = app.post("/api/v1/accounts", None, json!({"account_name": "Zürich Ärzte 東京", "email": "z@example.com", "password": "long enough password"})).await.expect(201, "");
+    assert_eq!(r.body["account"]["name"], "Zürich Ärzte 東京");
+    app.post(
+        "/api/v1/sub-accounts",
+        Some(&admin.token),
+        json!({"name": "\u{7}bell"}),
+    )
+    .await
+    .expect(422, "validation_failed");
+    app.patch(
+        "/api/v1/account",
+        &admin.token,
+        json!({"name": "n".repeat(201)}),
+    )
+    .await
+    .expect(422, "validation_failed");
+    app.second_step(&"x".repeat(60_000), &"123456")
+        .await
+        .expect(401, "challenge_expired");
+    app.post(
+        "/api/v1/sessions/refresh",
+        None,
+        json!({"refresh_token": "lkr_".to_string() + &"x".repeat(60_000)}),
+    )
+    .await
+    .expect(401, "unauthorized");
+    app.get(
+        &format!("/api/v1/users?q={}", "q".repeat(300)),
+        &admin.token,
+    )
+    .await
+    .expect(422, "validation_failed");
+    app.get(&format!("/api/v1/users/{}", "i".repeat(5000)), &admin.token)
+        .await
+        .expect(404, "not_found");
+}

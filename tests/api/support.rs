@@ -1,0 +1,408 @@
+//! `TestApp`: the real application in-process on a fresh database — a temp
+//! SQLite file, or a fresh PostgreSQL database when
+//! `LATCHKEY_TEST_DATABASE_URL` is set — with an injectable clock.
+
+use actix_web::http::Method;
+use actix_web::test;
+use diesel::{Connection, RunQueryDsl};
+use latchkey::clock::Clock;
+use latchkey::config::Config;
+use latchkey::crypto::seal::MasterKey;
+use latchkey::crypto::totp;
+use latchkey::state::AppState;
+use latchkey::store::DatabaseTarget;
+use serde_json::{json, Value};
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+pub struct TestApp {
+    pub state: AppState,
+    pub clock: Clock,
+    pub config: Config,
+    pub master_key_b64: String,
+    pg: Option<(String, String)>,
+    _dir: tempfile::TempDir,
+}
+
+/// A response: status, headers and the body parsed as JSON (Null if empty).
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: actix_web::http::header::HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+impl Resp {
+    pub fn code(&self) -> &str {
+        self.body["code"].as_str().unwrap_or("")
+    }
+
+    /// The `Retry-After` header in seconds.
+    pub fn retry_after(&self) -> i64 {
+        self.headers
+            .get("retry-after")
+            .expect("Retry-After")
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap()
+    }
+
+    /// The `id` of a created or returned object.
+    pub fn id(&self) -> String {
+        self.body["id"].as_str().expect("an id").to_string()
+    }
+
+    pub fn content_type(&self) -> String {
+        self.headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string()
+    }
+
+    /// Asserts status (and problem `code` for errors), returns self.
+    #[track_caller]
+    pub fn expect(self, status: u16, code: &str) -> Self {
+        assert_eq!(
+            self.status, status,
+            "unexpected status; body: {}",
+            self.text
+        );
+        if !code.is_empty() {
+            assert_eq!(self.code(), code, "unexpected code; body: {}", self.text);
+            assert!(
+                self.content_type().starts_with("application/problem+json"),
+                "problem content type: {}",
+                self.content_type()
+            );
+        }
+        self
+    }
+}
+
+/// A signed-in user of a test.
+#[derive(Clone, Debug)]
+pub struct Session {
+    pub token: String,
+    pub refresh: String,
+    pub session_id: String,
+    pub user_id: String,
+    pub account_id: String,
+}
+
+impl Session {
+    pub fn from_body(body: &Value) -> Session {
+        assert_eq!(body["status"], "authenticated", "{body}");
+        Session {
+            token: body["access_token"].as_str().unwrap().to_string(),
+            refresh: body["refresh_token"].as_str().unwrap().to_string(),
+            session_id: body["session_id"].as_str().unwrap().to_string(),
+            user_id: body["user"]["id"].as_str().unwrap().to_string(),
+            account_id: String::new(),
+        }
+    }
+}
+
+fn pg_database(admin_url: &str) -> (String, String) {
+    let name = format!("latchkey_test_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = diesel::PgConnection::establish(admin_url)
+        .expect("LATCHKEY_TEST_DATABASE_URL must be reachable");
+    diesel::sql_query(format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .expect("create test database");
+    let base = match admin_url.rfind('/') {
+        Some(i) if i > "postgres://".len() => &admin_url[..i],
+        _ => admin_url,
+    };
+    (format!("{base}/{name}"), name)
+}
+
+impl TestApp {
+    pub async fn new() -> TestApp {
+        Self::with(|_| {}).await
+    }
+
+    /// A test app whose configuration `adjust` may change first.
+    pub async fn with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
+        let (target, pg) = match std::env::var("LATCHKEY_TEST_DATABASE_URL") {
+            Ok(url) if !url.is_empty() => {
+                let (db_url, name) = pg_database(&url);
+                (DatabaseTarget::Postgres(db_url), Some((url, name)))
+            }
+            _ => (DatabaseTarget::Sqlite(dir.path().join("test.db")), None),
+        };
+        let (key, master_key_b64) = MasterKey::generate();
+        let mut config = Config::with_database(target, key);
+        config.data_dir = dir.path().to_path_buf();
+        adjust(&mut config);
+        let clock = Clock::default();
+        let state = AppState::open(config.clone(), clock.clone()).expect("open test app");
+        TestApp {
+            state,
+            clock,
+            config,
+            master_key_b64,
+            pg,
+            _dir: dir,
+        }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.pg.is_some()
+    }
+
+    /// Another server process ("node") on the same database and clock.
+    pub fn node(&self) -> AppState {
+        AppState::open(self.config.clone(), self.clock.clone()).expect("open second node")
+    }
+
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Resp {
+        call_on(&self.state, method, path, token, body).await
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Resp {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Resp {
+        self.call(Method::POST, path, token, Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> Resp {
+        self.call(Method::PATCH, path, Some(token), Some(body))
+            .await
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> Resp {
+        self.call(Method::DELETE, path, Some(token), None).await
+    }
+
+    /// The second login step with `code` (a TOTP code or recovery token).
+    pub async fn second_step(
+        &self,
+        mfa_token: &(impl serde::Serialize + ?Sized),
+        code: &(impl serde::Serialize + ?Sized),
+    ) -> Resp {
+        self.post(
+            "/api/v1/sessions/mfa",
+            None,
+            json!({"mfa_token": mfa_token, "code": code}),
+        )
+        .await
+    }
+
+    /// Signs up a new account; returns (account id, administrator id).
+    pub async fn signup(&self, email: &str) -> (String, String) {
+        let r = self
+            .post("/api/v1/accounts", None, json!({"account_name": format!("Acme {email}"), "email": email, "password": PASSWORD}))
+            .await
+            .expect(201, "");
+        (
+            r.body["account"]["id"].as_str().unwrap().into(),
+            r.body["user"]["id"].as_str().unwrap().into(),
+        )
+    }
+
+    pub async fn login_raw(&self, email: &str, password: &str) -> Resp {
+        self.post(
+            "/api/v1/sessions",
+            None,
+            json!({"email": email, "password": password}),
+        )
+        .await
+    }
+
+    /// Password login of a user without MFA.
+    pub async fn login(&self, email: &str) -> Session {
+        let r = self.login_raw(email, PASSWORD).await.expect(200, "");
+        Session::from_body(&r.body)
+    }
+
+    /// A new account and its signed-in administrator.
+    pub async fn signup_and_login(&self, email: &str) -> Session {
+        let (account_id, _) = self.signup(email).await;
+        let mut s = self.login(email).await;
+        s.account_id = account_id;
+        s
+    }
+
+    /// The code of the current step (plus `offset` steps) for a base32 secret.
+    pub fn code(&self, secret_b32: &str, offset: i64) -> String {
+        let secret = data_encoding::BASE32_NOPAD
+            .decode(secret_b32.as_bytes())
+            .unwrap();
+        let step = totp::step_at(self.clock.now().timestamp());
+        totp::code_for_step(&secret, step + offset)
+    }
+
+    /// Moves to the next TOTP step so a fresh code can be used.
+    pub fn next_step(&self) {
+        self.clock.advance(totp::STEP_SECONDS);
+    }
+
+    /// Enrolls TOTP with `token` (access or enrollment); returns
+    /// (secret, recovery token, verify response body).
+    pub async fn enroll(&self, token: &str, password: Option<&str>) -> (String, String, Value) {
+        let body = match password {
+            Some(p) => json!({"password": p}),
+            None => json!({}),
+        };
+        let start = self
+            .post("/api/v1/me/mfa/totp", Some(token), body)
+            .await
+            .expect(201, "");
+        let secret = start.body["secret"].as_str().unwrap().to_string();
+        let code = self.code(&secret, 0);
+        let verify = self
+            .post(
+                "/api/v1/me/mfa/totp/verify",
+                Some(token),
+                json!({"code": code}),
+            )
+            .await
+            .expect(200, "");
+        let recovery = verify.body["recovery_token"].as_str().unwrap().to_string();
+        self.next_step();
+        (secret, recovery, verify.body)
+    }
+
+    /// Password then TOTP: an aal2 session of a user with MFA.
+    pub async fn login_mfa(&self, email: &str, secret: &str) -> Session {
+        let r = self.login_raw(email, PASSWORD).await.expect(200, "");
+        assert_eq!(r.body["status"], "mfa_required", "{}", r.text);
+        let code = self.code(secret, 0);
+        let r = self
+            .post(
+                "/api/v1/sessions/mfa",
+                None,
+                json!({"mfa_token": r.body["mfa_token"], "code": code}),
+            )
+            .await
+            .expect(200, "");
+        self.next_step();
+        Session::from_body(&r.body)
+    }
+
+    /// Creates a user in the admin's account; returns the user id.
+    pub async fn create_user(
+        &self,
+        admin: &Session,
+        email: &str,
+        role: &str,
+        sub_account_id: Option<&str>,
+    ) -> String {
+        let r = self
+            .post(
+                "/api/v1/users",
+                Some(&admin.token),
+                json!({"email": email, "display_name": email, "role": role, "password": PASSWORD, "sub_account_id": sub_account_id}),
+            )
+            .await
+            .expect(201, "");
+        r.body["id"].as_str().unwrap().to_string()
+    }
+
+    /// Every text value stored in a table, for at-rest scans.
+    pub fn dump_table(&self, table: &str) -> String {
+        use diesel::sql_types::Text;
+        #[derive(diesel::QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = Text)]
+            row: String,
+        }
+        let mut conn = self.state.pool.get().unwrap();
+        let sql = if self.is_postgres() {
+            format!("SELECT CAST(t.* AS TEXT) AS row FROM {table} t")
+        } else {
+            let cols: Vec<String> = {
+                #[derive(diesel::QueryableByName)]
+                struct Col {
+                    #[diesel(sql_type = Text)]
+                    name: String,
+                }
+                diesel::sql_query(format!("SELECT name FROM pragma_table_info('{table}')"))
+                    .load::<Col>(&mut conn)
+                    .unwrap()
+                    .into_iter()
+                    .map(|c| format!("COALESCE(CAST({} AS TEXT), '')", c.name))
+                    .collect()
+            };
+            format!("SELECT {} AS row FROM {table}", cols.join(" || '|' || "))
+        };
+        diesel::sql_query(sql)
+            .load::<Row>(&mut conn)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.row)
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+/// One request against the app of `state`.
+pub async fn call_on(
+    state: &AppState,
+    method: Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> Resp {
+    let srv = test::init_service(latchkey::app::build(state.clone())).await;
+    let req = build_request(method, path, token, body).to_request();
+    to_resp(test::call_service(&srv, req).await).await
+}
+
+pub fn build_request(
+    method: Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> test::TestRequest {
+    let mut req = test::TestRequest::default()
+        .method(method)
+        .uri(path)
+        .peer_addr("127.0.0.1:40000".parse().unwrap());
+    if let Some(token) = token {
+        req = req.insert_header(("authorization", format!("Bearer {token}")));
+    }
+    if let Some(body) = body {
+        req = req.set_json(body);
+    }
+    req
+}
+
+pub async fn to_resp<B: actix_web::body::MessageBody>(
+    res: actix_web::dev::ServiceResponse<B>,
+) -> Resp {
+    let status = res.status().as_u16();
+    let headers = res.headers().clone();
+    let bytes = test::read_body(res).await;
+    let text = String::from_utf8_lossy(&bytes).to_string();
+    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    Resp {
+        status,
+        headers,
+        body,
+        text,
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some((admin_url, name)) = &self.pg {
+            if let Ok(mut admin) = diesel::PgConnection::establish(admin_url) {
+                let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut admin);
+            }
+        }
+    }
+}
