@@ -224,6 +224,9 @@ async fn two_devices_scanning_the_same_qr_both_work() {
 #[actix_web::test]
 async fn codes_are_single_use_and_skew_is_one_step() {
     let app = TestApp::new().await;
+    // Offsets are counted from "now": a real step boundary passing between
+    // computing a code and checking it would shift them by one.
+    app.clock.freeze();
     let s = app.signup_and_login("ann@example.com").await;
     let (secret, _, _) = app.enroll(&s.token, None).await;
     // Enrollment consumed the previous step; start clear of it.
