@@ -151,7 +151,7 @@ impl Session {
     }
 }
 
-fn pg_database(admin_url: &str) -> (String, String) {
+pub fn pg_database(admin_url: &str) -> (String, String) {
     let name = format!("latchkey_test_{}", uuid::Uuid::new_v4().simple());
     let mut admin = diesel::PgConnection::establish(admin_url)
         .expect("LATCHKEY_TEST_DATABASE_URL must be reachable");
