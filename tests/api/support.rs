@@ -476,3 +476,12 @@ impl Drop for TestApp {
         }
     }
 }
+
+/// An administrator with MFA (an aal2 session) and their secret.
+pub async fn mfa_admin(app: &TestApp, email: &str) -> (Session, String) {
+    let s = app.signup_and_login(email).await;
+    let (secret, _, _) = app.enroll(&s.token, None).await;
+    let mut aal2 = app.login_mfa(email, &secret).await;
+    aal2.account_id = s.account_id;
+    (aal2, secret)
+}

@@ -236,7 +236,7 @@ async fn wrong_codes_until_locked(app: &TestApp, email: &str) -> (usize, Value) 
 async fn the_second_factor_lock_escalates_and_only_a_correct_code_clears_it() {
     let app = TestApp::new().await;
     app.clock.freeze();
-    let (admin, admin_secret) = crate::admin::mfa_admin(&app, "ann@example.com").await;
+    let (admin, admin_secret) = crate::support::mfa_admin(&app, "ann@example.com").await;
     let ed_id = app
         .create_user(&admin, "ed@example.com", "editor", None)
         .await;
@@ -344,7 +344,7 @@ async fn client_users_hold_only_client_roles() {
 #[actix_web::test]
 async fn reset_mfa_needs_an_administrator_who_has_mfa_now() {
     let app = TestApp::new().await;
-    let (admin, secret) = crate::admin::mfa_admin(&app, "ann@example.com").await;
+    let (admin, secret) = crate::support::mfa_admin(&app, "ann@example.com").await;
     let ed_id = app
         .create_user(&admin, "ed@example.com", "editor", None)
         .await;
@@ -501,7 +501,7 @@ async fn enrollment_start_and_verify_races_never_leave_mfa_without_a_secret() {
 #[actix_web::test]
 async fn bad_ids_are_404_in_paths_and_422_in_filters() {
     let app = TestApp::new().await;
-    let (admin, _) = crate::admin::mfa_admin(&app, "ann@example.com").await;
+    let (admin, _) = crate::support::mfa_admin(&app, "ann@example.com").await;
     for bad in [
         "not-a-uuid",
         "%00",
