@@ -727,3 +727,54 @@ async fn the_migration_demotes_client_administrators_and_managers() {
             .execute(&mut c);
     }
 }
+
+/// An enrollment token or MFA challenge obtained with the old password is
+/// dead once the password changes.
+#[actix_web::test]
+async fn a_password_change_ends_what_the_old_password_opened() {
+    let app = TestApp::new().await;
+    let admin = app.signup_and_login("ann@example.com").await;
+    app.create_user(&admin, "ed@example.com", "editor", None)
+        .await;
+    let ed = app.login("ed@example.com").await;
+    app.patch(
+        "/api/v1/account",
+        &admin.token,
+        json!({"require_mfa": true}),
+    )
+    .await
+    .ok(200);
+    // Someone else with Ed's password gets an enrollment token...
+    let r = app.login_raw("ed@example.com", PASSWORD).await.ok(200);
+    let grant = r.body["enrollment_token"].as_str().unwrap().to_string();
+    // ...Ed (in a session from before the policy) changes the password...
+    app.call(
+        actix_web::http::Method::PUT,
+        "/api/v1/me/password",
+        Some(&ed.token),
+        Some(json!({"current_password": PASSWORD, "new_password": "a brand new passphrase"})),
+    )
+    .await
+    .ok(204);
+    // ...and the token is dead: no factor can be planted with it.
+    app.post("/api/v1/me/mfa/totp", Some(&grant), json!({}))
+        .await
+        .problem(401, "unauthorized");
+
+    // The same for an MFA challenge of a user with MFA.
+    let (secret, _, verified) = app.enroll(&admin.token, None).await;
+    let token = verified["session"]["access_token"].as_str().unwrap();
+    let r = app.login_raw("ann@example.com", PASSWORD).await.ok(200);
+    let challenge = r.body["mfa_token"].as_str().unwrap().to_string();
+    app.call(
+        actix_web::http::Method::PUT,
+        "/api/v1/me/password",
+        Some(token),
+        Some(json!({"current_password": PASSWORD, "new_password": "a brand new passphrase"})),
+    )
+    .await
+    .ok(204);
+    app.second_step(&challenge, &app.code(&secret, 0))
+        .await
+        .problem(401, "challenge_expired");
+}
