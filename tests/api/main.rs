@@ -6,6 +6,7 @@ mod admin;
 mod cluster;
 mod crash;
 mod mfa;
+mod migrations;
 mod ops;
 mod process;
 mod sessions;
