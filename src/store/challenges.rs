@@ -75,3 +75,9 @@ pub fn consume_all_for_user(
     .set(login_challenges::consumed_at.eq(now))
     .execute(conn)
 }
+
+/// Deletes challenges that expired before `before`; returns how many.
+pub fn purge_expired(conn: &mut DbConn, before: NaiveDateTime) -> QueryResult<usize> {
+    diesel::delete(login_challenges::table.filter(login_challenges::expires_at.lt(before)))
+        .execute(conn)
+}

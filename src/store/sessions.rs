@@ -190,3 +190,22 @@ pub fn revoke_all_for_user(
         .set(sessions::revoked_at.eq(now))
         .execute(conn)
 }
+
+/// Deletes sessions revoked or expired before `before`, with their refresh
+/// tokens; returns how many sessions.
+pub fn purge_dead(conn: &mut DbConn, before: NaiveDateTime) -> QueryResult<usize> {
+    use super::schema::refresh_tokens;
+    let dead = || {
+        sessions::table.filter(
+            sessions::revoked_at
+                .lt(before)
+                .or(sessions::expires_at.lt(before)),
+        )
+    };
+    diesel::delete(
+        refresh_tokens::table
+            .filter(refresh_tokens::session_id.eq_any(dead().select(sessions::id))),
+    )
+    .execute(conn)?;
+    diesel::delete(dead()).execute(conn)
+}

@@ -88,3 +88,22 @@ pub fn reset(conn: &mut DbConn, key: &str, now: NaiveDateTime) -> QueryResult<us
         ))
         .execute(conn)
 }
+
+/// Deletes counters idle since `idle_before` that lock nothing at `now`;
+/// returns how many.
+pub fn purge_idle(
+    conn: &mut DbConn,
+    idle_before: NaiveDateTime,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::delete(
+        login_throttles::table
+            .filter(login_throttles::updated_at.lt(idle_before))
+            .filter(
+                login_throttles::locked_until
+                    .is_null()
+                    .or(login_throttles::locked_until.lt(now)),
+            ),
+    )
+    .execute(conn)
+}
