@@ -170,11 +170,18 @@ fn spawn_housekeeping(state: AppState) {
         loop {
             every.tick().await;
             let now = state.clock.now_naive();
+            let retention = state.config.audit_retention;
             match state
-                .db(move |conn| Ok(domain::housekeeping::purge(conn, now)?))
+                .db(move |conn| {
+                    let purged = domain::housekeeping::purge(conn, now)?;
+                    let audit_events = domain::housekeeping::purge_audit(conn, now, retention)?;
+                    Ok((purged, audit_events))
+                })
                 .await
             {
-                Ok(purged) => tracing::debug!(?purged, "housekeeping"),
+                Ok((purged, audit_events)) => {
+                    tracing::debug!(?purged, audit_events, "housekeeping")
+                }
                 Err(e) => tracing::warn!(error = %e, "housekeeping failed"),
             }
         }

@@ -103,6 +103,14 @@ pub struct ConfigArgs {
         global = true
     )]
     pub db_pool_size: u32,
+    /// Days an audit event is kept; older ones are purged.
+    #[arg(
+        long,
+        env = "LATCHKEY_AUDIT_RETENTION_DAYS",
+        default_value_t = 400,
+        global = true
+    )]
+    pub audit_retention_days: u64,
 }
 
 /// The validated configuration.
@@ -125,11 +133,14 @@ pub struct Config {
     pub enrollment_ttl: Duration,
     pub pending_enrollment_ttl: Duration,
     pub db_pool_size: u32,
+    pub audit_retention: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
 #[error("configuration: {0}")]
 pub struct ConfigError(pub String);
+
+const DAY: u64 = 24 * 3600;
 
 fn split_list(text: &str) -> impl Iterator<Item = &str> {
     text.split(',').map(str::trim).filter(|s| !s.is_empty())
@@ -181,6 +192,13 @@ impl Config {
         if args.session_idle_minutes == 0 || args.session_max_hours == 0 {
             return Err(ConfigError("session lifetimes must be positive".into()));
         }
+        // A century is "forever" in practice; more is a typo (and could
+        // overflow the duration arithmetic).
+        if !(1..=36_500).contains(&args.audit_retention_days) {
+            return Err(ConfigError(
+                "LATCHKEY_AUDIT_RETENTION_DAYS must be 1 to 36500".into(),
+            ));
+        }
         Ok(Config {
             bind: args.bind.clone(),
             database,
@@ -199,6 +217,7 @@ impl Config {
             enrollment_ttl: Duration::from_secs(10 * 60),
             pending_enrollment_ttl: Duration::from_secs(10 * 60),
             db_pool_size: args.db_pool_size.max(1),
+            audit_retention: Duration::from_secs(args.audit_retention_days * DAY),
         })
     }
 
@@ -222,6 +241,7 @@ impl Config {
             enrollment_ttl: Duration::from_secs(10 * 60),
             pending_enrollment_ttl: Duration::from_secs(10 * 60),
             db_pool_size: 8,
+            audit_retention: Duration::from_secs(400 * DAY),
         }
     }
 }

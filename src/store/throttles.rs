@@ -89,20 +89,16 @@ pub fn reset(conn: &mut DbConn, key: &str, now: NaiveDateTime) -> QueryResult<us
         .execute(conn)
 }
 
-/// Deletes counters idle since `idle_before` that lock nothing at `now`;
-/// returns how many.
-pub fn purge_idle(
-    conn: &mut DbConn,
-    idle_before: NaiveDateTime,
-    now: NaiveDateTime,
-) -> QueryResult<usize> {
+/// Deletes counters with no attempt counted since `idle_before` and no lock
+/// in force then or later; returns how many.
+pub fn purge_idle(conn: &mut DbConn, idle_before: NaiveDateTime) -> QueryResult<usize> {
     diesel::delete(
         login_throttles::table
             .filter(login_throttles::updated_at.lt(idle_before))
             .filter(
                 login_throttles::locked_until
                     .is_null()
-                    .or(login_throttles::locked_until.lt(now)),
+                    .or(login_throttles::locked_until.lt(idle_before)),
             ),
     )
     .execute(conn)

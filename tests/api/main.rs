@@ -5,6 +5,7 @@
 mod admin;
 mod cluster;
 mod crash;
+mod housekeeping;
 mod mfa;
 mod migrations;
 mod ops;
