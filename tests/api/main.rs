@@ -6,6 +6,7 @@ mod admin;
 mod cluster;
 mod crash;
 mod housekeeping;
+mod keys;
 mod mfa;
 mod migrations;
 mod ops;
