@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 use crate::clock::Clock;
 use crate::config::{Config, ConfigArgs};
 use crate::domain::{self, signup, validate, Ctx};
+use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store;
 
@@ -171,12 +172,49 @@ fn spawn_housekeeping(state: AppState) {
         loop {
             every.tick().await;
             let now = state.clock.now_naive();
+            let retention = state.config.audit_retention;
             match state
-                .db(move |conn| Ok(domain::housekeeping::purge(conn, now)?))
+                .db(move |conn| {
+                    let purged = domain::housekeeping::purge(conn, now)?;
+                    let audit_events = domain::housekeeping::purge_audit(conn, now, retention)?;
+                    Ok((purged, audit_events))
+                })
                 .await
             {
-                Ok(purged) => tracing::debug!(?purged, "housekeeping"),
+                Ok((purged, audit_events)) => {
+                    tracing::debug!(?purged, audit_events, "housekeeping")
+                }
                 Err(e) => tracing::warn!(error = %e, "housekeeping failed"),
+            }
+        }
+    });
+}
+
+/// Re-reads the signing keys every `LATCHKEY_KEY_REFRESH_SECONDS`, so that a
+/// `keys rotate` (here or on another node) reaches this node: it signs with
+/// the new key, its JWKS lists it, and keys retired past their grace stop
+/// verifying (see `domain::keys`).
+fn spawn_key_refresh(state: AppState) {
+    actix_web::rt::spawn(async move {
+        let mut every = actix_web::rt::time::interval(state.config.key_refresh);
+        // The first tick is now, and the ring was loaded at start.
+        every.tick().await;
+        loop {
+            every.tick().await;
+            let keys = state.keys.clone();
+            let now = state.clock.now_naive();
+            let before = keys.signing_kid();
+            match state
+                .db(move |conn| keys.refresh(conn, now).map_err(ApiError::internal))
+                .await
+            {
+                Ok(()) => {
+                    let kid = state.keys.signing_kid();
+                    if kid != before {
+                        tracing::info!(%kid, "signing with a new key");
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "signing keys not refreshed"),
             }
         }
     });
@@ -191,6 +229,7 @@ fn serve(config: Config, clock: Clock) -> CliResult {
         let state = AppState::open(config, clock)?;
         tracing::info!(%bind, database = %state.config.database.describe(), "latchkey serving");
         spawn_housekeeping(state.clone());
+        spawn_key_refresh(state.clone());
         actix_web::HttpServer::new(move || crate::app::build(state.clone()))
             .workers(workers)
             .bind(&bind)?

@@ -103,6 +103,31 @@ pub struct ConfigArgs {
         global = true
     )]
     pub db_pool_size: u32,
+    /// Days an audit event is kept; older ones are purged.
+    #[arg(
+        long,
+        env = "LATCHKEY_AUDIT_RETENTION_DAYS",
+        default_value_t = 400,
+        global = true
+    )]
+    pub audit_retention_days: u64,
+    /// Lifetime of access tokens, in seconds.
+    #[arg(
+        long,
+        env = "LATCHKEY_ACCESS_TTL_SECONDS",
+        default_value_t = 900,
+        global = true
+    )]
+    pub access_ttl_seconds: u64,
+    /// Seconds between two readings of the signing keys by a running node
+    /// (how fast `keys rotate` reaches it).
+    #[arg(
+        long,
+        env = "LATCHKEY_KEY_REFRESH_SECONDS",
+        default_value_t = 10,
+        global = true
+    )]
+    pub key_refresh_seconds: u64,
 }
 
 /// The validated configuration.
@@ -125,11 +150,15 @@ pub struct Config {
     pub enrollment_ttl: Duration,
     pub pending_enrollment_ttl: Duration,
     pub db_pool_size: u32,
+    pub audit_retention: Duration,
+    pub key_refresh: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
 #[error("configuration: {0}")]
 pub struct ConfigError(pub String);
+
+const DAY: u64 = 24 * 3600;
 
 fn split_list(text: &str) -> impl Iterator<Item = &str> {
     text.split(',').map(str::trim).filter(|s| !s.is_empty())
@@ -181,6 +210,25 @@ impl Config {
         if args.session_idle_minutes == 0 || args.session_max_hours == 0 {
             return Err(ConfigError("session lifetimes must be positive".into()));
         }
+        // A century is "forever" in practice; more is a typo (and could
+        // overflow the duration arithmetic).
+        if !(1..=36_500).contains(&args.audit_retention_days) {
+            return Err(ConfigError(
+                "LATCHKEY_AUDIT_RETENTION_DAYS must be 1 to 36500".into(),
+            ));
+        }
+        if !(1..=DAY).contains(&args.access_ttl_seconds) {
+            return Err(ConfigError(
+                "LATCHKEY_ACCESS_TTL_SECONDS must be 1 to 86400".into(),
+            ));
+        }
+        // A rotation must reach every node within 30 s (and a retired key's
+        // grace, `domain::keys::RETIRED_KEY_SLACK`, counts on it).
+        if !(1..=30).contains(&args.key_refresh_seconds) {
+            return Err(ConfigError(
+                "LATCHKEY_KEY_REFRESH_SECONDS must be 1 to 30".into(),
+            ));
+        }
         Ok(Config {
             bind: args.bind.clone(),
             database,
@@ -192,13 +240,15 @@ impl Config {
             cors_origins: split_list(&args.cors_origins).map(String::from).collect(),
             ip_rate_limit: args.ip_rate_limit,
             trusted_proxies,
-            access_ttl: Duration::from_secs(15 * 60),
+            access_ttl: Duration::from_secs(args.access_ttl_seconds),
             session_idle: Duration::from_secs(args.session_idle_minutes * 60),
             session_max: Duration::from_secs(args.session_max_hours * 3600),
             mfa_challenge_ttl: Duration::from_secs(5 * 60),
             enrollment_ttl: Duration::from_secs(10 * 60),
             pending_enrollment_ttl: Duration::from_secs(10 * 60),
             db_pool_size: args.db_pool_size.max(1),
+            audit_retention: Duration::from_secs(args.audit_retention_days * DAY),
+            key_refresh: Duration::from_secs(args.key_refresh_seconds),
         })
     }
 
@@ -222,6 +272,8 @@ impl Config {
             enrollment_ttl: Duration::from_secs(10 * 60),
             pending_enrollment_ttl: Duration::from_secs(10 * 60),
             db_pool_size: 8,
+            audit_retention: Duration::from_secs(400 * DAY),
+            key_refresh: Duration::from_secs(10),
         }
     }
 }
@@ -260,4 +312,46 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
 #[cfg(not(unix))]
 fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     std::fs::write(path, text)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    fn config(flags: &[&str]) -> Result<Config, ConfigError> {
+        let (_, key) = MasterKey::generate();
+        let mut argv = vec!["latchkey", "--master-key", &key];
+        argv.extend_from_slice(flags);
+        let cli = crate::cli::Cli::try_parse_from(argv).unwrap();
+        Config::from_args(&cli.config)
+    }
+
+    #[test]
+    fn lifetimes_and_intervals_are_bounded() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.access_ttl, Duration::from_secs(900));
+        assert_eq!(c.key_refresh, Duration::from_secs(10));
+        assert_eq!(c.audit_retention, Duration::from_secs(400 * DAY));
+        let c = config(&[
+            "--access-ttl-seconds=5",
+            "--key-refresh-seconds=30",
+            "--audit-retention-days=1",
+        ])
+        .unwrap();
+        assert_eq!(c.access_ttl, Duration::from_secs(5));
+        assert_eq!(c.key_refresh, Duration::from_secs(30));
+        assert_eq!(c.audit_retention, Duration::from_secs(DAY));
+        for bad in [
+            "--access-ttl-seconds=0",
+            "--access-ttl-seconds=86401",
+            "--key-refresh-seconds=0",
+            "--key-refresh-seconds=31",
+            "--audit-retention-days=0",
+            "--audit-retention-days=36501",
+        ] {
+            assert!(config(&[bad]).is_err(), "{bad} accepted");
+        }
+    }
 }

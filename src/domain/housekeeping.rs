@@ -2,13 +2,9 @@
 //! login touches stay small. Safe to run on every node at once.
 
 use chrono::{Duration, NaiveDateTime};
-use diesel::prelude::*;
+use diesel::QueryResult;
 
-use crate::store::schema::{
-    login_challenges, login_throttles, refresh_tokens, sessions, totp_credentials,
-};
-use crate::store::totp::STATUS_PENDING;
-use crate::store::DbConn;
+use crate::store::{audit, challenges, sessions, throttles, totp, DbConn};
 
 /// How many rows each purge removed.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -21,49 +17,34 @@ pub struct Purged {
 
 /// Deletes challenges and pending enrollments a day past their expiry,
 /// sessions (with their refresh tokens) ended or expired over a day ago, and
-/// password-failure counters idle for a day that no longer lock anything.
+/// idle password-failure counters.
+///
+/// A failure counter goes once nothing has happened to it for a day: no
+/// attempt counted in that day (`updated_at`) and no lock in force in it
+/// (`locked_until`). Not as soon as its lock ends: the count is what doubles
+/// the next lock, and forgetting it would hand a guesser five fresh attempts
+/// after every lock. A counter in use, however old its first failure, stays.
 pub fn purge(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult<Purged> {
     let day_ago = now - Duration::days(1);
-    let challenges =
-        diesel::delete(login_challenges::table.filter(login_challenges::expires_at.lt(day_ago)))
-            .execute(conn)?;
-    let pending_enrollments = diesel::delete(
-        totp_credentials::table
-            .filter(totp_credentials::status.eq(STATUS_PENDING))
-            .filter(totp_credentials::expires_at.lt(day_ago)),
-    )
-    .execute(conn)?;
-    let dead_sessions = sessions::table
-        .filter(
-            sessions::revoked_at
-                .lt(day_ago)
-                .or(sessions::expires_at.lt(day_ago)),
-        )
-        .select(sessions::id);
-    diesel::delete(refresh_tokens::table.filter(refresh_tokens::session_id.eq_any(dead_sessions)))
-        .execute(conn)?;
-    let sessions = diesel::delete(
-        sessions::table.filter(
-            sessions::revoked_at
-                .lt(day_ago)
-                .or(sessions::expires_at.lt(day_ago)),
-        ),
-    )
-    .execute(conn)?;
-    let throttles = diesel::delete(
-        login_throttles::table
-            .filter(login_throttles::updated_at.lt(day_ago))
-            .filter(
-                login_throttles::locked_until
-                    .is_null()
-                    .or(login_throttles::locked_until.lt(now)),
-            ),
-    )
-    .execute(conn)?;
     Ok(Purged {
-        challenges,
-        pending_enrollments,
-        sessions,
-        throttles,
+        challenges: challenges::purge_expired(conn, day_ago)?,
+        pending_enrollments: totp::purge_expired_pending(conn, day_ago)?,
+        sessions: sessions::purge_dead(conn, day_ago)?,
+        throttles: throttles::purge_idle(conn, day_ago)?,
     })
+}
+
+/// Deletes audit events older than `retention` (`LATCHKEY_AUDIT_RETENTION_DAYS`);
+/// returns how many. Apart from [`purge`], which only removes rows that can no
+/// longer matter: this one is a retention policy, a setting of the operator.
+pub fn purge_audit(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    retention: std::time::Duration,
+) -> QueryResult<usize> {
+    let retention = Duration::from_std(retention).unwrap_or(Duration::MAX);
+    match now.checked_sub_signed(retention) {
+        Some(cutoff) => audit::purge_before(conn, cutoff),
+        None => Ok(0),
+    }
 }

@@ -1,6 +1,13 @@
 //! The signing key ring: Ed25519 keys in the database (private halves sealed
 //! by the master key), decrypted once and cached. The newest current key
 //! signs; every key still usable verifies and is published in the JWKS.
+//!
+//! A rotation (`latchkey keys rotate`, or another node) reaches a running
+//! node through [`KeyRing::refresh`], which `serve` calls every
+//! `LATCHKEY_KEY_REFRESH_SECONDS` (at most 30), and through
+//! [`KeyRing::reload`] when a token names a key the node does not know. A
+//! retired key stays usable for the access-token lifetime plus
+//! [`RETIRED_KEY_SLACK`], and no longer.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -45,6 +52,14 @@ pub struct KeyRing {
     audience: String,
     last_reload: Mutex<Option<Instant>>,
 }
+
+/// How long past the access-token lifetime a retired key keeps verifying:
+/// a node may sign with the old key until its next refresh (at most 30 s
+/// after the rotation), and clocks of nodes and the CLI may disagree.
+pub const RETIRED_KEY_SLACK: Duration = Duration::from_secs(60);
+
+/// A token with an unknown `kid` re-reads the keys at most this often.
+const RELOAD_THROTTLE: Duration = Duration::from_secs(5);
 
 fn aad(kid: &str) -> String {
     format!("signing_key:{kid}")
@@ -123,7 +138,7 @@ impl KeyRing {
         config: &Config,
         now: NaiveDateTime,
     ) -> Result<KeyRing, StoreError> {
-        let grace = config.access_ttl + Duration::from_secs(60);
+        let grace = config.access_ttl + RETIRED_KEY_SLACK;
         let cutoff = now - chrono::Duration::from_std(grace).unwrap_or_default();
         let rows = key_store::list_usable(conn, cutoff)
             .map_err(|e| StoreError(format!("signing keys: {e}")))?;
@@ -154,23 +169,51 @@ impl KeyRing {
             .unwrap_or_else(|p| Arc::clone(&p.into_inner()))
     }
 
+    fn last_reload(&self) -> std::sync::MutexGuard<'_, Option<Instant>> {
+        self.last_reload.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// Re-reads the keys (another node or the CLI may have rotated them).
     /// At most once every 5 seconds; returns whether it reloaded.
     pub fn reload(&self, conn: &mut DbConn, now: NaiveDateTime) -> Result<bool, StoreError> {
-        {
-            let mut last = self.last_reload.lock().unwrap_or_else(|p| p.into_inner());
-            if last.is_some_and(|at| at.elapsed() < Duration::from_secs(5)) {
-                return Ok(false);
-            }
-            *last = Some(Instant::now());
+        let mut last = self.last_reload();
+        if last.is_some_and(|at| at.elapsed() < RELOAD_THROTTLE) {
+            return Ok(false);
         }
+        *last = Some(Instant::now());
+        self.load(conn, now)?;
+        Ok(true)
+    }
+
+    /// Re-reads the keys now, whenever it last happened: the periodic
+    /// refresh of `serve`. Afterwards the newest current key signs, and the
+    /// keys retired longer ago than the grace no longer verify.
+    pub fn refresh(&self, conn: &mut DbConn, now: NaiveDateTime) -> Result<(), StoreError> {
+        let mut last = self.last_reload();
+        *last = Some(Instant::now());
+        if self.load(conn, now)? {
+            Ok(())
+        } else {
+            // Only a hand-edited table has no current key. The node keeps
+            // its keys (it must sign with something) and says so each time.
+            Err(StoreError(
+                "no current signing key in the database; run `latchkey keys rotate`".into(),
+            ))
+        }
+    }
+
+    /// Replaces the whole set with what the database holds now (the caller
+    /// holds `last_reload`, so two loads never store an older set over a
+    /// newer one). False, the set unchanged, when no key is current.
+    fn load(&self, conn: &mut DbConn, now: NaiveDateTime) -> Result<bool, StoreError> {
         let cutoff = now - chrono::Duration::from_std(self.retired_grace).unwrap_or_default();
         let rows = key_store::list_usable(conn, cutoff)
             .map_err(|e| StoreError(format!("signing keys: {e}")))?;
-        if let Some(set) = build_set(&rows, &self.master)? {
-            let mut guard = self.set.write().unwrap_or_else(|p| p.into_inner());
-            *guard = Arc::new(set);
-        }
+        let Some(set) = build_set(&rows, &self.master)? else {
+            return Ok(false);
+        };
+        let mut guard = self.set.write().unwrap_or_else(|p| p.into_inner());
+        *guard = Arc::new(set);
         Ok(true)
     }
 

@@ -153,7 +153,8 @@ pub fn issue(
 
 /// Raises the live session `session_id` of `user` to what `amr` reaches
 /// (a second factor was just proven in it) and hands out fresh tokens for
-/// it. Inside the transaction that proved the factor.
+/// it; its earlier refresh tokens stop working. Inside the transaction that
+/// proved the factor.
 pub fn upgrade(
     conn: &mut DbConn,
     keys: &KeyRing,
@@ -169,6 +170,9 @@ pub fn upgrade(
     session.amr = amr.join(" ");
     session.aal = aal_of(amr);
     session_store::set_assurance(conn, &session.id, &session.amr, session.aal)?;
+    // A refresh token handed out before the factor must not become an aal2
+    // credential: the session's refresh chain starts again with these tokens.
+    refresh_store::delete_for_session(conn, &session.id)?;
     tokens_for(conn, keys, config, user.clone(), &session, ctx.now)
 }
 

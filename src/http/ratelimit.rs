@@ -1,9 +1,14 @@
 //! Per-client-IP token bucket for the unauthenticated routes (sign-up,
 //! login, second step, refresh). Kept in each process: it bounds request
 //! rates; the security-relevant counters (lockouts) live in the database.
+//!
+//! An IPv6 client is its /64: one subscriber or host usually holds a whole
+//! /64 and can pick a fresh address in it for every request. An IPv4-mapped
+//! IPv6 address (`::ffff:a.b.c.d`, what a dual-stack socket reports) is its
+//! IPv4 address.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -20,6 +25,17 @@ pub struct RateLimiter {
 }
 
 const MAX_TRACKED: usize = 100_000;
+
+/// The bucket an address counts against (see the module doc).
+fn client_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & !u128::from(u64::MAX))),
+        },
+    }
+}
 
 impl RateLimiter {
     /// `per_minute` = 0 turns the limit off.
@@ -51,7 +67,7 @@ impl RateLimiter {
                 b.tokens + now.duration_since(b.updated).as_secs_f64() * rate < capacity
             });
         }
-        let bucket = buckets.entry(ip).or_insert(Bucket {
+        let bucket = buckets.entry(client_key(ip)).or_insert(Bucket {
             tokens: capacity,
             updated: now,
         });
@@ -86,5 +102,30 @@ mod tests {
         limiter.check(Some("192.0.2.2".parse().unwrap())).unwrap();
         assert!(limiter.check(None).is_err());
         assert!(RateLimiter::new(0).check(None).is_ok());
+    }
+
+    #[test]
+    fn ipv6_clients_share_a_bucket_per_64_and_mapped_ipv4_counts_as_ipv4() {
+        let limiter = RateLimiter::new(2);
+        let ip = |s: &str| Some(s.parse::<IpAddr>().unwrap());
+        // One /64: rotating the interface identifier gets no fresh budget.
+        limiter.check(ip("2001:db8:1:2::1")).unwrap();
+        limiter
+            .check(ip("2001:db8:1:2:ffff:ffff:ffff:ffff"))
+            .unwrap();
+        assert!(matches!(
+            limiter.check(ip("2001:db8:1:2:abcd::9")),
+            Err(ApiError::TooManyAttempts { .. })
+        ));
+        // The neighbouring /64 is another client.
+        limiter.check(ip("2001:db8:1:3::1")).unwrap();
+        // An IPv4-mapped address is its IPv4 address, not the ::ffff:0:0/96
+        // prefix shared by every IPv4 client.
+        limiter.check(ip("198.51.100.7")).unwrap();
+        limiter.check(ip("::ffff:198.51.100.7")).unwrap();
+        assert!(limiter.check(ip("198.51.100.7")).is_err());
+        limiter.check(ip("::ffff:198.51.100.8")).unwrap();
+        limiter.check(ip("198.51.100.8")).unwrap();
+        assert!(limiter.check(ip("::ffff:198.51.100.8")).is_err());
     }
 }

@@ -78,3 +78,8 @@ pub fn list(
     let total = filtered(account_id, filter).count().get_result(conn)?;
     Ok((items, total))
 }
+
+/// Deletes the events that occurred before `before`; returns how many.
+pub fn purge_before(conn: &mut DbConn, before: NaiveDateTime) -> QueryResult<usize> {
+    diesel::delete(audit_events::table.filter(audit_events::occurred_at.lt(before))).execute(conn)
+}

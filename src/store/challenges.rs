@@ -83,3 +83,9 @@ pub fn find(conn: &mut DbConn, id: &str) -> QueryResult<Option<Challenge>> {
         .first(conn)
         .optional()
 }
+
+/// Deletes challenges that expired before `before`; returns how many.
+pub fn purge_expired(conn: &mut DbConn, before: NaiveDateTime) -> QueryResult<usize> {
+    diesel::delete(login_challenges::table.filter(login_challenges::expires_at.lt(before)))
+        .execute(conn)
+}

@@ -40,3 +40,9 @@ pub fn find(conn: &mut DbConn, hash: &str) -> QueryResult<Option<RefreshToken>> 
         .first(conn)
         .optional()
 }
+
+/// Deletes every refresh token of a session (its chain starts again).
+pub fn delete_for_session(conn: &mut DbConn, session_id: &str) -> QueryResult<usize> {
+    diesel::delete(refresh_tokens::table.filter(refresh_tokens::session_id.eq(session_id)))
+        .execute(conn)
+}

@@ -210,3 +210,22 @@ pub fn downgrade_all_for_user(conn: &mut DbConn, user_id: &str) -> QueryResult<u
     .set(sessions::aal.eq(Aal::Aal1))
     .execute(conn)
 }
+
+/// Deletes sessions revoked or expired before `before`, with their refresh
+/// tokens; returns how many sessions.
+pub fn purge_dead(conn: &mut DbConn, before: NaiveDateTime) -> QueryResult<usize> {
+    use super::schema::refresh_tokens;
+    let dead = || {
+        sessions::table.filter(
+            sessions::revoked_at
+                .lt(before)
+                .or(sessions::expires_at.lt(before)),
+        )
+    };
+    diesel::delete(
+        refresh_tokens::table
+            .filter(refresh_tokens::session_id.eq_any(dead().select(sessions::id))),
+    )
+    .execute(conn)?;
+    diesel::delete(dead()).execute(conn)
+}

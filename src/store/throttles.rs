@@ -88,3 +88,18 @@ pub fn reset(conn: &mut DbConn, key: &str, now: NaiveDateTime) -> QueryResult<us
         ))
         .execute(conn)
 }
+
+/// Deletes counters with no attempt counted since `idle_before` and no lock
+/// in force then or later; returns how many.
+pub fn purge_idle(conn: &mut DbConn, idle_before: NaiveDateTime) -> QueryResult<usize> {
+    diesel::delete(
+        login_throttles::table
+            .filter(login_throttles::updated_at.lt(idle_before))
+            .filter(
+                login_throttles::locked_until
+                    .is_null()
+                    .or(login_throttles::locked_until.lt(idle_before)),
+            ),
+    )
+    .execute(conn)
+}

@@ -85,3 +85,14 @@ pub fn consume_step(conn: &mut DbConn, id: &str, step: i64) -> QueryResult<usize
     .set(totp_credentials::last_used_step.eq(Some(step)))
     .execute(conn)
 }
+
+/// Deletes pending (never verified) enrollments that expired before
+/// `before`; returns how many.
+pub fn purge_expired_pending(conn: &mut DbConn, before: NaiveDateTime) -> QueryResult<usize> {
+    diesel::delete(
+        totp_credentials::table
+            .filter(totp_credentials::status.eq(STATUS_PENDING))
+            .filter(totp_credentials::expires_at.lt(before)),
+    )
+    .execute(conn)
+}

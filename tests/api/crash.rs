@@ -79,22 +79,39 @@ fn sigkill_under_load_leaves_a_consistent_database() {
                         continue;
                     };
                     let token = s["access_token"].as_str().unwrap_or_default().to_string();
-                    issued.lock().unwrap().push((
-                        token.clone(),
-                        s["refresh_token"].as_str().unwrap_or_default().to_string(),
-                    ));
+                    let slot = {
+                        let mut issued = issued.lock().unwrap();
+                        issued.push((
+                            token.clone(),
+                            s["refresh_token"].as_str().unwrap_or_default().to_string(),
+                        ));
+                        issued.len() - 1
+                    };
                     let Some((201, e)) =
                         client("POST", "/api/v1/me/mfa/totp", Some(&token), json!({}))
                     else {
                         continue;
                     };
                     let secret = e["secret"].as_str().unwrap_or_default().to_string();
-                    let _ = client(
+                    // A verified factor restarts the session's refresh chain:
+                    // from then on its tokens are the ones verify handed out.
+                    if let Some((200, v)) = client(
                         "POST",
                         "/api/v1/me/mfa/totp/verify",
                         Some(&token),
                         json!({"code": code_now(&secret, 0)}),
-                    );
+                    ) {
+                        issued.lock().unwrap()[slot] = (
+                            v["session"]["access_token"]
+                                .as_str()
+                                .unwrap_or_default()
+                                .to_string(),
+                            v["session"]["refresh_token"]
+                                .as_str()
+                                .unwrap_or_default()
+                                .to_string(),
+                        );
+                    }
                 }
             })
         })

@@ -39,6 +39,40 @@ fn handlers_never_name_the_store_or_diesel() {
     );
 }
 
+#[test]
+fn the_domain_writes_no_sql() {
+    let mut files = Vec::new();
+    rust_files(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("src/domain"),
+        &mut files,
+    );
+    assert!(files.len() > 5, "the scan reads the domain");
+    let mut offenders = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            if [
+                "diesel::prelude",
+                "schema::",
+                "sql_query",
+                "diesel::insert_into",
+                "diesel::update",
+                "diesel::delete",
+            ]
+            .iter()
+            .any(|needle| line.contains(needle))
+            {
+                offenders.push(format!("{}:{}: {}", file.display(), n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "queries belong in src/store/:\n{}",
+        offenders.join("\n")
+    );
+}
+
 /// Resolves a local JSON pointer (`#/a/b`) in `doc`.
 fn resolve<'a>(doc: &'a serde_json::Value, pointer: &str) -> Option<&'a serde_json::Value> {
     doc.pointer(pointer.strip_prefix('#')?)

@@ -24,9 +24,20 @@ pub fn free_port() -> u16 {
 impl Server {
     /// Starts `latchkey serve` without waiting for it.
     pub fn spawn(database_url: &str, master_key: &str, data_dir: &std::path::Path) -> Server {
+        Self::spawn_with_env(database_url, master_key, data_dir, &[])
+    }
+
+    /// [`Server::spawn`] with more environment variables.
+    pub fn spawn_with_env(
+        database_url: &str,
+        master_key: &str,
+        data_dir: &std::path::Path,
+        env: &[(&str, &str)],
+    ) -> Server {
         let port = free_port();
         let child = Command::new(env!("CARGO_BIN_EXE_latchkey"))
             .arg("serve")
+            .envs(env.iter().copied())
             .env("DATABASE_URL", database_url)
             .env("LATCHKEY_MASTER_KEY", master_key)
             .env("LATCHKEY_DATA_DIR", data_dir)

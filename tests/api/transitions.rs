@@ -49,6 +49,15 @@ async fn a_session_from_before_mfa_cannot_mint_factors_after_it() {
     assert_eq!(session["session_id"], b.session_id.as_str());
     let fresh = session["access_token"].as_str().unwrap();
     assert_ne!(fresh, b.token);
+    // B's refresh token from before the factor is no aal2 credential: only
+    // the chain handed out with the factor continues.
+    app.post(
+        "/api/v1/sessions/refresh",
+        None,
+        json!({"refresh_token": b.refresh}),
+    )
+    .await
+    .problem(401, "unauthorized");
     let listed = app.get("/api/v1/me/sessions", fresh).await.ok(200);
     assert_eq!(listed.body["total"], 1, "{}", listed.text);
     assert_eq!(listed.body["items"][0]["aal"], "aal2");
@@ -61,6 +70,15 @@ async fn a_session_from_before_mfa_cannot_mint_factors_after_it() {
     )
     .await
     .ok(201);
+    let refreshed = app
+        .post(
+            "/api/v1/sessions/refresh",
+            None,
+            json!({"refresh_token": session["refresh_token"]}),
+        )
+        .await
+        .ok(200);
+    assert_eq!(refreshed.body["session_id"], b.session_id.as_str());
     // The real user's codes still work.
     app.login_mfa("ann@example.com", &secret).await;
 }
