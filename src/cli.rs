@@ -9,7 +9,7 @@ use crate::clock::Clock;
 use crate::config::{Config, ConfigArgs};
 use crate::domain::{self, signup, validate, Ctx};
 use crate::state::AppState;
-use crate::store::{self, users as user_store};
+use crate::store;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -144,10 +144,11 @@ pub fn main() -> CliResult {
             let state = AppState::open(config, clock.clone())?;
             let email = validate::normalize_email(&email)?;
             let mut conn = state.pool.get()?;
-            let user =
-                user_store::find_by_email(&mut conn, &email)?.ok_or("no user with that email")?;
-            domain::mfa::reset(&mut conn, &user, None, &operator_ctx(&clock))
-                .map_err(|e| format!("{e}"))?;
+            let user = domain::admin::operator_reset_mfa(&mut conn, &email, &operator_ctx(&clock))
+                .map_err(|e| match e {
+                    crate::error::ApiError::NotFound => "no user with that email".to_string(),
+                    other => format!("{other}"),
+                })?;
             println!("MFA of {} reset; their sessions ended. They enroll again at next login if MFA is required.", user.email);
             Ok(())
         }

@@ -9,10 +9,14 @@ use utoipa::{Modify, OpenApi};
     info(
         title = "Latchkey",
         description = "Multi-factor authentication service: password login, TOTP second factor, one-time recovery tokens, Require-MFA policies per account and sub-account.\n\nErrors are RFC 9457 `application/problem+json` with a stable `code`.",
-        license(name = "MIT")
+        license(name = "MIT", identifier = "MIT")
     ),
     modifiers(&BearerScheme),
-    components(schemas(crate::error::Problem, crate::error::FieldError)),
+    components(schemas(
+        crate::error::Problem,
+        crate::error::FieldError,
+        crate::domain::audit::EventType
+    )),
     tags(
         (name = "sessions", description = "Login (password, then second factor), refresh, logout"),
         (name = "me", description = "The signed-in user"),

@@ -106,6 +106,17 @@ impl Hasher {
         Ok(web::block(f).await?)
     }
 
+    /// One of the per-core permits, for work that runs argon2 itself on a
+    /// blocking thread (the domain's password re-check): hold it while the
+    /// unit of work runs.
+    pub async fn permit(&self) -> ApiResult<tokio::sync::SemaphorePermit<'_>> {
+        self.verifications.fetch_add(1, Ordering::Relaxed);
+        self.permits
+            .acquire()
+            .await
+            .map_err(|e| ApiError::internal(format!("hasher closed: {e}")))
+    }
+
     /// Password verifications started so far (each costs one argon2 hash).
     pub fn verifications(&self) -> u64 {
         self.verifications.load(Ordering::Relaxed)

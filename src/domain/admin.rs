@@ -1,37 +1,59 @@
 //! Administration of one's own account: the account policy, sub-accounts,
-//! users. Every lookup is scoped by the actor's account, so another tenant's
-//! rows are simply not found.
-
-use std::collections::HashMap;
-
-use diesel::prelude::*;
+//! users, Reset MFA. Every function checks the actor's permission itself
+//! (`policy::allows` through the principal); every lookup is scoped by the
+//! actor's account, so another tenant's rows are simply not found; every
+//! change that keeps an invariant over the account's users (one active
+//! administrator remains) first takes the account row's lock.
 
 use super::audit::{self, Event};
-use super::policy::Role;
-use super::Ctx;
+use super::auth::{self, Current, Principal};
+use super::policy::{self, Permission, Role};
+use super::{parse_id, Ctx};
 use crate::error::{ApiError, ApiResult};
 use crate::store::accounts::{self as account_store, Account, AccountChanges};
-use crate::store::schema::users;
 use crate::store::sub_accounts::{self as sub_store, SubAccount, SubAccountChanges};
 use crate::store::users::{self as user_store, User, UserChanges, UserFilter};
-use crate::store::{
-    challenges as challenge_store, is_unique_violation, sessions as session_store, write_tx, DbConn,
-};
+use crate::store::{is_unique_violation, write_tx, DbConn};
 
-pub fn account(conn: &mut DbConn, account_id: &str) -> ApiResult<Account> {
+/// A user as administrators see them.
+#[derive(Debug, Clone)]
+pub struct UserView {
+    pub user: User,
+    /// A policy requires MFA for the user.
+    pub mfa_required: bool,
+}
+
+/// Starts an administrative change: the account's lock, then the actor's
+/// permission on their fresh rows.
+fn begin_change(
+    conn: &mut DbConn,
+    actor: &Principal,
+    permission: Permission,
+) -> ApiResult<Current> {
+    account_store::lock(conn, &actor.user.account_id)?;
+    auth::authorize(conn, actor, permission)
+}
+
+fn own_account(conn: &mut DbConn, account_id: &str) -> ApiResult<Account> {
     account_store::find(conn, account_id)?.ok_or(ApiError::NotFound)
+}
+
+pub fn account(conn: &mut DbConn, actor: &Principal) -> ApiResult<Account> {
+    actor.may(Permission::ViewAccount)?;
+    own_account(conn, &actor.user.account_id)
 }
 
 pub fn update_account(
     conn: &mut DbConn,
-    actor: &User,
+    actor: &Principal,
     changes: AccountChanges,
     ctx: &Ctx,
 ) -> ApiResult<Account> {
     write_tx(conn, |conn| {
-        let before = account(conn, &actor.account_id)?;
+        let current = begin_change(conn, actor, Permission::EditAccount)?;
+        let before = own_account(conn, &current.user.account_id)?;
         account_store::update(conn, &before.id, &changes)?;
-        let after = account(conn, &before.id)?;
+        let after = own_account(conn, &before.id)?;
         if before.require_mfa != after.require_mfa {
             audit::record(
                 conn,
@@ -39,7 +61,7 @@ pub fn update_account(
                 Event {
                     kind: audit::ACCOUNT_POLICY_CHANGED,
                     account_id: Some(&after.id),
-                    actor: Some(&actor.id),
+                    actor: Some(&current.user.id),
                     target: None,
                     details: serde_json::json!({"require_mfa": after.require_mfa}),
                 },
@@ -49,64 +71,54 @@ pub fn update_account(
     })
 }
 
-/// Users per sub-account, for the given sub-accounts (one grouped query).
-fn user_counts(conn: &mut DbConn, ids: &[String]) -> ApiResult<HashMap<String, i64>> {
-    if ids.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let rows: Vec<(Option<String>, i64)> = users::table
-        .filter(users::sub_account_id.eq_any(ids))
-        .group_by(users::sub_account_id)
-        .select((users::sub_account_id, diesel::dsl::count_star()))
-        .load(conn)?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|(id, n)| id.map(|id| (id, n)))
-        .collect())
-}
-
 pub fn list_sub_accounts(
     conn: &mut DbConn,
-    account_id: &str,
+    actor: &Principal,
     limit: i64,
     offset: i64,
 ) -> ApiResult<(Vec<(SubAccount, i64)>, i64)> {
-    let (items, total) = sub_store::list(conn, account_id, limit, offset)?;
+    actor.may(Permission::ManageSubAccounts)?;
+    let (items, total) = sub_store::list(conn, &actor.user.account_id, limit, offset)?;
     let ids: Vec<String> = items.iter().map(|s| s.id.clone()).collect();
-    let counts = user_counts(conn, &ids)?;
-    Ok((
-        items
-            .into_iter()
-            .map(|s| {
-                let n = counts.get(&s.id).copied().unwrap_or(0);
-                (s, n)
-            })
-            .collect(),
-        total,
-    ))
+    let counts = sub_store::user_counts(conn, &ids)?;
+    let items = items
+        .into_iter()
+        .map(|s| {
+            let n = counts.get(&s.id).copied().unwrap_or(0);
+            (s, n)
+        })
+        .collect();
+    Ok((items, total))
 }
 
-pub fn sub_account(conn: &mut DbConn, account_id: &str, id: &str) -> ApiResult<(SubAccount, i64)> {
-    let sub = sub_store::find_in_account(conn, account_id, id)?.ok_or(ApiError::NotFound)?;
+fn find_sub_account(conn: &mut DbConn, account_id: &str, id: &str) -> ApiResult<(SubAccount, i64)> {
+    let id = parse_id(id)?;
+    let sub = sub_store::find_in_account(conn, account_id, &id)?.ok_or(ApiError::NotFound)?;
     let count = sub_store::user_count(conn, &sub.id)?;
     Ok((sub, count))
 }
 
+pub fn sub_account(conn: &mut DbConn, actor: &Principal, id: &str) -> ApiResult<(SubAccount, i64)> {
+    actor.may(Permission::ManageSubAccounts)?;
+    find_sub_account(conn, &actor.user.account_id, id)
+}
+
 pub fn create_sub_account(
     conn: &mut DbConn,
-    actor: &User,
+    actor: &Principal,
     name: String,
     require_mfa: bool,
     ctx: &Ctx,
 ) -> ApiResult<SubAccount> {
-    let sub = SubAccount {
-        id: super::new_id(),
-        account_id: actor.account_id.clone(),
-        name,
-        require_mfa,
-        created_at: ctx.now,
-    };
     write_tx(conn, |conn| {
+        let current = begin_change(conn, actor, Permission::ManageSubAccounts)?;
+        let sub = SubAccount {
+            id: super::new_id(),
+            account_id: current.user.account_id.clone(),
+            name,
+            require_mfa,
+            created_at: ctx.now,
+        };
         sub_store::insert(conn, &sub)?;
         audit::record(
             conn,
@@ -114,26 +126,28 @@ pub fn create_sub_account(
             Event {
                 kind: audit::SUB_ACCOUNT_CREATED,
                 account_id: Some(&sub.account_id),
-                actor: Some(&actor.id),
+                actor: Some(&current.user.id),
                 target: None,
                 details: serde_json::json!({"sub_account_id": sub.id, "name": sub.name, "require_mfa": sub.require_mfa}),
             },
         )?;
-        Ok(sub.clone())
+        Ok(sub)
     })
 }
 
 pub fn update_sub_account(
     conn: &mut DbConn,
-    actor: &User,
+    actor: &Principal,
     id: &str,
     changes: SubAccountChanges,
     ctx: &Ctx,
 ) -> ApiResult<(SubAccount, i64)> {
     write_tx(conn, |conn| {
-        let (before, _) = sub_account(conn, &actor.account_id, id)?;
+        let current = begin_change(conn, actor, Permission::ManageSubAccounts)?;
+        let account_id = &current.user.account_id;
+        let (before, _) = find_sub_account(conn, account_id, id)?;
         sub_store::update(conn, &before.id, &changes)?;
-        let (after, count) = sub_account(conn, &actor.account_id, id)?;
+        let (after, count) = find_sub_account(conn, account_id, &before.id)?;
         if before.require_mfa != after.require_mfa {
             audit::record(
                 conn,
@@ -141,7 +155,7 @@ pub fn update_sub_account(
                 Event {
                     kind: audit::SUB_ACCOUNT_POLICY_CHANGED,
                     account_id: Some(&after.account_id),
-                    actor: Some(&actor.id),
+                    actor: Some(&current.user.id),
                     target: None,
                     details: serde_json::json!({"sub_account_id": after.id, "require_mfa": after.require_mfa}),
                 },
@@ -151,9 +165,15 @@ pub fn update_sub_account(
     })
 }
 
-pub fn delete_sub_account(conn: &mut DbConn, actor: &User, id: &str, ctx: &Ctx) -> ApiResult<()> {
+pub fn delete_sub_account(
+    conn: &mut DbConn,
+    actor: &Principal,
+    id: &str,
+    ctx: &Ctx,
+) -> ApiResult<()> {
     write_tx(conn, |conn| {
-        let (sub, count) = sub_account(conn, &actor.account_id, id)?;
+        let current = begin_change(conn, actor, Permission::ManageSubAccounts)?;
+        let (sub, count) = find_sub_account(conn, &current.user.account_id, id)?;
         if count > 0 {
             return Err(ApiError::Conflict(format!(
                 "The sub-account still has {count} user(s); move or delete them first."
@@ -166,7 +186,7 @@ pub fn delete_sub_account(conn: &mut DbConn, actor: &User, id: &str, ctx: &Ctx) 
             Event {
                 kind: audit::SUB_ACCOUNT_DELETED,
                 account_id: Some(&sub.account_id),
-                actor: Some(&actor.id),
+                actor: Some(&current.user.id),
                 target: None,
                 details: serde_json::json!({"sub_account_id": sub.id, "name": sub.name}),
             },
@@ -175,54 +195,64 @@ pub fn delete_sub_account(conn: &mut DbConn, actor: &User, id: &str, ctx: &Ctx) 
     })
 }
 
-/// Whether MFA is required for each user, from their scope's policy.
-pub fn mfa_required_for(
-    conn: &mut DbConn,
-    account: &Account,
-    users: &[User],
-) -> ApiResult<Vec<bool>> {
+/// The administrators' view of `users` of one account: the MFA policy of
+/// each user's scope (`policy::required_by_flags`).
+fn views(conn: &mut DbConn, account: &Account, users: Vec<User>) -> ApiResult<Vec<UserView>> {
     let sub_ids: Vec<String> = users
         .iter()
         .filter_map(|u| u.sub_account_id.clone())
         .collect();
-    let required_subs: HashMap<String, bool> = if sub_ids.is_empty() {
-        HashMap::new()
-    } else {
-        use crate::store::schema::sub_accounts;
-        sub_accounts::table
-            .filter(sub_accounts::id.eq_any(&sub_ids))
-            .select((sub_accounts::id, sub_accounts::require_mfa))
-            .load::<(String, bool)>(conn)?
-            .into_iter()
-            .collect()
-    };
+    let sub_policies = sub_store::policies(conn, &sub_ids)?;
     Ok(users
-        .iter()
-        .map(|u| match &u.sub_account_id {
-            Some(sub) => required_subs.get(sub).copied().unwrap_or(false),
-            None => account.require_mfa,
+        .into_iter()
+        .map(|user| {
+            let sub_requires = user
+                .sub_account_id
+                .as_ref()
+                .map(|id| sub_policies.get(id).copied().unwrap_or(false));
+            UserView {
+                mfa_required: policy::required_by_flags(account.require_mfa, sub_requires)
+                    .is_some(),
+                user,
+            }
         })
         .collect())
 }
 
+fn view(conn: &mut DbConn, account_id: &str, id: &str) -> ApiResult<UserView> {
+    let account = own_account(conn, account_id)?;
+    let user = user_store::find_in_account(conn, account_id, id)?.ok_or(ApiError::NotFound)?;
+    views(conn, &account, vec![user])?
+        .pop()
+        .ok_or(ApiError::NotFound)
+}
+
 pub fn list_users(
     conn: &mut DbConn,
-    account_id: &str,
+    actor: &Principal,
     filter: &UserFilter,
     limit: i64,
     offset: i64,
-) -> ApiResult<(Vec<(User, bool)>, i64)> {
-    let account = account(conn, account_id)?;
-    let (items, total) = user_store::list(conn, account_id, filter, limit, offset)?;
-    let required = mfa_required_for(conn, &account, &items)?;
-    Ok((items.into_iter().zip(required).collect(), total))
+) -> ApiResult<(Vec<UserView>, i64)> {
+    actor.may(Permission::ListUsers)?;
+    if filter
+        .q
+        .as_ref()
+        .is_some_and(|q| q.chars().any(char::is_control))
+    {
+        return Err(ApiError::invalid(
+            "q",
+            "must not contain control characters",
+        ));
+    }
+    let account = own_account(conn, &actor.user.account_id)?;
+    let (items, total) = user_store::list(conn, &account.id, filter, limit, offset)?;
+    Ok((views(conn, &account, items)?, total))
 }
 
-pub fn user(conn: &mut DbConn, account_id: &str, id: &str) -> ApiResult<(User, bool)> {
-    let account = account(conn, account_id)?;
-    let user = user_store::find_in_account(conn, account_id, id)?.ok_or(ApiError::NotFound)?;
-    let required = mfa_required_for(conn, &account, std::slice::from_ref(&user))?[0];
-    Ok((user, required))
+pub fn user(conn: &mut DbConn, actor: &Principal, id: &str) -> ApiResult<UserView> {
+    actor.may(Permission::ManageUsers)?;
+    view(conn, &actor.user.account_id, &parse_id(id)?)
 }
 
 /// Inserts a user; a taken email is 409 `conflict` (sign-up shares this).
@@ -245,29 +275,51 @@ pub struct NewUser {
     pub sub_account_id: Option<String>,
 }
 
+/// 422 on `role` when a client user (of a sub-account) would hold a role
+/// that acts on the account.
+fn check_role_scope(role: Role, sub_account_id: Option<&str>) -> ApiResult<()> {
+    if policy::role_allowed_in_scope(role, sub_account_id.is_some()) {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
+            "role",
+            "users of a sub-account hold editor, creator, lite or read_only",
+        ))
+    }
+}
+
 pub fn create_user(
     conn: &mut DbConn,
-    actor: &User,
+    actor: &Principal,
     input: NewUser,
     ctx: &Ctx,
-) -> ApiResult<(User, bool)> {
+) -> ApiResult<UserView> {
     write_tx(conn, |conn| {
-        if let Some(sub) = &input.sub_account_id {
-            if sub_store::find_in_account(conn, &actor.account_id, sub)?.is_none() {
-                return Err(ApiError::invalid(
-                    "sub_account_id",
-                    "no such sub-account in this account",
-                ));
+        let current = begin_change(conn, actor, Permission::ManageUsers)?;
+        let account_id = current.user.account_id.clone();
+        let sub_account_id = match &input.sub_account_id {
+            Some(raw) => {
+                let found = parse_id(raw)
+                    .ok()
+                    .map(|id| sub_store::find_in_account(conn, &account_id, &id))
+                    .transpose()?
+                    .flatten();
+                let sub = found.ok_or_else(|| {
+                    ApiError::invalid("sub_account_id", "no such sub-account in this account")
+                })?;
+                Some(sub.id)
             }
-        }
+            None => None,
+        };
+        check_role_scope(input.role, sub_account_id.as_deref())?;
         let user = User {
             id: super::new_id(),
-            account_id: actor.account_id.clone(),
-            sub_account_id: input.sub_account_id.clone(),
-            email: input.email.clone(),
-            display_name: input.display_name.clone(),
-            role: input.role.as_str().to_string(),
-            password_hash: input.password_hash.clone(),
+            account_id: account_id.clone(),
+            sub_account_id,
+            email: input.email,
+            display_name: input.display_name,
+            role: input.role,
+            password_hash: input.password_hash,
             disabled: false,
             mfa_enabled_at: None,
             mfa_failures: 0,
@@ -283,19 +335,17 @@ pub fn create_user(
             Event {
                 kind: audit::USER_CREATED,
                 account_id: Some(&user.account_id),
-                actor: Some(&actor.id),
+                actor: Some(&current.user.id),
                 target: Some(&user.id),
                 details: serde_json::json!({"role": user.role, "sub_account_id": user.sub_account_id}),
             },
         )?;
-        user_with_required(conn, &actor.account_id, &user.id)
+        view(conn, &account_id, &user.id)
     })
 }
 
-fn user_with_required(conn: &mut DbConn, account_id: &str, id: &str) -> ApiResult<(User, bool)> {
-    user(conn, account_id, id)
-}
-
+/// 409 unless the account keeps an active administrator. Call after the
+/// change, under the account's lock (taken by [`begin_change`]).
 fn ensure_an_admin_remains(conn: &mut DbConn, account_id: &str) -> ApiResult<()> {
     if user_store::count_active_admins(conn, account_id)? == 0 {
         return Err(ApiError::Conflict(
@@ -305,37 +355,41 @@ fn ensure_an_admin_remains(conn: &mut DbConn, account_id: &str) -> ApiResult<()>
     Ok(())
 }
 
-/// Ends a user's sessions and open challenges (disabled, deleted).
-fn end_access(conn: &mut DbConn, user_id: &str, ctx: &Ctx) -> ApiResult<usize> {
-    challenge_store::consume_all_for_user(conn, user_id, ctx.now)?;
-    Ok(session_store::revoke_all_for_user(
-        conn, user_id, None, ctx.now,
-    )?)
+/// What `PATCH /users/{id}` may change.
+#[derive(Debug, Default, Clone)]
+pub struct UserUpdate {
+    pub display_name: Option<String>,
+    pub role: Option<Role>,
+    pub disabled: Option<bool>,
 }
 
 pub fn update_user(
     conn: &mut DbConn,
-    actor: &User,
+    actor: &Principal,
     id: &str,
-    display_name: Option<String>,
-    role: Option<Role>,
-    disabled: Option<bool>,
+    update: UserUpdate,
     ctx: &Ctx,
-) -> ApiResult<(User, bool)> {
+) -> ApiResult<UserView> {
+    let id = parse_id(id)?;
     write_tx(conn, |conn| {
+        let current = begin_change(conn, actor, Permission::ManageUsers)?;
+        let account_id = current.user.account_id.clone();
         let before =
-            user_store::find_in_account(conn, &actor.account_id, id)?.ok_or(ApiError::NotFound)?;
+            user_store::find_in_account(conn, &account_id, &id)?.ok_or(ApiError::NotFound)?;
+        if let Some(role) = update.role {
+            check_role_scope(role, before.sub_account_id.as_deref())?;
+        }
         let changes = UserChanges {
-            display_name,
-            role: role.map(|r| r.as_str().to_string()),
-            disabled,
+            display_name: update.display_name,
+            role: update.role,
+            disabled: update.disabled,
             updated_at: Some(ctx.now),
         };
         user_store::update(conn, &before.id, &changes)?;
-        ensure_an_admin_remains(conn, &actor.account_id)?;
-        let newly_disabled = disabled == Some(true) && !before.disabled;
+        ensure_an_admin_remains(conn, &account_id)?;
+        let newly_disabled = update.disabled == Some(true) && !before.disabled;
         let sessions_ended = if newly_disabled {
-            end_access(conn, &before.id, ctx)?
+            super::sessions::end_access(conn, &before.id, None, ctx)?
         } else {
             0
         };
@@ -345,28 +399,30 @@ pub fn update_user(
             Event {
                 kind: audit::USER_UPDATED,
                 account_id: Some(&before.account_id),
-                actor: Some(&actor.id),
+                actor: Some(&current.user.id),
                 target: Some(&before.id),
                 details: serde_json::json!({"display_name": changes.display_name, "role": changes.role, "disabled": changes.disabled, "sessions_ended": sessions_ended}),
             },
         )?;
-        user_with_required(conn, &actor.account_id, &before.id)
+        view(conn, &account_id, &before.id)
     })
 }
 
-pub fn delete_user(conn: &mut DbConn, actor: &User, id: &str, ctx: &Ctx) -> ApiResult<()> {
+pub fn delete_user(conn: &mut DbConn, actor: &Principal, id: &str, ctx: &Ctx) -> ApiResult<()> {
+    let id = parse_id(id)?;
     write_tx(conn, |conn| {
-        let target =
-            user_store::find_in_account(conn, &actor.account_id, id)?.ok_or(ApiError::NotFound)?;
+        let current = begin_change(conn, actor, Permission::ManageUsers)?;
+        let target = user_store::find_in_account(conn, &current.user.account_id, &id)?
+            .ok_or(ApiError::NotFound)?;
         user_store::delete(conn, &target.id)?;
-        ensure_an_admin_remains(conn, &actor.account_id)?;
+        ensure_an_admin_remains(conn, &current.user.account_id)?;
         audit::record(
             conn,
             ctx,
             Event {
                 kind: audit::USER_DELETED,
                 account_id: Some(&target.account_id),
-                actor: Some(&actor.id),
+                actor: Some(&current.user.id),
                 target: Some(&target.id),
                 details: serde_json::json!({"email": target.email}),
             },
@@ -375,9 +431,24 @@ pub fn delete_user(conn: &mut DbConn, actor: &User, id: &str, ctx: &Ctx) -> ApiR
     })
 }
 
-/// Reset MFA of a user of the actor's account.
-pub fn reset_user_mfa(conn: &mut DbConn, actor: &User, id: &str, ctx: &Ctx) -> ApiResult<()> {
-    let target =
-        user_store::find_in_account(conn, &actor.account_id, id)?.ok_or(ApiError::NotFound)?;
-    super::mfa::reset(conn, &target, Some(actor), ctx)
+/// Reset MFA of a user of the actor's account ("Reset MFA"): only an
+/// administrator who has MFA now, in an aal2 session (seed 004).
+pub fn reset_user_mfa(conn: &mut DbConn, actor: &Principal, id: &str, ctx: &Ctx) -> ApiResult<()> {
+    let id = parse_id(id)?;
+    write_tx(conn, |conn| {
+        let current = begin_change(conn, actor, Permission::ResetMfa)?;
+        let target = user_store::find_in_account(conn, &current.user.account_id, &id)?
+            .ok_or(ApiError::NotFound)?;
+        super::mfa::reset(conn, &target, Some(&current.user), ctx)
+    })
+}
+
+/// The operator's break-glass Reset MFA (`latchkey reset-mfa`), e.g. for a
+/// sole administrator locked out; audited with no actor. Returns the user.
+pub fn operator_reset_mfa(conn: &mut DbConn, email: &str, ctx: &Ctx) -> ApiResult<User> {
+    write_tx(conn, |conn| {
+        let user = user_store::find_by_email(conn, email)?.ok_or(ApiError::NotFound)?;
+        super::mfa::reset(conn, &user, None, ctx)?;
+        Ok(user)
+    })
 }

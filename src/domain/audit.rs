@@ -50,10 +50,12 @@ pub enum EventType {
     SessionRevoked,
     #[serde(rename = "password.changed")]
     PasswordChanged,
+    #[serde(rename = "reauthentication.failed")]
+    ReauthenticationFailed,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 19] = [
+    pub const ALL: [EventType; 20] = [
         EventType::LoginSucceeded,
         EventType::LoginFailed,
         EventType::LoginLocked,
@@ -73,6 +75,7 @@ impl EventType {
         EventType::UserDeleted,
         EventType::SessionRevoked,
         EventType::PasswordChanged,
+        EventType::ReauthenticationFailed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -96,6 +99,7 @@ impl EventType {
             EventType::UserDeleted => "user.deleted",
             EventType::SessionRevoked => "session.revoked",
             EventType::PasswordChanged => "password.changed",
+            EventType::ReauthenticationFailed => "reauthentication.failed",
         }
     }
 }
@@ -119,6 +123,7 @@ pub const USER_UPDATED: EventType = EventType::UserUpdated;
 pub const USER_DELETED: EventType = EventType::UserDeleted;
 pub const SESSION_REVOKED: EventType = EventType::SessionRevoked;
 pub const PASSWORD_CHANGED: EventType = EventType::PasswordChanged;
+pub const REAUTHENTICATION_FAILED: EventType = EventType::ReauthenticationFailed;
 
 /// What happened, to whom, by whom.
 pub struct Event<'a> {
@@ -164,14 +169,22 @@ pub fn record(conn: &mut DbConn, ctx: &Ctx, event: Event<'_>) -> QueryResult<()>
     )
 }
 
+/// The actor's account's events, newest first (permission `ViewAudit`).
 pub fn list(
     conn: &mut DbConn,
-    account_id: &str,
+    actor: &super::auth::Principal,
     filter: &AuditFilter,
     limit: i64,
     offset: i64,
-) -> QueryResult<(Vec<AuditEvent>, i64)> {
-    audit_store::list(conn, account_id, filter, limit, offset)
+) -> crate::error::ApiResult<(Vec<AuditEvent>, i64)> {
+    actor.may(super::policy::Permission::ViewAudit)?;
+    Ok(audit_store::list(
+        conn,
+        &actor.user.account_id,
+        filter,
+        limit,
+        offset,
+    )?)
 }
 
 #[cfg(test)]

@@ -11,74 +11,28 @@ use chrono::{Duration, NaiveDateTime};
 use super::audit::{self, Event};
 use super::keys::KeyRing;
 use super::mfa::{self, SecondFactor};
-use super::policy;
 use super::sessions::{self, Issued, AMR_PASSWORD};
-use super::{seconds_until, Ctx};
+use super::{commit_then_refuse, lockout, policy, Ctx, Verdict};
 use crate::config::Config;
 use crate::crypto::tokens;
 use crate::error::{ApiError, ApiResult};
 use crate::store::challenges::{self as challenge_store, Challenge, KIND_ENROLLMENT, KIND_MFA};
 use crate::store::users::{self as user_store, User};
-use crate::store::{recovery as recovery_store, throttles, write_tx, DbConn};
+use crate::store::{recovery as recovery_store, write_tx, DbConn};
 
-/// Consecutive wrong passwords for one email before the lock starts.
-pub const PASSWORD_FAILURES_BEFORE_LOCK: i32 = 5;
-/// First lock; it doubles with every further failure up to the maximum.
-pub const PASSWORD_LOCK_BASE_SECONDS: i64 = 30;
-pub const PASSWORD_LOCK_MAX_SECONDS: i64 = 15 * 60;
 /// Wrong codes one challenge tolerates.
 pub const CHALLENGE_MAX_FAILURES: i32 = 5;
-/// Consecutive wrong second factors (across challenges) before the lock.
-pub const SECOND_FACTOR_FAILURES_BEFORE_LOCK: i32 = 10;
-pub const SECOND_FACTOR_LOCK_SECONDS: i64 = 15 * 60;
-
-/// Lock length after `failures` consecutive failures (≥ the threshold).
-pub fn password_lock_seconds(failures: i32) -> i64 {
-    let doublings = (failures - PASSWORD_FAILURES_BEFORE_LOCK).clamp(0, 20) as u32;
-    (PASSWORD_LOCK_BASE_SECONDS << doublings).min(PASSWORD_LOCK_MAX_SECONDS)
-}
-
-/// Key of the per-email counter: a hash, so unknown emails leave no trace.
-pub fn throttle_key(email: &str) -> String {
-    tokens::sha256_hex(&format!("login:{email}"))
-}
 
 /// What the password step found: the user (if any) whose hash to check.
 pub struct Attempt {
     pub user: Option<User>,
 }
 
-/// Reserves a password attempt for `email`: 429 while locked.
+/// Reserves a password attempt for `email` (429 while locked); see
+/// [`lockout::reserve_password_attempt`].
 pub fn begin_password_attempt(conn: &mut DbConn, email: &str, ctx: &Ctx) -> ApiResult<Attempt> {
-    let key = throttle_key(email);
-    throttles::ensure(conn, &key, ctx.now)?;
-    write_tx(conn, |conn| {
-        let user = user_store::find_by_email(conn, email)?;
-        let Some(failures) = throttles::reserve_attempt(conn, &key, ctx.now)? else {
-            let until = throttles::locked_until(conn, &key)?.unwrap_or(ctx.now);
-            return Err(ApiError::TooManyAttempts {
-                retry_after: seconds_until(ctx.now, until),
-            });
-        };
-        if failures >= PASSWORD_FAILURES_BEFORE_LOCK {
-            // Locked from now on; a correct password below lifts it again.
-            let until = ctx.now + Duration::seconds(password_lock_seconds(failures));
-            throttles::lock(conn, &key, until)?;
-            if let Some(user) = &user {
-                audit::record(
-                    conn,
-                    ctx,
-                    Event {
-                        kind: audit::LOGIN_LOCKED,
-                        account_id: Some(&user.account_id),
-                        actor: None,
-                        target: Some(&user.id),
-                        details: serde_json::json!({"failures": failures, "locked_until": until.and_utc().to_rfc3339()}),
-                    },
-                )?;
-            }
-        }
-        Ok(Attempt { user })
+    Ok(Attempt {
+        user: lockout::reserve_password_attempt(conn, email, ctx)?,
     })
 }
 
@@ -175,7 +129,12 @@ pub fn finish_password_attempt(
         }
     };
     write_tx(conn, |conn| {
-        throttles::reset(conn, &throttle_key(email), ctx.now)?;
+        lockout::password_succeeded(conn, email, ctx)?;
+        // Read again: MFA may have been enabled (or the user disabled) while
+        // argon2 ran, and a password-only session must not outlive that.
+        let user = user_store::find(conn, &user.id)?
+            .filter(|u| !u.disabled)
+            .ok_or(ApiError::InvalidCredentials)?;
         if user.mfa_enabled_at.is_some() {
             let mfa_token = new_challenge(
                 conn,
@@ -230,7 +189,7 @@ pub fn complete_mfa(
         return Err(ApiError::ChallengeExpired);
     }
     let hash = tokens::sha256_hex(mfa_token);
-    write_tx(conn, |conn| -> ApiResult<Result<SecondStep, ApiError>> {
+    commit_then_refuse(conn, |conn| {
         let live = |c: &Challenge| {
             c.consumed_at.is_none() && c.expires_at > ctx.now && c.failures < CHALLENGE_MAX_FAILURES
         };
@@ -239,7 +198,8 @@ pub fn complete_mfa(
             .ok_or(ApiError::ChallengeExpired)?;
         // Attempts of one user run one at a time from here on; read the
         // challenge again so concurrent wrong codes cannot overdraw it.
-        let user = mfa::lock_second_factor(conn, &found.user_id, ctx)?;
+        let user = lockout::lock_second_factor(conn, &found.user_id, ctx)?
+            .ok_or(ApiError::ChallengeExpired)?;
         let challenge = challenge_store::find_by_hash(conn, KIND_MFA, &hash)?
             .filter(live)
             .ok_or(ApiError::ChallengeExpired)?;
@@ -257,18 +217,17 @@ pub fn complete_mfa(
                     sessions::AMR_TOTP
                 };
                 let issued = sessions::issue(conn, keys, config, &user, amr, ctx)?;
-                Ok(Ok(SecondStep {
+                Ok(Verdict::Granted(SecondStep {
                     issued,
                     recovery_token_used: recovery_used,
                 }))
             }
             SecondFactor::Rejected => {
                 let failures = challenge_store::record_failure(conn, &challenge.id)?;
-                // Commit the counters, then answer with the refusal.
-                Ok(Err(ApiError::MfaCodeInvalid {
+                Ok(Verdict::Refused(ApiError::MfaCodeInvalid {
                     attempts_remaining: Some((CHALLENGE_MAX_FAILURES - failures).max(0)),
                 }))
             }
         }
-    })?
+    })
 }

@@ -2,23 +2,29 @@
 //!
 //! Single use is decided by conditional UPDATEs (see `store::totp::consume_step`
 //! and `store::recovery::use_token`), inside a transaction that starts by
-//! taking the user's row lock (`lock_second_factor`), so concurrent attempts
-//! of one user are serialized on both backends.
+//! taking the user's row lock (`lockout::lock_second_factor`), so concurrent
+//! attempts of one user are serialized on both backends.
+//!
+//! Managing factors asserts its own rules: once MFA is on, re-enrolling, a
+//! new recovery token and disabling need an aal2 session
+//! (`Permission::ManageOwnMfa`) and the password ([`reauth`]); a verified
+//! factor ends every other session, challenge and enrollment grant of the
+//! user, so nothing obtained before it outlives it.
 
 use chrono::{Duration, NaiveDateTime};
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::audit::{self, Event};
+use super::auth::{self, MfaActor, Principal};
 use super::keys::KeyRing;
-use super::login::{SECOND_FACTOR_FAILURES_BEFORE_LOCK, SECOND_FACTOR_LOCK_SECONDS};
-use super::policy::{self, RequiredBy};
+use super::policy::{self, Permission, RequiredBy};
+use super::reauth::{self, Reauthenticated};
 use super::sessions::{self, Issued, AMR_TOTP};
-use super::{seconds_until, Ctx};
+use super::{commit_then_refuse, lockout, Ctx, Verdict};
 use crate::config::Config;
 use crate::crypto::{tokens, totp};
 use crate::error::{ApiError, ApiResult};
-use crate::store::challenges as challenge_store;
 use crate::store::recovery::{self as recovery_store, RecoveryToken};
 use crate::store::totp::{self as totp_store, TotpCredential, STATUS_ACTIVE, STATUS_PENDING};
 use crate::store::users::{self as user_store, User};
@@ -92,20 +98,6 @@ fn now_step(now: NaiveDateTime) -> i64 {
     totp::step_at(now.and_utc().timestamp())
 }
 
-/// Takes the user's row lock for a second-factor attempt; 429 while the
-/// user is locked out of the second step.
-pub fn lock_second_factor(conn: &mut DbConn, user_id: &str, ctx: &Ctx) -> ApiResult<User> {
-    let locked = user_store::lock_for_second_factor(conn, user_id, ctx.now)? == 0;
-    let user = user_store::find(conn, user_id)?.ok_or(ApiError::ChallengeExpired)?;
-    if locked {
-        let until = user.mfa_locked_until.unwrap_or(ctx.now);
-        return Err(ApiError::TooManyAttempts {
-            retry_after: seconds_until(ctx.now, until),
-        });
-    }
-    Ok(user)
-}
-
 /// The verdict on a presented second factor.
 #[derive(Debug, PartialEq, Eq)]
 pub enum SecondFactor {
@@ -121,24 +113,13 @@ fn reject(
     kind: audit::EventType,
     reason: &str,
 ) -> ApiResult<SecondFactor> {
-    let lock_until = ctx.now + Duration::seconds(SECOND_FACTOR_LOCK_SECONDS);
-    let failures = user_store::record_mfa_failure(
-        conn,
-        &user.id,
-        SECOND_FACTOR_FAILURES_BEFORE_LOCK,
-        lock_until,
-    )?;
-    audit::record(
-        conn,
-        ctx,
-        Event::own(kind, &user.account_id, &user.id)
-            .with(serde_json::json!({"reason": reason, "consecutive_failures": failures})),
-    )?;
+    lockout::second_factor_failed(conn, user, ctx, kind, reason)?;
     Ok(SecondFactor::Rejected)
 }
 
 /// Checks a TOTP code (consuming its step) or the recovery token (using it).
-/// Call after [`lock_second_factor`], inside its transaction.
+/// Call after [`lockout::lock_second_factor`], inside its transaction,
+/// which must be committed whatever the verdict (see `commit_then_refuse`).
 pub fn check_second_factor(
     conn: &mut DbConn,
     config: &Config,
@@ -164,7 +145,7 @@ pub fn check_second_factor(
                 "code_already_used",
             );
         }
-        user_store::reset_mfa_failures(conn, &user.id)?;
+        lockout::second_factor_cleared(conn, &user.id)?;
         return Ok(SecondFactor::Accepted {
             recovery_used: false,
         });
@@ -174,7 +155,7 @@ pub fn check_second_factor(
             if recovery_store::use_token(conn, &user.id, &tokens::sha256_hex(&canonical), ctx.now)?
                 == 1
             {
-                user_store::reset_mfa_failures(conn, &user.id)?;
+                lockout::second_factor_cleared(conn, &user.id)?;
                 audit::record(
                     conn,
                     ctx,
@@ -197,31 +178,75 @@ pub struct Enrollment {
     pub expires_at: NaiveDateTime,
 }
 
-/// Starts (or restarts) a pending enrollment with a fresh secret.
+/// For a session: the assurance check on fresh rows, then — when the user
+/// has MFA — the password re-check. What a factor-managing call needs
+/// before its transaction.
+fn precheck(
+    conn: &mut DbConn,
+    principal: &Principal,
+    password: Option<&str>,
+    ctx: &Ctx,
+) -> ApiResult<Option<Reauthenticated>> {
+    let current = auth::authorize(conn, principal, Permission::ManageOwnMfa)?;
+    if !current.has_mfa() {
+        return Ok(None);
+    }
+    reauth::recheck_password(conn, &current.user, password, ctx).map(Some)
+}
+
+/// Inside the transaction, after the user's row lock: the rules again on
+/// the rows as they are now. Returns the fresh user.
+fn assert_may_manage(
+    conn: &mut DbConn,
+    principal: &Principal,
+    proof: Option<&Reauthenticated>,
+) -> ApiResult<User> {
+    let current = auth::authorize(conn, principal, Permission::ManageOwnMfa)?;
+    if current.has_mfa() && !proof.is_some_and(|p| p.is_for(&current.user)) {
+        return Err(ApiError::ReauthenticationRequired);
+    }
+    Ok(current.user)
+}
+
+/// Starts (or restarts) a pending enrollment with a fresh secret. An
+/// enrollment grant works only while its user has no MFA; a session needs
+/// aal2 and `password` once MFA is on.
 pub fn start_enrollment(
     conn: &mut DbConn,
     config: &Config,
-    user: &User,
+    actor: &MfaActor,
+    password: Option<&str>,
     ctx: &Ctx,
 ) -> ApiResult<Enrollment> {
+    let proof = match actor {
+        MfaActor::Session(principal) => precheck(conn, principal, password, ctx)?,
+        MfaActor::Enrollment(_) => None,
+    };
     let secret = totp::generate_secret();
     let id = super::new_id();
     let expires_at = ctx.now
         + Duration::from_std(config.pending_enrollment_ttl).unwrap_or(Duration::minutes(10));
-    let credential = TotpCredential {
-        id: id.clone(),
-        user_id: user.id.clone(),
-        status: STATUS_PENDING.into(),
-        secret_sealed: config.master_key.seal(&secret, &secret_aad(&id)),
-        last_used_step: None,
-        created_at: ctx.now,
-        expires_at: Some(expires_at),
-        activated_at: None,
-    };
-    write_tx(conn, |conn| -> ApiResult<()> {
+    let user = write_tx(conn, |conn| -> ApiResult<User> {
+        user_store::lock(conn, &actor.user().id)?;
+        let user = match actor {
+            MfaActor::Session(principal) => assert_may_manage(conn, principal, proof.as_ref())?,
+            MfaActor::Enrollment(grant) => live_grant_user(conn, grant, ctx)?,
+        };
         totp_store::delete_with_status(conn, &user.id, STATUS_PENDING)?;
-        totp_store::insert(conn, &credential)?;
-        Ok(())
+        totp_store::insert(
+            conn,
+            &TotpCredential {
+                id: id.clone(),
+                user_id: user.id.clone(),
+                status: STATUS_PENDING.into(),
+                secret_sealed: config.master_key.seal(&secret, &secret_aad(&id)),
+                last_used_step: None,
+                created_at: ctx.now,
+                expires_at: Some(expires_at),
+                activated_at: None,
+            },
+        )?;
+        Ok(user)
     })?;
     let secret_b32 = totp::secret_base32(&secret);
     Ok(Enrollment {
@@ -229,6 +254,15 @@ pub fn start_enrollment(
         secret: secret_b32,
         expires_at,
     })
+}
+
+/// The grant's user, if the grant is still live and the user has no MFA.
+fn live_grant_user(conn: &mut DbConn, grant: &auth::EnrollmentGrant, ctx: &Ctx) -> ApiResult<User> {
+    let open = crate::store::challenges::find(conn, &grant.challenge_id)?
+        .is_some_and(|c| c.consumed_at.is_none() && c.expires_at > ctx.now);
+    user_store::find(conn, &grant.user.id)?
+        .filter(|u| open && !u.disabled && u.mfa_enabled_at.is_none())
+        .ok_or(ApiError::Unauthorized)
 }
 
 /// A fresh recovery token replacing any previous one. Inside a transaction.
@@ -262,26 +296,35 @@ fn issue_recovery_token(
 pub struct Verified {
     pub mfa: MfaStatus,
     pub recovery_token: String,
-    pub session: Option<Issued>,
+    /// Fresh tokens: a new aal2 session for an enrollment grant, the calling
+    /// session (now aal2) for a session.
+    pub session: Issued,
 }
 
 /// Activates the pending secret if `code` matches it; the previously active
-/// secret is retired in the same transaction. With `enrollment_challenge`
-/// (a forced enrollment), the grant is spent and an aal2 session issued.
+/// secret is retired, every other session of the user ends and every open
+/// challenge and enrollment grant is consumed, in one transaction.
 pub fn verify_enrollment(
     conn: &mut DbConn,
     keys: &KeyRing,
     config: &Config,
-    user_id: &str,
+    actor: &MfaActor,
     code: &str,
-    enrollment_challenge: Option<&str>,
     ctx: &Ctx,
 ) -> ApiResult<Verified> {
-    write_tx(conn, |conn| -> ApiResult<ApiResult<Verified>> {
-        let user = lock_second_factor(conn, user_id, ctx).map_err(|e| match e {
-            ApiError::ChallengeExpired => ApiError::Unauthorized,
-            other => other,
-        })?;
+    commit_then_refuse(conn, |conn| {
+        let user = lockout::lock_second_factor(conn, &actor.user().id, ctx)?
+            .ok_or(ApiError::Unauthorized)?;
+        let keep_session = match actor {
+            MfaActor::Session(principal) => {
+                auth::authorize(conn, principal, Permission::ManageOwnMfa)?;
+                Some(principal.session.id.as_str())
+            }
+            MfaActor::Enrollment(grant) => {
+                live_grant_user(conn, grant, ctx)?;
+                None
+            }
+        };
         let pending = totp_store::find(conn, &user.id, STATUS_PENDING)?
             .filter(|p| p.expires_at.is_none_or(|at| at > ctx.now))
             .ok_or(ApiError::NoPendingEnrollment)?;
@@ -295,49 +338,59 @@ pub fn verify_enrollment(
                 audit::MFA_CHALLENGE_FAILED,
                 "wrong_enrollment_code",
             )?;
-            return Ok(Err(ApiError::MfaCodeInvalid {
+            return Ok(Verdict::Refused(ApiError::MfaCodeInvalid {
                 attempts_remaining: None,
             }));
         };
         let replaced = totp_store::delete_with_status(conn, &user.id, STATUS_ACTIVE)? > 0;
-        totp_store::activate(conn, &pending.id, step, ctx.now)?;
+        // Exactly this pending secret becomes active, or nothing changes: a
+        // concurrent restart must not leave MFA on without a secret.
+        if totp_store::activate(conn, &pending.id, step, ctx.now)? != 1 {
+            return Err(ApiError::NoPendingEnrollment);
+        }
         user_store::set_mfa_enabled_at(conn, &user.id, Some(ctx.now))?;
-        user_store::reset_mfa_failures(conn, &user.id)?;
+        lockout::second_factor_cleared(conn, &user.id)?;
+        let ended = sessions::end_access(conn, &user.id, keep_session, ctx)?;
         audit::record(
             conn,
             ctx,
-            Event::own(audit::MFA_ENABLED, &user.account_id, &user.id)
-                .with(serde_json::json!({"replaced_previous_secret": replaced})),
+            Event::own(audit::MFA_ENABLED, &user.account_id, &user.id).with(serde_json::json!({
+                "replaced_previous_secret": replaced,
+                "other_sessions_ended": ended,
+            })),
         )?;
         let (recovery_token, _) = issue_recovery_token(conn, &user, ctx)?;
         let mut user = user;
         user.mfa_enabled_at = Some(ctx.now);
         user.mfa_failures = 0;
-        let session = match enrollment_challenge {
-            Some(challenge_id) => {
-                if challenge_store::consume(conn, challenge_id, ctx.now)? == 0 {
-                    return Err(ApiError::Unauthorized);
-                }
-                Some(sessions::issue(conn, keys, config, &user, AMR_TOTP, ctx)?)
+        user.mfa_locked_until = None;
+        let session = match keep_session {
+            Some(session_id) => {
+                sessions::upgrade(conn, keys, config, &user, session_id, AMR_TOTP, ctx)?
             }
-            None => None,
+            None => sessions::issue(conn, keys, config, &user, AMR_TOTP, ctx)?,
         };
-        Ok(Ok(Verified {
+        Ok(Verdict::Granted(Verified {
             mfa: status(conn, &user)?,
             recovery_token,
             session,
         }))
-    })?
+    })
 }
 
-/// A new recovery token for a user with MFA (the old one stops working).
+/// A new recovery token (the old one stops working): an aal2 session and
+/// the password; 409 without MFA.
 pub fn regenerate_recovery_token(
     conn: &mut DbConn,
-    user_id: &str,
+    principal: &Principal,
+    password: Option<&str>,
     ctx: &Ctx,
 ) -> ApiResult<(String, NaiveDateTime)> {
+    let current = auth::authorize(conn, principal, Permission::ManageOwnMfa)?;
+    let proof = reauth::recheck_password(conn, &current.user, password, ctx)?;
     write_tx(conn, |conn| {
-        let user = user_store::find(conn, user_id)?.ok_or(ApiError::Unauthorized)?;
+        user_store::lock(conn, &principal.user.id)?;
+        let user = assert_may_manage(conn, principal, Some(&proof))?;
         if user.mfa_enabled_at.is_none() {
             return Err(ApiError::MfaNotEnabled);
         }
@@ -345,69 +398,79 @@ pub fn regenerate_recovery_token(
     })
 }
 
-/// Removes every factor of a user: TOTP secrets, recovery token, lockout.
-/// Shared by self-service disable and administrator/operator reset.
-pub fn remove_all_factors(conn: &mut DbConn, user_id: &str) -> ApiResult<()> {
+/// Removes every factor of a user: TOTP secrets, recovery token, the
+/// second-factor count and lock. Shared by disable and reset.
+fn remove_all_factors(conn: &mut DbConn, user_id: &str) -> ApiResult<()> {
     totp_store::delete_all(conn, user_id)?;
     recovery_store::delete(conn, user_id)?;
     user_store::set_mfa_enabled_at(conn, user_id, None)?;
-    user_store::reset_mfa_failures(conn, user_id)?;
+    lockout::second_factor_cleared(conn, user_id)?;
     Ok(())
 }
 
-/// Self-service disable: refused while a policy requires MFA; needs a
-/// current code or the recovery token (the password was checked before).
+/// Self-service disable. Checked in this order: 403 `mfa_enforced` while a
+/// policy requires MFA, 403 `mfa_required_for_action` without aal2, 403
+/// `reauthentication_required`, 401 `mfa_code_invalid` (a current code or
+/// the recovery token). The user's sessions drop to aal1: an old aal2
+/// session must not keep acting as if a second factor stood behind it.
 pub fn disable(
     conn: &mut DbConn,
     config: &Config,
-    user_id: &str,
+    principal: &Principal,
+    password: Option<&str>,
     code: &str,
     ctx: &Ctx,
 ) -> ApiResult<()> {
-    write_tx(conn, |conn| -> ApiResult<ApiResult<()>> {
-        let user = lock_second_factor(conn, user_id, ctx).map_err(|e| match e {
-            ApiError::ChallengeExpired => ApiError::Unauthorized,
-            other => other,
-        })?;
+    let current = auth::reload(conn, principal)?;
+    if policy::required_by(conn, &current.user)?.is_some() {
+        return Err(ApiError::MfaEnforced);
+    }
+    current.may(Permission::ManageOwnMfa)?;
+    let proof = reauth::recheck_password(conn, &current.user, password, ctx)?;
+    commit_then_refuse(conn, |conn| {
+        let user = lockout::lock_second_factor(conn, &principal.user.id, ctx)?
+            .ok_or(ApiError::Unauthorized)?;
         if policy::required_by(conn, &user)?.is_some() {
             return Err(ApiError::MfaEnforced);
         }
+        assert_may_manage(conn, principal, Some(&proof))?;
         if user.mfa_enabled_at.is_none() {
             return Err(ApiError::MfaNotEnabled);
         }
         if check_second_factor(conn, config, &user, code, ctx)? == SecondFactor::Rejected {
-            return Ok(Err(ApiError::MfaCodeInvalid {
+            return Ok(Verdict::Refused(ApiError::MfaCodeInvalid {
                 attempts_remaining: None,
             }));
         }
         remove_all_factors(conn, &user.id)?;
+        let downgraded = session_store::downgrade_all_for_user(conn, &user.id)?;
         audit::record(
             conn,
             ctx,
-            Event::own(audit::MFA_DISABLED, &user.account_id, &user.id),
+            Event::own(audit::MFA_DISABLED, &user.account_id, &user.id)
+                .with(serde_json::json!({"sessions_downgraded": downgraded})),
         )?;
-        Ok(Ok(()))
-    })?
+        Ok(Verdict::Granted(()))
+    })
 }
 
-/// Reset MFA of `target` by an administrator (`actor`) or the operator CLI
-/// (`actor` = None): factors removed, sessions and open challenges ended.
+/// Reset MFA of `target` (already authorized by the caller's own rule:
+/// `admin::reset_user_mfa` or the operator CLI): factors removed, sessions
+/// and open challenges ended. Inside the caller's transaction.
 pub fn reset(conn: &mut DbConn, target: &User, actor: Option<&User>, ctx: &Ctx) -> ApiResult<()> {
-    write_tx(conn, |conn| {
-        remove_all_factors(conn, &target.id)?;
-        let ended = session_store::revoke_all_for_user(conn, &target.id, None, ctx.now)?;
-        challenge_store::consume_all_for_user(conn, &target.id, ctx.now)?;
-        audit::record(
-            conn,
-            ctx,
-            Event {
-                kind: audit::MFA_RESET,
-                account_id: Some(&target.account_id),
-                actor: actor.map(|a| a.id.as_str()),
-                target: Some(&target.id),
-                details: serde_json::json!({"by": if actor.is_some() { "administrator" } else { "operator" }, "sessions_ended": ended}),
-            },
-        )?;
-        Ok(())
-    })
+    user_store::lock(conn, &target.id)?;
+    remove_all_factors(conn, &target.id)?;
+    let ended = sessions::end_access(conn, &target.id, None, ctx)?;
+    audit::record(
+        conn,
+        ctx,
+        Event {
+            kind: audit::MFA_RESET,
+            account_id: Some(&target.account_id),
+            actor: actor.map(|a| a.id.as_str()),
+            target: Some(&target.id),
+            details: serde_json::json!({"by": if actor.is_some() { "administrator" } else { "operator" }, "sessions_ended": ended}),
+        },
+    )?;
+    Ok(())
 }

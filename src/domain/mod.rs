@@ -1,18 +1,34 @@
 //! The rules of the product, free of HTTP: each public function is one unit
-//! of work over a `&mut DbConn`, usually one write transaction.
+//! of work over a `&mut DbConn`, usually one write transaction, and asserts
+//! its own rules (who may, at which assurance, in which scope) whoever calls
+//! it: a handler, the CLI or a later front end.
 
 pub mod admin;
 pub mod audit;
+pub mod auth;
 pub mod housekeeping;
 pub mod keys;
+pub mod lockout;
 pub mod login;
 pub mod mfa;
 pub mod policy;
+pub mod profile;
+pub mod reauth;
 pub mod sessions;
 pub mod signup;
 pub mod validate;
 
 use chrono::NaiveDateTime;
+
+use crate::error::{ApiError, ApiResult};
+use crate::store::{write_tx, DbConn};
+
+/// The records the domain hands out (the store's rows, read-only to callers).
+pub use crate::store::accounts::{Account, AccountChanges};
+pub use crate::store::audit::{AuditEvent, AuditFilter};
+pub use crate::store::sessions::Session;
+pub use crate::store::sub_accounts::{SubAccount, SubAccountChanges};
+pub use crate::store::users::{User, UserFilter};
 
 /// Who is asking, when and from where: what audit events and sessions record.
 #[derive(Clone, Debug)]
@@ -41,4 +57,36 @@ pub fn seconds_until(now: NaiveDateTime, until: NaiveDateTime) -> u64 {
 /// A fresh random id.
 pub fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
+}
+
+/// An id as given by a client: its canonical form when it is a UUID, else
+/// 404 (an id that cannot exist is not found, on every backend).
+pub fn parse_id(raw: &str) -> ApiResult<String> {
+    uuid::Uuid::parse_str(raw)
+        .map(|id| id.to_string())
+        .map_err(|_| ApiError::NotFound)
+}
+
+/// The outcome of a unit of work that must be committed even when it ends
+/// in a refusal ("commit, then refuse"): a wrong code still counts.
+pub enum Verdict<T> {
+    Granted(T),
+    Refused(ApiError),
+}
+
+/// Runs `f` in a write transaction that commits on both verdicts (and rolls
+/// back only on `Err`), then answers the refusal.
+pub fn commit_then_refuse<T>(
+    conn: &mut DbConn,
+    f: impl FnOnce(&mut DbConn) -> ApiResult<Verdict<T>>,
+) -> ApiResult<T> {
+    match write_tx(conn, f)? {
+        Verdict::Granted(value) => Ok(value),
+        Verdict::Refused(refusal) => Err(refusal),
+    }
+}
+
+/// Readiness: the database answers a query (503 otherwise).
+pub fn ping(conn: &mut DbConn) -> ApiResult<()> {
+    crate::store::ping(conn).map_err(|e| ApiError::Unavailable(e.to_string()))
 }

@@ -6,7 +6,8 @@ use diesel::QueryResult;
 
 use super::audit::{self, Event};
 use super::keys::KeyRing;
-use super::Ctx;
+use super::policy::{self, Aal};
+use super::{commit_then_refuse, Ctx, Verdict};
 use crate::config::Config;
 use crate::crypto::tokens::{self, AccessClaims};
 use crate::error::{ApiError, ApiResult};
@@ -28,6 +29,8 @@ pub struct Issued {
     pub session_id: String,
     pub expires_in: u64,
     pub user: User,
+    /// A policy requires MFA for the user (shown on the user object).
+    pub mfa_required: bool,
 }
 
 fn chrono_dur(d: std::time::Duration) -> chrono::Duration {
@@ -54,9 +57,9 @@ fn access_token(
         sid: session.id.clone(),
         acc: user.account_id.clone(),
         sacc: user.sub_account_id.clone(),
-        role: user.role.clone(),
+        role: user.role.as_str().to_string(),
         amr: session.amr.split(' ').map(String::from).collect(),
-        aal: session.aal.clone(),
+        aal: session.aal.as_str().to_string(),
         iat,
         nbf: Some(iat),
         exp: iat + config.access_ttl.as_secs() as i64,
@@ -82,6 +85,36 @@ fn new_refresh_token(
     Ok(token)
 }
 
+/// The assurance level that the methods `amr` reach.
+pub fn aal_of(amr: &[&str]) -> Aal {
+    if amr.len() > 1 {
+        Aal::Aal2
+    } else {
+        Aal::Aal1
+    }
+}
+
+/// Tokens for `session` of `user` (a new refresh token is stored).
+fn tokens_for(
+    conn: &mut DbConn,
+    keys: &KeyRing,
+    config: &Config,
+    user: User,
+    session: &Session,
+    now: NaiveDateTime,
+) -> ApiResult<Issued> {
+    let refresh_token = new_refresh_token(conn, &session.id, now)?;
+    let mfa_required = policy::required_by(conn, &user)?.is_some();
+    Ok(Issued {
+        access_token: access_token(keys, config, &user, session, now),
+        refresh_token,
+        session_id: session.id.clone(),
+        expires_in: config.access_ttl.as_secs(),
+        user,
+        mfa_required,
+    })
+}
+
 /// Creates a session for a user who has proven `amr`; records the login.
 /// Call inside the transaction that spent the last factor.
 pub fn issue(
@@ -91,13 +124,13 @@ pub fn issue(
     user: &User,
     amr: &[&str],
     ctx: &Ctx,
-) -> QueryResult<Issued> {
-    let aal = if amr.len() > 1 { "aal2" } else { "aal1" };
+) -> ApiResult<Issued> {
+    let aal = aal_of(amr);
     let session = Session {
         id: super::new_id(),
         user_id: user.id.clone(),
         amr: amr.join(" "),
-        aal: aal.to_string(),
+        aal,
         ip: ctx.ip.clone(),
         user_agent: ctx.user_agent.clone(),
         created_at: ctx.now,
@@ -106,7 +139,6 @@ pub fn issue(
         revoked_at: None,
     };
     session_store::insert(conn, &session)?;
-    let refresh_token = new_refresh_token(conn, &session.id, ctx.now)?;
     user_store::set_last_login(conn, &user.id, ctx.now)?;
     audit::record(
         conn,
@@ -116,13 +148,28 @@ pub fn issue(
     )?;
     let mut user = user.clone();
     user.last_login_at = Some(ctx.now);
-    Ok(Issued {
-        access_token: access_token(keys, config, &user, &session, ctx.now),
-        refresh_token,
-        session_id: session.id,
-        expires_in: config.access_ttl.as_secs(),
-        user,
-    })
+    tokens_for(conn, keys, config, user, &session, ctx.now)
+}
+
+/// Raises the live session `session_id` of `user` to what `amr` reaches
+/// (a second factor was just proven in it) and hands out fresh tokens for
+/// it. Inside the transaction that proved the factor.
+pub fn upgrade(
+    conn: &mut DbConn,
+    keys: &KeyRing,
+    config: &Config,
+    user: &User,
+    session_id: &str,
+    amr: &[&str],
+    ctx: &Ctx,
+) -> ApiResult<Issued> {
+    let mut session = session_store::find(conn, session_id)?
+        .filter(|s| s.user_id == user.id && s.revoked_at.is_none())
+        .ok_or(ApiError::Unauthorized)?;
+    session.amr = amr.join(" ");
+    session.aal = aal_of(amr);
+    session_store::set_assurance(conn, &session.id, &session.amr, session.aal)?;
+    tokens_for(conn, keys, config, user.clone(), &session, ctx.now)
 }
 
 /// Rotates a refresh token. A token spent before is a theft signal: the
@@ -138,15 +185,12 @@ pub fn refresh(
         return Err(ApiError::Unauthorized);
     }
     let hash = tokens::sha256_hex(token);
-    enum Outcome {
-        Issued(Box<Issued>),
-        Reused,
-        Invalid,
-    }
-    let outcome = write_tx(conn, |conn| -> ApiResult<Outcome> {
+    commit_then_refuse(conn, |conn| {
         if refresh_store::spend(conn, &hash, ctx.now)? == 0 {
+            // Unknown, or spent before: a spent one is a theft signal, and
+            // the revocation must be committed although the answer is 401.
             let Some(spent) = refresh_store::find(conn, &hash)? else {
-                return Ok(Outcome::Invalid);
+                return Ok(Verdict::Refused(ApiError::Unauthorized));
             };
             if let Some(session) = session_store::find(conn, &spent.session_id)? {
                 if session_store::revoke(conn, &session.user_id, &session.id, ctx.now)? > 0 {
@@ -160,10 +204,10 @@ pub fn refresh(
                     }
                 }
             }
-            return Ok(Outcome::Reused);
+            return Ok(Verdict::Refused(ApiError::Unauthorized));
         }
         let Some(spent) = refresh_store::find(conn, &hash)? else {
-            return Ok(Outcome::Invalid);
+            return Err(ApiError::Unauthorized);
         };
         let live = session_store::find_live_with_user(
             conn,
@@ -176,19 +220,10 @@ pub fn refresh(
             return Err(ApiError::Unauthorized);
         };
         session_store::touch(conn, &session.id, ctx.now)?;
-        let refresh_token = new_refresh_token(conn, &session.id, ctx.now)?;
-        Ok(Outcome::Issued(Box::new(Issued {
-            access_token: access_token(keys, config, &user, &session, ctx.now),
-            refresh_token,
-            session_id: session.id,
-            expires_in: config.access_ttl.as_secs(),
-            user,
-        })))
-    })?;
-    match outcome {
-        Outcome::Issued(issued) => Ok(*issued),
-        Outcome::Reused | Outcome::Invalid => Err(ApiError::Unauthorized),
-    }
+        Ok(Verdict::Granted(tokens_for(
+            conn, keys, config, user, &session, ctx.now,
+        )?))
+    })
 }
 
 /// Ends one of the user's sessions (404 when it is not theirs or not live).
@@ -211,4 +246,19 @@ pub fn revoke(
         )?;
         Ok(())
     })
+}
+
+/// Ends a user's access obtained so far: every open challenge and
+/// enrollment grant is consumed and every session but `keep` revoked.
+/// Returns how many sessions ended. Inside the caller's transaction.
+pub fn end_access(
+    conn: &mut DbConn,
+    user_id: &str,
+    keep: Option<&str>,
+    ctx: &Ctx,
+) -> ApiResult<usize> {
+    crate::store::challenges::consume_all_for_user(conn, user_id, ctx.now)?;
+    Ok(session_store::revoke_all_for_user(
+        conn, user_id, keep, ctx.now,
+    )?)
 }

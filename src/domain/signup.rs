@@ -35,7 +35,7 @@ pub fn create_account(
         sub_account_id: None,
         email: input.email,
         display_name: input.display_name,
-        role: Role::Administrator.as_str().to_string(),
+        role: Role::Administrator,
         password_hash: input.password_hash,
         disabled: false,
         mfa_enabled_at: None,

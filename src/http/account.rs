@@ -11,8 +11,8 @@ use crate::domain::admin;
 use crate::domain::policy::Permission;
 use crate::domain::signup::{self, NewAccount};
 use crate::domain::validate::Checks;
+use crate::domain::AccountChanges;
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::store::accounts::AccountChanges;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(create_account)
@@ -85,10 +85,8 @@ pub async fn create_account(
 )]
 #[get("/account")]
 pub async fn get_account(state: State, auth: AuthSession) -> ApiResult<web::Json<AccountResponse>> {
-    auth.require(Permission::ViewAccount)?;
-    let account = state
-        .db(move |conn| admin::account(conn, &auth.user.account_id))
-        .await?;
+    auth.may(Permission::ViewAccount)?;
+    let account = state.db(move |conn| admin::account(conn, &auth)).await?;
     Ok(web::Json((&account).into()))
 }
 
@@ -113,7 +111,7 @@ pub async fn update_account(
     auth: AuthSession,
     body: Body<UpdateAccountRequest>,
 ) -> ApiResult<web::Json<AccountResponse>> {
-    auth.require(Permission::EditAccount)?;
+    auth.may(Permission::EditAccount)?;
     let body = body.parse()?;
     let mut checks = Checks::default();
     let name = body.name.as_deref().map(|n| checks.name("name", n));
@@ -124,7 +122,7 @@ pub async fn update_account(
         require_mfa: body.require_mfa,
     };
     let account = state
-        .db(move |conn| admin::update_account(conn, &auth.user, changes, &ctx))
+        .db(move |conn| admin::update_account(conn, &auth, changes, &ctx))
         .await?;
     Ok(web::Json((&account).into()))
 }

@@ -4,14 +4,12 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::domain::admin::UserView;
 use crate::domain::keys::Jwk;
 use crate::domain::mfa::MfaStatus;
-use crate::domain::policy::Role;
+use crate::domain::policy::{Aal, Role};
 use crate::domain::sessions::Issued;
-use crate::store::accounts::Account;
-use crate::store::audit::AuditEvent;
-use crate::store::sub_accounts::SubAccount;
-use crate::store::users::User;
+use crate::domain::{Account, AuditEvent, Session, SubAccount, User};
 
 pub fn utc(t: NaiveDateTime) -> DateTime<Utc> {
     t.and_utc()
@@ -42,8 +40,17 @@ pub struct UserResponse {
     /// `false` is the open padlock: the user has not set up MFA.
     pub mfa_enabled: bool,
     pub mfa_required: bool,
+    /// End of the user's latest second-factor lock (past once it has
+    /// ended); null when none since the last correct code or Reset MFA.
+    pub mfa_locked_until: Option<DateTime<Utc>>,
     pub last_login_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
+}
+
+impl From<&UserView> for UserResponse {
+    fn from(view: &UserView) -> Self {
+        UserResponse::new(&view.user, view.mfa_required)
+    }
 }
 
 impl UserResponse {
@@ -52,11 +59,12 @@ impl UserResponse {
             id: user.id.clone(),
             email: user.email.clone(),
             display_name: user.display_name.clone(),
-            role: Role::parse(&user.role).unwrap_or(Role::ReadOnly),
+            role: user.role,
             sub_account_id: user.sub_account_id.clone(),
             disabled: user.disabled,
             mfa_enabled: user.mfa_enabled_at.is_some(),
             mfa_required,
+            mfa_locked_until: user.mfa_locked_until.map(utc),
             last_login_at: user.last_login_at.map(utc),
             created_at: utc(user.created_at),
         }
@@ -184,7 +192,7 @@ pub struct AuthenticatedResponse {
 }
 
 impl AuthenticatedResponse {
-    pub fn new(issued: Issued, mfa_required: bool, recovery_token_used: Option<bool>) -> Self {
+    pub fn new(issued: Issued, recovery_token_used: Option<bool>) -> Self {
         AuthenticatedResponse {
             status: AuthenticatedStatus::Authenticated,
             access_token: issued.access_token,
@@ -192,7 +200,7 @@ impl AuthenticatedResponse {
             expires_in: issued.expires_in,
             refresh_token: issued.refresh_token,
             session_id: issued.session_id,
-            user: UserResponse::new(&issued.user, mfa_required),
+            user: UserResponse::new(&issued.user, issued.mfa_required),
             recovery_token_used,
         }
     }
@@ -224,6 +232,11 @@ pub struct EnrollmentRequiredResponse {
 /// The answer to the password step, told apart by `status`.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(untagged)]
+#[schema(discriminator(property_name = "status", mapping(
+    ("authenticated" = "#/components/schemas/AuthenticatedResponse"),
+    ("mfa_required" = "#/components/schemas/MfaRequiredResponse"),
+    ("mfa_enrollment_required" = "#/components/schemas/EnrollmentRequiredResponse"),
+)))]
 pub enum LoginResponse {
     Authenticated(AuthenticatedResponse),
     MfaRequired(MfaRequiredResponse),
@@ -262,8 +275,7 @@ pub struct SessionResponse {
     pub user_agent: Option<String>,
     #[schema(example = json!(["pwd", "otp"]))]
     pub amr: Vec<String>,
-    #[schema(example = "aal2")]
-    pub aal: String,
+    pub aal: Aal,
     /// The session of the token making this request.
     pub current: bool,
 }
@@ -303,9 +315,10 @@ pub struct VerifyEnrollmentResponse {
     /// One-time recovery token, shown once.
     #[schema(example = "7K3QD-XW9PM-2HGTR-C4BNV-8FJSA")]
     pub recovery_token: String,
-    /// With an enrollment token: the session the login completes with.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub session: Option<AuthenticatedResponse>,
+    /// Fresh tokens to switch to: called with an enrollment token, a new
+    /// session; called from a session, that same session, now `aal2`.
+    /// Every other session of the user has ended.
+    pub session: AuthenticatedResponse,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -411,4 +424,19 @@ pub struct JwksResponse {
 pub struct HealthResponse {
     #[schema(example = "ok")]
     pub status: String,
+}
+
+impl SessionResponse {
+    pub fn new(s: Session, current_session_id: &str) -> Self {
+        SessionResponse {
+            current: s.id == current_session_id,
+            amr: s.amr.split(' ').map(String::from).collect(),
+            created_at: utc(s.created_at),
+            last_used_at: utc(s.last_used_at),
+            ip: s.ip,
+            user_agent: s.user_agent,
+            aal: s.aal,
+            id: s.id,
+        }
+    }
 }

@@ -1,21 +1,22 @@
 //! Request extractors for the two kinds of bearer credential: access tokens
-//! (JWTs of a live session) and enrollment tokens (forced MFA set-up).
+//! (JWTs of a live session → [`Principal`]) and enrollment tokens (forced
+//! MFA set-up → [`MfaActor::Enrollment`]). What makes either valid is
+//! decided in `domain::auth`; this file only reads the header.
 
 use std::future::Future;
 use std::pin::Pin;
 
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpRequest};
-use chrono::NaiveDateTime;
 
-use crate::crypto::tokens::{self, AccessClaims, TokenError};
-use crate::domain::policy::{self, Permission, RequiredBy, Role};
+use crate::crypto::tokens::{self, TokenError};
+use crate::domain::auth::{self, MfaActor, Principal};
 use crate::domain::sessions::idle_cutoff;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
-use crate::store::challenges::{self as challenge_store, KIND_ENROLLMENT};
-use crate::store::sessions::{self as session_store, Session};
-use crate::store::users::{self as user_store, User};
+
+/// The signed-in caller of a route.
+pub type AuthSession = Principal;
 
 fn bearer(req: &HttpRequest) -> Option<String> {
     let value = req
@@ -37,63 +38,17 @@ fn state(req: &HttpRequest) -> ApiResult<AppState> {
         .ok_or_else(|| ApiError::internal("application state missing"))
 }
 
-/// A request made with a valid access token of a live session.
-#[derive(Debug, Clone)]
-pub struct AuthSession {
-    pub user: User,
-    pub session: Session,
-    pub claims: AccessClaims,
-    /// The policy that requires MFA for this user, if any.
-    pub required_by: Option<RequiredBy>,
-    /// Creation time of the user's unused recovery token, if any.
-    pub unused_recovery_created_at: Option<NaiveDateTime>,
-}
-
-impl AuthSession {
-    /// 403 unless the user's role grants `permission`.
-    pub fn require(&self, permission: Permission) -> ApiResult<()> {
-        let role = Role::parse(&self.user.role).ok_or(ApiError::Forbidden)?;
-        if policy::allows(role, permission) {
-            Ok(())
-        } else {
-            Err(ApiError::Forbidden)
-        }
-    }
-
-    pub fn is_aal2(&self) -> bool {
-        self.session.aal == "aal2"
-    }
-}
-
-/// A live enrollment grant (after the password, for a user who must set up MFA).
-#[derive(Debug, Clone)]
-pub struct EnrollmentGrant {
-    pub user: User,
-    pub challenge_id: String,
-}
-
-async fn enrollment_grant(state: &AppState, token: String) -> ApiResult<Option<EnrollmentGrant>> {
+async fn enrollment_grant(
+    state: &AppState,
+    token: String,
+) -> ApiResult<Option<auth::EnrollmentGrant>> {
     let now = state.clock.now_naive();
     state
-        .db(move |conn| {
-            let hash = tokens::sha256_hex(&token);
-            let Some(challenge) = challenge_store::find_by_hash(conn, KIND_ENROLLMENT, &hash)?
-            else {
-                return Ok(None);
-            };
-            if challenge.consumed_at.is_some() || challenge.expires_at <= now {
-                return Ok(None);
-            }
-            let user = user_store::find(conn, &challenge.user_id)?.filter(|u| !u.disabled);
-            Ok(user.map(|user| EnrollmentGrant {
-                user,
-                challenge_id: challenge.id,
-            }))
-        })
+        .db(move |conn| auth::enrollment_grant(conn, &token, now))
         .await
 }
 
-async fn access_session(state: &AppState, token: String) -> ApiResult<AuthSession> {
+async fn access_session(state: &AppState, token: String) -> ApiResult<Principal> {
     let now = state.clock.now();
     let claims = match state.keys.verify(&token, now.timestamp()) {
         Ok(claims) => claims,
@@ -114,33 +69,16 @@ async fn access_session(state: &AppState, token: String) -> ApiResult<AuthSessio
         }
         Err(_) => return Err(ApiError::Unauthorized),
     };
-    let sid = claims.sid.clone();
-    let sub = claims.sub.clone();
     let naive = now.naive_utc();
     let cutoff = idle_cutoff(&state.config, naive);
-    let found = state
-        .db(move |conn| Ok(session_store::find_live_context(conn, &sid, naive, cutoff)?))
-        .await?;
-    match found {
-        Some(found) if found.user.id == sub => Ok(AuthSession {
-            required_by: policy::required_by_flags(
-                found.account_requires_mfa,
-                found.sub_account_requires_mfa,
-            ),
-            unused_recovery_created_at: found
-                .recovery_created_at
-                .filter(|_| found.recovery_used_at.is_none()),
-            user: found.user,
-            session: found.session,
-            claims,
-        }),
-        _ => Err(ApiError::Unauthorized),
-    }
+    state
+        .db(move |conn| auth::session_principal(conn, claims, naive, cutoff))
+        .await
 }
 
 /// Resolves a bearer token that must be an access token. An enrollment
 /// token gets 403 `mfa_enrollment_required`; anything else 401.
-async fn authenticate(state: AppState, token: Option<String>) -> ApiResult<AuthSession> {
+async fn authenticate(state: AppState, token: Option<String>) -> ApiResult<Principal> {
     let token = token.ok_or(ApiError::Unauthorized)?;
     if token.starts_with(tokens::ENROLLMENT_PREFIX) {
         return match enrollment_grant(&state, token).await? {
@@ -156,7 +94,7 @@ async fn authenticate(state: AppState, token: Option<String>) -> ApiResult<AuthS
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = Result<T, actix_web::Error>>>>;
 
-impl FromRequest for AuthSession {
+impl FromRequest for Principal {
     type Error = actix_web::Error;
     type Future = BoxFuture<Self>;
 
@@ -164,23 +102,6 @@ impl FromRequest for AuthSession {
         let token = bearer(req);
         let state = state(req);
         Box::pin(async move { Ok(authenticate(state?, token).await?) })
-    }
-}
-
-/// Who may use the TOTP enrollment endpoints: a signed-in user, or a user
-/// holding an enrollment token.
-#[derive(Debug, Clone)]
-pub enum MfaActor {
-    Session(Box<AuthSession>),
-    Enrollment(Box<EnrollmentGrant>),
-}
-
-impl MfaActor {
-    pub fn user(&self) -> &User {
-        match self {
-            MfaActor::Session(s) => &s.user,
-            MfaActor::Enrollment(g) => &g.user,
-        }
     }
 }
 

@@ -7,12 +7,10 @@ use super::dto::*;
 use super::extract::AuthSession;
 use super::problems::{BodyProblems, QueryProblems, SessionProblems};
 use super::{ctx, PageQuery, Paging, State};
-use crate::domain::audit::{self, Event};
-use crate::domain::mfa;
-use crate::domain::sessions::{idle_cutoff, revoke};
+use crate::domain::profile;
+use crate::domain::sessions::idle_cutoff;
 use crate::domain::validate::Checks;
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::store::{sessions as session_store, users as user_store, write_tx};
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(get_me)
@@ -31,18 +29,13 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     security(("bearer" = []))
 )]
 #[get("/me")]
-pub async fn get_me(state: State, auth: AuthSession) -> ApiResult<web::Json<MeResponse>> {
-    let user = auth.user;
-    let me = state
-        .db(move |conn| {
-            let status = mfa::status(conn, &user)?;
-            Ok(MeResponse {
-                user: UserResponse::new(&user, status.required),
-                mfa: status,
-            })
-        })
-        .await?;
-    Ok(web::Json(me))
+pub async fn get_me(auth: AuthSession) -> ApiResult<web::Json<MeResponse>> {
+    // Everything is known from the request's one query.
+    let (user, mfa) = profile::me(&auth);
+    Ok(web::Json(MeResponse {
+        user: UserResponse::new(&user, mfa.required),
+        mfa,
+    }))
 }
 
 /// Change the password; every other session of the user ends.
@@ -53,6 +46,7 @@ pub async fn get_me(state: State, auth: AuthSession) -> ApiResult<web::Json<MeRe
         (status = 204, description = "Changed"),
         (status = 401, description = "`unauthorized`", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`reauthentication_required`: the current password is wrong", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`too_many_attempts`: the email is locked after wrong passwords (login and re-checks count together)", body = Problem, content_type = "application/problem+json"),
         BodyProblems,
     ),
     security(("bearer" = []))
@@ -68,39 +62,16 @@ pub async fn change_password(
     let mut checks = Checks::default();
     checks.password("new_password", &body.new_password);
     checks.finish()?;
-    if body.current_password.len() > crate::crypto::password::MAX_LEN
-        || !state
-            .hasher
-            .verify(body.current_password, Some(auth.user.password_hash.clone()))
-            .await?
+    if body.current_password.is_empty()
+        || body.current_password.len() > crate::crypto::password::MAX_LEN
     {
         return Err(ApiError::ReauthenticationRequired);
     }
     let hash = state.hasher.hash(body.new_password).await?;
     let ctx = ctx(&req, &state);
+    let _permit = state.hasher.permit().await?;
     state
-        .db(move |conn| {
-            write_tx(conn, |conn| {
-                user_store::set_password(conn, &auth.user.id, &hash, ctx.now)?;
-                let ended = session_store::revoke_all_for_user(
-                    conn,
-                    &auth.user.id,
-                    Some(&auth.session.id),
-                    ctx.now,
-                )?;
-                audit::record(
-                    conn,
-                    &ctx,
-                    Event::own(
-                        audit::PASSWORD_CHANGED,
-                        &auth.user.account_id,
-                        &auth.user.id,
-                    )
-                    .with(serde_json::json!({"other_sessions_ended": ended})),
-                )?;
-                Ok(())
-            })
-        })
+        .db(move |conn| profile::change_password(conn, &auth, &body.current_password, &hash, &ctx))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -125,27 +96,14 @@ pub async fn list_my_sessions(
     let paging = Paging::from_query(query.page, query.per_page)?;
     let now = state.clock.now_naive();
     let cutoff = idle_cutoff(&state.config, now);
-    let user_id = auth.user.id.clone();
     let (limit, offset) = (paging.limit(), paging.offset());
+    let current = auth.session.id.clone();
     let (items, total) = state
-        .db(move |conn| {
-            Ok(session_store::list_live_for_user(
-                conn, &user_id, now, cutoff, limit, offset,
-            )?)
-        })
+        .db(move |conn| profile::sessions(conn, &auth, now, cutoff, limit, offset))
         .await?;
     let items = items
         .into_iter()
-        .map(|s| SessionResponse {
-            current: s.id == auth.session.id,
-            id: s.id,
-            created_at: utc(s.created_at),
-            last_used_at: utc(s.last_used_at),
-            ip: s.ip,
-            user_agent: s.user_agent,
-            amr: s.amr.split(' ').map(String::from).collect(),
-            aal: s.aal,
-        })
+        .map(|s| SessionResponse::new(s, &current))
         .collect();
     Ok(web::Json(paging.envelope(items, total)))
 }
@@ -171,7 +129,7 @@ pub async fn delete_my_session(
     let ctx = ctx(&req, &state);
     let id = id.into_inner();
     state
-        .db(move |conn| revoke(conn, &auth.user, &id, &ctx, "user_ended"))
+        .db(move |conn| profile::end_session(conn, &auth, &id, &ctx, "user_ended"))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -1,11 +1,10 @@
 //! Operations: health, readiness, metrics and the JWKS document.
 
 use actix_web::{get, HttpResponse};
-use diesel::RunQueryDsl;
 
 use super::dto::{HealthResponse, JwksResponse};
 use super::State;
-use crate::error::{ApiError, ApiResult, Problem};
+use crate::error::{ApiResult, Problem};
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(healthz)
@@ -33,13 +32,7 @@ pub async fn healthz() -> HttpResponse {
 )]
 #[get("/readyz")]
 pub async fn readyz(state: State) -> ApiResult<HttpResponse> {
-    state
-        .db(|conn| {
-            diesel::sql_query("SELECT 1")
-                .execute(conn)
-                .map_err(|e| ApiError::Unavailable(e.to_string()))
-        })
-        .await?;
+    state.db(crate::domain::ping).await?;
     Ok(HttpResponse::Ok().json(HealthResponse {
         status: "ready".into(),
     }))

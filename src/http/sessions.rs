@@ -7,7 +7,7 @@ use super::dto::*;
 use super::extract::AuthSession;
 use super::problems::{BodyProblems, SessionProblems};
 use super::{ctx, rate_limit, State};
-use crate::domain::{login, policy, sessions as session_rules};
+use crate::domain::{login, sessions as session_rules};
 use crate::error::{ApiError, ApiResult, Problem};
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -22,13 +22,6 @@ fn no_store(body: impl serde::Serialize) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .json(body)
-}
-
-fn mfa_required(
-    conn: &mut crate::store::DbConn,
-    user: &crate::store::users::User,
-) -> ApiResult<bool> {
-    Ok(policy::required_by(conn, user)?.is_some())
 }
 
 /// Sign in with email and password (first step).
@@ -111,10 +104,7 @@ async fn password_step(
             )?;
             Ok(match outcome {
                 login::PasswordOutcome::Authenticated(issued) => {
-                    let required = mfa_required(conn, &issued.user)?;
-                    LoginResponse::Authenticated(AuthenticatedResponse::new(
-                        *issued, required, None,
-                    ))
+                    LoginResponse::Authenticated(AuthenticatedResponse::new(*issued, None))
                 }
                 login::PasswordOutcome::MfaRequired {
                     mfa_token,
@@ -191,10 +181,8 @@ async fn second_step(
                 &body.code,
                 &ctx,
             )?;
-            let required = mfa_required(conn, &step.issued.user)?;
             Ok(AuthenticatedResponse::new(
                 step.issued,
-                required,
                 Some(step.recovery_token_used),
             ))
         })
@@ -228,8 +216,7 @@ pub async fn refresh_session(
     let response = state
         .db(move |conn| {
             let issued = session_rules::refresh(conn, &st.keys, &st.config, &token, &ctx)?;
-            let required = mfa_required(conn, &issued.user)?;
-            Ok(AuthenticatedResponse::new(issued, required, None))
+            Ok(AuthenticatedResponse::new(issued, None))
         })
         .await?;
     Ok(no_store(response))

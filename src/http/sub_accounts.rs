@@ -10,8 +10,8 @@ use super::{ctx, PageQuery, Paging, State};
 use crate::domain::admin;
 use crate::domain::policy::Permission;
 use crate::domain::validate::Checks;
+use crate::domain::SubAccountChanges;
 use crate::error::{ApiResult, Problem};
-use crate::store::sub_accounts::SubAccountChanges;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_sub_accounts)
@@ -38,11 +38,11 @@ pub async fn list_sub_accounts(
     auth: AuthSession,
     query: web::Query<PageQuery>,
 ) -> ApiResult<web::Json<Page<SubAccountResponse>>> {
-    auth.require(Permission::ManageSubAccounts)?;
+    auth.may(Permission::ManageSubAccounts)?;
     let paging = Paging::from_query(query.page, query.per_page)?;
     let (limit, offset) = (paging.limit(), paging.offset());
     let (items, total) = state
-        .db(move |conn| admin::list_sub_accounts(conn, &auth.user.account_id, limit, offset))
+        .db(move |conn| admin::list_sub_accounts(conn, &auth, limit, offset))
         .await?;
     let items = items
         .iter()
@@ -69,14 +69,14 @@ pub async fn create_sub_account(
     auth: AuthSession,
     body: Body<CreateSubAccountRequest>,
 ) -> ApiResult<HttpResponse> {
-    auth.require(Permission::ManageSubAccounts)?;
+    auth.may(Permission::ManageSubAccounts)?;
     let body = body.parse()?;
     let mut checks = Checks::default();
     let name = checks.name("name", &body.name);
     checks.finish()?;
     let ctx = ctx(&req, &state);
     let sub = state
-        .db(move |conn| admin::create_sub_account(conn, &auth.user, name, body.require_mfa, &ctx))
+        .db(move |conn| admin::create_sub_account(conn, &auth, name, body.require_mfa, &ctx))
         .await?;
     Ok(HttpResponse::Created().json(SubAccountResponse::new(&sub, 0)))
 }
@@ -98,9 +98,9 @@ pub async fn get_sub_account(
     auth: AuthSession,
     id: web::Path<String>,
 ) -> ApiResult<web::Json<SubAccountResponse>> {
-    auth.require(Permission::ManageSubAccounts)?;
+    auth.may(Permission::ManageSubAccounts)?;
     let (sub, count) = state
-        .db(move |conn| admin::sub_account(conn, &auth.user.account_id, &id))
+        .db(move |conn| admin::sub_account(conn, &auth, &id))
         .await?;
     Ok(web::Json(SubAccountResponse::new(&sub, count)))
 }
@@ -126,7 +126,7 @@ pub async fn update_sub_account(
     id: web::Path<String>,
     body: Body<UpdateSubAccountRequest>,
 ) -> ApiResult<web::Json<SubAccountResponse>> {
-    auth.require(Permission::ManageSubAccounts)?;
+    auth.may(Permission::ManageSubAccounts)?;
     let body = body.parse()?;
     let mut checks = Checks::default();
     let name = body.name.as_deref().map(|n| checks.name("name", n));
@@ -137,7 +137,7 @@ pub async fn update_sub_account(
         require_mfa: body.require_mfa,
     };
     let (sub, count) = state
-        .db(move |conn| admin::update_sub_account(conn, &auth.user, &id, changes, &ctx))
+        .db(move |conn| admin::update_sub_account(conn, &auth, &id, changes, &ctx))
         .await?;
     Ok(web::Json(SubAccountResponse::new(&sub, count)))
 }
@@ -161,10 +161,10 @@ pub async fn delete_sub_account(
     auth: AuthSession,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    auth.require(Permission::ManageSubAccounts)?;
+    auth.may(Permission::ManageSubAccounts)?;
     let ctx = ctx(&req, &state);
     state
-        .db(move |conn| admin::delete_sub_account(conn, &auth.user, &id, &ctx))
+        .db(move |conn| admin::delete_sub_account(conn, &auth, &id, &ctx))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

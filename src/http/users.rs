@@ -9,11 +9,11 @@ use super::dto::*;
 use super::extract::AuthSession;
 use super::problems::{AdminProblems, BodyProblems, QueryProblems};
 use super::{ctx, Paging, State};
-use crate::domain::admin::{self, NewUser};
+use crate::domain::admin::{self, NewUser, UserUpdate};
 use crate::domain::policy::{Permission, Role};
 use crate::domain::validate::Checks;
+use crate::domain::UserFilter;
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::store::users::UserFilter;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_users)
@@ -30,7 +30,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 pub struct UserListQuery {
     /// Only users with (true) or without (false) MFA.
     pub mfa_enabled: Option<bool>,
-    pub sub_account_id: Option<String>,
+    pub sub_account_id: Option<uuid::Uuid>,
     pub role: Option<Role>,
     /// Substring of email or display name.
     #[param(max_length = 200)]
@@ -58,7 +58,7 @@ pub async fn list_users(
     auth: AuthSession,
     query: web::Query<UserListQuery>,
 ) -> ApiResult<web::Json<Page<UserResponse>>> {
-    auth.require(Permission::ListUsers)?;
+    auth.may(Permission::ListUsers)?;
     let query = query.into_inner();
     let paging = Paging::from_query(query.page, query.per_page)?;
     if query.q.as_ref().is_some_and(|q| q.chars().count() > 200) {
@@ -66,8 +66,8 @@ pub async fn list_users(
     }
     let filter = UserFilter {
         mfa_enabled: query.mfa_enabled,
-        sub_account_id: query.sub_account_id,
-        role: query.role.map(|r| r.as_str().to_string()),
+        sub_account_id: query.sub_account_id.map(|id| id.to_string()),
+        role: query.role,
         q: query
             .q
             .filter(|q| !q.trim().is_empty())
@@ -75,12 +75,9 @@ pub async fn list_users(
     };
     let (limit, offset) = (paging.limit(), paging.offset());
     let (items, total) = state
-        .db(move |conn| admin::list_users(conn, &auth.user.account_id, &filter, limit, offset))
+        .db(move |conn| admin::list_users(conn, &auth, &filter, limit, offset))
         .await?;
-    let items = items
-        .iter()
-        .map(|(u, required)| UserResponse::new(u, *required))
-        .collect();
+    let items = items.iter().map(UserResponse::from).collect();
     Ok(web::Json(paging.envelope(items, total)))
 }
 
@@ -103,7 +100,7 @@ pub async fn create_user(
     auth: AuthSession,
     body: Body<CreateUserRequest>,
 ) -> ApiResult<HttpResponse> {
-    auth.require(Permission::ManageUsers)?;
+    auth.may(Permission::ManageUsers)?;
     let body = body.parse()?;
     let mut checks = Checks::default();
     let email = checks.email("email", &body.email);
@@ -119,10 +116,10 @@ pub async fn create_user(
         password_hash,
         sub_account_id: body.sub_account_id,
     };
-    let (user, required) = state
-        .db(move |conn| admin::create_user(conn, &auth.user, input, &ctx))
+    let user = state
+        .db(move |conn| admin::create_user(conn, &auth, input, &ctx))
         .await?;
-    Ok(HttpResponse::Created().json(UserResponse::new(&user, required)))
+    Ok(HttpResponse::Created().json(UserResponse::from(&user)))
 }
 
 /// One user of the account.
@@ -142,11 +139,9 @@ pub async fn get_user(
     auth: AuthSession,
     id: web::Path<String>,
 ) -> ApiResult<web::Json<UserResponse>> {
-    auth.require(Permission::ManageUsers)?;
-    let (user, required) = state
-        .db(move |conn| admin::user(conn, &auth.user.account_id, &id))
-        .await?;
-    Ok(web::Json(UserResponse::new(&user, required)))
+    auth.may(Permission::ManageUsers)?;
+    let user = state.db(move |conn| admin::user(conn, &auth, &id)).await?;
+    Ok(web::Json(UserResponse::from(&user)))
 }
 
 /// Change a user's display name, role, or disable them.
@@ -174,7 +169,7 @@ pub async fn update_user(
     id: web::Path<String>,
     body: Body<UpdateUserRequest>,
 ) -> ApiResult<web::Json<UserResponse>> {
-    auth.require(Permission::ManageUsers)?;
+    auth.may(Permission::ManageUsers)?;
     let body = body.parse()?;
     let mut checks = Checks::default();
     let display_name = body
@@ -183,20 +178,15 @@ pub async fn update_user(
         .map(|n| checks.name("display_name", n));
     checks.finish()?;
     let ctx = ctx(&req, &state);
-    let (user, required) = state
-        .db(move |conn| {
-            admin::update_user(
-                conn,
-                &auth.user,
-                &id,
-                display_name,
-                body.role,
-                body.disabled,
-                &ctx,
-            )
-        })
+    let update = UserUpdate {
+        display_name,
+        role: body.role,
+        disabled: body.disabled,
+    };
+    let user = state
+        .db(move |conn| admin::update_user(conn, &auth, &id, update, &ctx))
         .await?;
-    Ok(web::Json(UserResponse::new(&user, required)))
+    Ok(web::Json(UserResponse::from(&user)))
 }
 
 /// Delete a user; their sessions end at once.
@@ -218,10 +208,10 @@ pub async fn delete_user(
     auth: AuthSession,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    auth.require(Permission::ManageUsers)?;
+    auth.may(Permission::ManageUsers)?;
     let ctx = ctx(&req, &state);
     state
-        .db(move |conn| admin::delete_user(conn, &auth.user, &id, &ctx))
+        .db(move |conn| admin::delete_user(conn, &auth, &id, &ctx))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -229,8 +219,9 @@ pub async fn delete_user(
 /// Reset a locked-out user's MFA ("Reset MFA").
 ///
 /// Removes their secret and recovery token and ends their sessions; at next
-/// login they enroll again if MFA is required. Only administrators whose own
-/// session is aal2 (403 `mfa_required_for_action` otherwise).
+/// login they enroll again if MFA is required. Only administrators who have
+/// MFA enabled now, in an aal2 session (403 `mfa_required_for_action`
+/// otherwise).
 #[utoipa::path(
     tag = "users",
     params(("id" = String, Path, description = "User id")),
@@ -249,13 +240,10 @@ pub async fn reset_user_mfa(
     auth: AuthSession,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    auth.require(Permission::ResetMfa)?;
-    if !auth.is_aal2() {
-        return Err(ApiError::MfaRequiredForAction);
-    }
+    auth.may(Permission::ResetMfa)?;
     let ctx = ctx(&req, &state);
     state
-        .db(move |conn| admin::reset_user_mfa(conn, &auth.user, &id, &ctx))
+        .db(move |conn| admin::reset_user_mfa(conn, &auth, &id, &ctx))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -45,3 +45,12 @@ pub fn update(conn: &mut DbConn, id: &str, changes: &AccountChanges) -> QueryRes
         .set(changes)
         .execute(conn)
 }
+
+/// Takes the account row's lock for the rest of the transaction (a no-op
+/// UPDATE): changes that must keep an invariant over the account's users
+/// (one active administrator remains) run one at a time per account.
+pub fn lock(conn: &mut DbConn, id: &str) -> QueryResult<usize> {
+    diesel::update(accounts::table.find(id))
+        .set(accounts::require_mfa.eq(accounts::require_mfa))
+        .execute(conn)
+}

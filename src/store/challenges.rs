@@ -75,3 +75,11 @@ pub fn consume_all_for_user(
     .set(login_challenges::consumed_at.eq(now))
     .execute(conn)
 }
+
+pub fn find(conn: &mut DbConn, id: &str) -> QueryResult<Option<Challenge>> {
+    login_challenges::table
+        .find(id)
+        .select(Challenge::as_select())
+        .first(conn)
+        .optional()
+}

@@ -16,6 +16,7 @@ pub mod sessions;
 pub mod sub_accounts;
 pub mod throttles;
 pub mod totp;
+pub mod types;
 pub mod users;
 
 use std::path::PathBuf;
@@ -235,4 +236,9 @@ pub fn like_pattern(q: &str) -> String {
     }
     out.push('%');
     out
+}
+
+/// One round trip to the database.
+pub fn ping(conn: &mut DbConn) -> QueryResult<()> {
+    diesel::sql_query("SELECT 1").execute(conn).map(drop)
 }

@@ -4,6 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::{accounts, recovery_tokens, sessions, sub_accounts, users};
+use super::types::Aal;
 use super::users::User;
 use super::DbConn;
 
@@ -13,7 +14,7 @@ pub struct Session {
     pub id: String,
     pub user_id: String,
     pub amr: String,
-    pub aal: String,
+    pub aal: Aal,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
     pub created_at: NaiveDateTime,
@@ -189,4 +190,23 @@ pub fn revoke_all_for_user(
     diesel::update(target)
         .set(sessions::revoked_at.eq(now))
         .execute(conn)
+}
+
+/// Raises a session to `aal` with `amr` (a second factor proven in it).
+pub fn set_assurance(conn: &mut DbConn, id: &str, amr: &str, aal: Aal) -> QueryResult<usize> {
+    diesel::update(sessions::table.find(id))
+        .set((sessions::amr.eq(amr), sessions::aal.eq(aal)))
+        .execute(conn)
+}
+
+/// Drops every live session of a user to aal1 (their second factor is gone).
+pub fn downgrade_all_for_user(conn: &mut DbConn, user_id: &str) -> QueryResult<usize> {
+    diesel::update(
+        sessions::table
+            .filter(sessions::user_id.eq(user_id))
+            .filter(sessions::revoked_at.is_null())
+            .filter(sessions::aal.ne(Aal::Aal1)),
+    )
+    .set(sessions::aal.eq(Aal::Aal1))
+    .execute(conn)
 }

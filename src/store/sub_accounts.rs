@@ -91,3 +91,38 @@ pub fn update(conn: &mut DbConn, id: &str, changes: &SubAccountChanges) -> Query
 pub fn delete(conn: &mut DbConn, id: &str) -> QueryResult<usize> {
     diesel::delete(sub_accounts::table.find(id)).execute(conn)
 }
+
+/// Users per sub-account, for the given sub-accounts (one grouped query).
+pub fn user_counts(
+    conn: &mut DbConn,
+    ids: &[String],
+) -> QueryResult<std::collections::HashMap<String, i64>> {
+    if ids.is_empty() {
+        return Ok(Default::default());
+    }
+    let rows: Vec<(Option<String>, i64)> = users::table
+        .filter(users::sub_account_id.eq_any(ids))
+        .group_by(users::sub_account_id)
+        .select((users::sub_account_id, diesel::dsl::count_star()))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, n)| id.map(|id| (id, n)))
+        .collect())
+}
+
+/// `require_mfa` of the given sub-accounts (one query).
+pub fn policies(
+    conn: &mut DbConn,
+    ids: &[String],
+) -> QueryResult<std::collections::HashMap<String, bool>> {
+    if ids.is_empty() {
+        return Ok(Default::default());
+    }
+    Ok(sub_accounts::table
+        .filter(sub_accounts::id.eq_any(ids))
+        .select((sub_accounts::id, sub_accounts::require_mfa))
+        .load::<(String, bool)>(conn)?
+        .into_iter()
+        .collect())
+}

@@ -4,6 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::users;
+use super::types::Role;
 use super::DbConn;
 
 diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
@@ -16,7 +17,7 @@ pub struct User {
     pub sub_account_id: Option<String>,
     pub email: String,
     pub display_name: String,
-    pub role: String,
+    pub role: Role,
     pub password_hash: String,
     pub disabled: bool,
     pub mfa_enabled_at: Option<NaiveDateTime>,
@@ -31,7 +32,7 @@ pub struct User {
 #[diesel(table_name = users)]
 pub struct UserChanges {
     pub display_name: Option<String>,
-    pub role: Option<String>,
+    pub role: Option<Role>,
     pub disabled: Option<bool>,
     pub updated_at: Option<NaiveDateTime>,
 }
@@ -41,7 +42,7 @@ pub struct UserChanges {
 pub struct UserFilter {
     pub mfa_enabled: Option<bool>,
     pub sub_account_id: Option<String>,
-    pub role: Option<String>,
+    pub role: Option<Role>,
     pub q: Option<String>,
 }
 
@@ -150,7 +151,7 @@ pub fn delete(conn: &mut DbConn, id: &str) -> QueryResult<usize> {
 pub fn count_active_admins(conn: &mut DbConn, account_id: &str) -> QueryResult<i64> {
     users::table
         .filter(users::account_id.eq(account_id))
-        .filter(users::role.eq("administrator"))
+        .filter(users::role.eq(Role::Administrator))
         .filter(users::disabled.eq(false))
         .count()
         .get_result(conn)
@@ -169,6 +170,14 @@ pub fn set_mfa_enabled_at(
 pub fn set_last_login(conn: &mut DbConn, id: &str, now: NaiveDateTime) -> QueryResult<usize> {
     diesel::update(users::table.find(id))
         .set(users::last_login_at.eq(now))
+        .execute(conn)
+}
+
+/// Takes the user's row lock for the rest of the transaction (a no-op
+/// UPDATE): changes to one user's factors run one at a time.
+pub fn lock(conn: &mut DbConn, id: &str) -> QueryResult<usize> {
+    diesel::update(users::table.find(id))
+        .set(users::mfa_failures.eq(users::mfa_failures))
         .execute(conn)
 }
 
@@ -191,30 +200,22 @@ pub fn lock_for_second_factor(
     .execute(conn)
 }
 
-/// Counts one failed second factor; locks the second step until `lock_until`
-/// once `threshold` consecutive failures are reached. Returns the new count.
-pub fn record_mfa_failure(
-    conn: &mut DbConn,
-    id: &str,
-    threshold: i32,
-    lock_until: NaiveDateTime,
-) -> QueryResult<i32> {
+/// Counts one failed second factor; returns the new consecutive count.
+pub fn record_mfa_failure(conn: &mut DbConn, id: &str) -> QueryResult<i32> {
     diesel::update(users::table.find(id))
         .set(users::mfa_failures.eq(users::mfa_failures + 1))
         .execute(conn)?;
-    let failures: i32 = users::table
+    users::table
         .find(id)
         .select(users::mfa_failures)
-        .first(conn)?;
-    if failures >= threshold {
-        diesel::update(users::table.find(id))
-            .set((
-                users::mfa_failures.eq(0),
-                users::mfa_locked_until.eq(Some(lock_until)),
-            ))
-            .execute(conn)?;
-    }
-    Ok(failures)
+        .first(conn)
+}
+
+/// Locks the second step of a user until `until` (the count stays).
+pub fn set_mfa_lock(conn: &mut DbConn, id: &str, until: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(users::table.find(id))
+        .set(users::mfa_locked_until.eq(Some(until)))
+        .execute(conn)
 }
 
 pub fn reset_mfa_failures(conn: &mut DbConn, id: &str) -> QueryResult<usize> {

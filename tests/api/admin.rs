@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use crate::support::{Session, TestApp, PASSWORD};
 
 /// An administrator with MFA (aal2 session) and their secret.
-async fn mfa_admin(app: &TestApp, email: &str) -> (Session, String) {
+pub async fn mfa_admin(app: &TestApp, email: &str) -> (Session, String) {
     let s = app.signup_and_login(email).await;
     let (secret, _, _) = app.enroll(&s.token, None).await;
     let mut aal2 = app.login_mfa(email, &secret).await;
@@ -20,10 +20,7 @@ async fn mfa_admin(app: &TestApp, email: &str) -> (Session, String) {
 async fn account_policy_can_be_read_and_changed_by_admins_and_managers() {
     let app = TestApp::new().await;
     let admin = app.signup_and_login("ann@example.com").await;
-    let r = app
-        .get("/api/v1/account", &admin.token)
-        .await
-        .expect(200, "");
+    let r = app.get("/api/v1/account", &admin.token).await.ok(200);
     assert_eq!(r.body["require_mfa"], false);
     assert_eq!(r.body["id"], admin.account_id.as_str());
     let r = app
@@ -33,7 +30,7 @@ async fn account_policy_can_be_read_and_changed_by_admins_and_managers() {
             json!({"name": "Acme Renamed", "require_mfa": true}),
         )
         .await
-        .expect(200, "");
+        .ok(200);
     assert_eq!(r.body["name"], "Acme Renamed");
     assert_eq!(r.body["require_mfa"], true);
     app.create_user(&admin, "mia@example.com", "manager", None)
@@ -44,23 +41,23 @@ async fn account_policy_can_be_read_and_changed_by_admins_and_managers() {
         json!({"require_mfa": false}),
     )
     .await
-    .expect(200, "");
+    .ok(200);
     let mia = app.login("mia@example.com").await;
     let r = app
         .patch("/api/v1/account", &mia.token, json!({"require_mfa": true}))
         .await
-        .expect(200, "");
+        .ok(200);
     assert_eq!(r.body["require_mfa"], true);
     app.patch("/api/v1/account", &admin.token, json!({"name": ""}))
         .await
-        .expect(422, "validation_failed");
+        .problem(422, "validation_failed");
     let events = app
         .get(
             "/api/v1/audit-events?type=account.policy_changed",
             &admin.token,
         )
         .await
-        .expect(200, "");
+        .ok(200);
     assert_eq!(events.body["total"], 3);
 }
 
@@ -77,13 +74,10 @@ async fn turning_a_policy_off_disables_nobody_and_sessions_survive_turning_it_on
         json!({"require_mfa": true}),
     )
     .await
-    .expect(200, "");
+    .ok(200);
     // Existing sessions keep working; the next login must enroll.
-    app.get("/api/v1/me", &ed.token).await.expect(200, "");
-    let r = app
-        .login_raw("ed@example.com", PASSWORD)
-        .await
-        .expect(200, "");
+    app.get("/api/v1/me", &ed.token).await.ok(200);
+    let r = app.login_raw("ed@example.com", PASSWORD).await.ok(200);
     assert_eq!(r.body["status"], "mfa_enrollment_required");
     app.patch(
         "/api/v1/account",
@@ -91,8 +85,8 @@ async fn turning_a_policy_off_disables_nobody_and_sessions_survive_turning_it_on
         json!({"require_mfa": false}),
     )
     .await
-    .expect(200, "");
-    let me = app.get("/api/v1/me", &admin.token).await.expect(200, "");
+    .ok(200);
+    let me = app.get("/api/v1/me", &admin.token).await.ok(200);
     assert_eq!(me.body["mfa"]["enabled"], true);
     assert_eq!(me.body["mfa"]["required"], false);
 }
@@ -108,7 +102,7 @@ async fn sub_accounts_have_their_own_policy() {
             json!({"name": "Globex", "require_mfa": true}),
         )
         .await
-        .expect(201, "");
+        .ok(201);
     assert_eq!(r.body["user_count"], 0);
     assert_eq!(r.body["require_mfa"], true);
     let globex = r.body["id"].as_str().unwrap().to_string();
@@ -119,7 +113,7 @@ async fn sub_accounts_have_their_own_policy() {
             json!({"name": "Initech"}),
         )
         .await
-        .expect(201, "");
+        .ok(201);
     let initech = r.body["id"].as_str().unwrap().to_string();
     assert_eq!(r.body["require_mfa"], false);
     app.create_user(&admin, "gus@globex.com", "read_only", Some(&globex))
@@ -127,15 +121,9 @@ async fn sub_accounts_have_their_own_policy() {
     app.create_user(&admin, "ian@initech.com", "read_only", Some(&initech))
         .await;
     // The account policy (off) does not cover Globex users; Globex's (on) does.
-    let r = app
-        .login_raw("gus@globex.com", PASSWORD)
-        .await
-        .expect(200, "");
+    let r = app.login_raw("gus@globex.com", PASSWORD).await.ok(200);
     assert_eq!(r.body["status"], "mfa_enrollment_required");
-    let r = app
-        .login_raw("ian@initech.com", PASSWORD)
-        .await
-        .expect(200, "");
+    let r = app.login_raw("ian@initech.com", PASSWORD).await.ok(200);
     assert_eq!(r.body["status"], "authenticated");
     // And the account policy does not cover sub-account users.
     app.patch(
@@ -144,14 +132,11 @@ async fn sub_accounts_have_their_own_policy() {
         json!({"require_mfa": true}),
     )
     .await
-    .expect(200, "");
-    let r = app
-        .login_raw("ian@initech.com", PASSWORD)
-        .await
-        .expect(200, "");
+    .ok(200);
+    let r = app.login_raw("ian@initech.com", PASSWORD).await.ok(200);
     assert_eq!(r.body["status"], "authenticated");
     let ian_token = r.body["access_token"].as_str().unwrap().to_string();
-    let me = app.get("/api/v1/me", &ian_token).await.expect(200, "");
+    let me = app.get("/api/v1/me", &ian_token).await.ok(200);
     assert_eq!(me.body["mfa"]["required"], false);
     app.patch(
         &format!("/api/v1/sub-accounts/{initech}"),
@@ -159,13 +144,10 @@ async fn sub_accounts_have_their_own_policy() {
         json!({"require_mfa": true}),
     )
     .await
-    .expect(200, "");
-    let me = app.get("/api/v1/me", &ian_token).await.expect(200, "");
+    .ok(200);
+    let me = app.get("/api/v1/me", &ian_token).await.ok(200);
     assert_eq!(me.body["mfa"]["required_by"], "sub_account");
-    let list = app
-        .get("/api/v1/sub-accounts", &admin.token)
-        .await
-        .expect(200, "");
+    let list = app.get("/api/v1/sub-accounts", &admin.token).await.ok(200);
     assert_eq!(list.body["total"], 2);
     assert!(list.body["items"]
         .as_array()
@@ -175,12 +157,12 @@ async fn sub_accounts_have_their_own_policy() {
     let r = app
         .get(&format!("/api/v1/sub-accounts/{globex}"), &admin.token)
         .await
-        .expect(200, "");
+        .ok(200);
     assert_eq!(r.body["user_count"], 1);
     // A sub-account with users cannot be deleted; an empty one can.
     app.delete(&format!("/api/v1/sub-accounts/{globex}"), &admin.token)
         .await
-        .expect(409, "conflict");
+        .problem(409, "conflict");
     let empty = app
         .post(
             "/api/v1/sub-accounts",
@@ -188,17 +170,17 @@ async fn sub_accounts_have_their_own_policy() {
             json!({"name": "Empty"}),
         )
         .await
-        .expect(201, "")
+        .ok(201)
         .body["id"]
         .as_str()
         .unwrap()
         .to_string();
     app.delete(&format!("/api/v1/sub-accounts/{empty}"), &admin.token)
         .await
-        .expect(204, "");
+        .ok(204);
     app.get(&format!("/api/v1/sub-accounts/{empty}"), &admin.token)
         .await
-        .expect(404, "not_found");
+        .problem(404, "not_found");
     for kind in [
         "sub_account.created",
         "sub_account.policy_changed",
@@ -207,12 +189,12 @@ async fn sub_accounts_have_their_own_policy() {
         let r = app
             .get(&format!("/api/v1/audit-events?type={kind}"), &admin.token)
             .await
-            .expect(200, "");
+            .ok(200);
         assert!(r.body["total"].as_i64().unwrap() >= 1, "{kind}");
     }
     app.post("/api/v1/users", Some(&admin.token), json!({"email": "x@y.io", "display_name": "X", "role": "editor", "password": PASSWORD, "sub_account_id": "nope"}))
         .await
-        .expect(422, "validation_failed");
+        .problem(422, "validation_failed");
 }
 
 #[actix_web::test]
@@ -228,11 +210,8 @@ async fn enrollment_token_opens_only_the_enrollment_endpoints() {
         json!({"require_mfa": true}),
     )
     .await
-    .expect(200, "");
-    let r = app
-        .login_raw("ed@example.com", PASSWORD)
-        .await
-        .expect(200, "");
+    .ok(200);
+    let r = app.login_raw("ed@example.com", PASSWORD).await.ok(200);
     assert_eq!(r.body["expires_in"], 600);
     assert!(r.body.get("access_token").is_none());
     let enroll = r.body["enrollment_token"].as_str().unwrap().to_string();
@@ -279,7 +258,7 @@ async fn enrollment_token_opens_only_the_enrollment_endpoints() {
         json!({"refresh_token": enroll}),
     )
     .await
-    .expect(401, "unauthorized");
+    .problem(401, "unauthorized");
     // An access token is not an enrollment token's substitute the other way:
     // the enrollment endpoints accept both, but only the grant yields a session.
     let (secret, recovery, verified) = app.enroll(&enroll, None).await;
@@ -287,13 +266,13 @@ async fn enrollment_token_opens_only_the_enrollment_endpoints() {
     let session = &verified["session"];
     assert_eq!(session["status"], "authenticated");
     let token = session["access_token"].as_str().unwrap();
-    let sessions = app.get("/api/v1/me/sessions", token).await.expect(200, "");
+    let sessions = app.get("/api/v1/me/sessions", token).await.ok(200);
     assert_eq!(sessions.body["items"][0]["aal"], "aal2");
     assert_eq!(sessions.body["items"][0]["amr"], json!(["pwd", "otp"]));
     // The grant is spent.
     app.post("/api/v1/me/mfa/totp", Some(&enroll), json!({}))
         .await
-        .expect(401, "unauthorized");
+        .problem(401, "unauthorized");
     app.login_mfa("ed@example.com", &secret).await;
 }
 
@@ -309,19 +288,16 @@ async fn enrollment_tokens_expire() {
         json!({"require_mfa": true}),
     )
     .await
-    .expect(200, "");
-    let r = app
-        .login_raw("ed@example.com", PASSWORD)
-        .await
-        .expect(200, "");
+    .ok(200);
+    let r = app.login_raw("ed@example.com", PASSWORD).await.ok(200);
     let enroll = r.body["enrollment_token"].as_str().unwrap();
     app.clock.advance(601);
     app.post("/api/v1/me/mfa/totp", Some(enroll), json!({}))
         .await
-        .expect(401, "unauthorized");
+        .problem(401, "unauthorized");
     app.get("/api/v1/me", enroll)
         .await
-        .expect(401, "unauthorized");
+        .problem(401, "unauthorized");
 }
 
 #[actix_web::test]
@@ -342,7 +318,7 @@ async fn users_can_be_listed_filtered_and_paged() {
         .await;
     app.create_user(&admin, "gus@globex.com", "read_only", Some(&sub))
         .await;
-    let all = app.get("/api/v1/users", &admin.token).await.expect(200, "");
+    let all = app.get("/api/v1/users", &admin.token).await.ok(200);
     assert_eq!(all.body["total"], 4);
     let ann = all.body["items"]
         .as_array()
@@ -402,18 +378,18 @@ async fn users_can_be_listed_filtered_and_paged() {
     let page = app
         .get("/api/v1/users?per_page=2&page=2", &admin.token)
         .await
-        .expect(200, "");
+        .ok(200);
     assert_eq!(page.body["items"].as_array().unwrap().len(), 2);
     assert_eq!(page.body["total"], 4);
     app.get("/api/v1/users?per_page=101", &admin.token)
         .await
-        .expect(422, "validation_failed");
+        .problem(422, "validation_failed");
     app.get("/api/v1/users?role=emperor", &admin.token)
         .await
-        .expect(422, "validation_failed");
+        .problem(422, "validation_failed");
     app.get("/api/v1/users?mfa_enabled=maybe", &admin.token)
         .await
-        .expect(422, "validation_failed");
+        .problem(422, "validation_failed");
 }
 
 #[actix_web::test]
@@ -423,7 +399,7 @@ async fn users_can_be_created_edited_disabled_and_deleted() {
     let ed_id = app
         .create_user(&admin, "ed@example.com", "editor", None)
         .await;
-    app.post("/api/v1/users", Some(&admin.token), json!({"email": "ED@example.com", "display_name": "E", "role": "editor", "password": PASSWORD})).await.expect(409, "conflict");
+    app.post("/api/v1/users", Some(&admin.token), json!({"email": "ED@example.com", "display_name": "E", "role": "editor", "password": PASSWORD})).await.problem(409, "conflict");
     let ed = app.login("ed@example.com").await;
     let r = app
         .patch(
@@ -432,13 +408,13 @@ async fn users_can_be_created_edited_disabled_and_deleted() {
             json!({"display_name": "Ed E.", "role": "manager"}),
         )
         .await
-        .expect(200, "");
+        .ok(200);
     assert_eq!(r.body["display_name"], "Ed E.");
     assert_eq!(r.body["role"], "manager");
     let r = app
         .get(&format!("/api/v1/users/{ed_id}"), &admin.token)
         .await
-        .expect(200, "");
+        .ok(200);
     assert_eq!(r.body["role"], "manager");
     // Disabling ends the sessions at once and blocks login.
     app.patch(
@@ -447,40 +423,40 @@ async fn users_can_be_created_edited_disabled_and_deleted() {
         json!({"disabled": true}),
     )
     .await
-    .expect(200, "");
+    .ok(200);
     app.get("/api/v1/me", &ed.token)
         .await
-        .expect(401, "unauthorized");
+        .problem(401, "unauthorized");
     app.post(
         "/api/v1/sessions/refresh",
         None,
         json!({"refresh_token": ed.refresh}),
     )
     .await
-    .expect(401, "unauthorized");
+    .problem(401, "unauthorized");
     app.login_raw("ed@example.com", PASSWORD)
         .await
-        .expect(401, "invalid_credentials");
+        .problem(401, "invalid_credentials");
     app.patch(
         &format!("/api/v1/users/{ed_id}"),
         &admin.token,
         json!({"disabled": false}),
     )
     .await
-    .expect(200, "");
+    .ok(200);
     let ed = app.login("ed@example.com").await;
     app.delete(&format!("/api/v1/users/{ed_id}"), &admin.token)
         .await
-        .expect(204, "");
+        .ok(204);
     app.get("/api/v1/me", &ed.token)
         .await
-        .expect(401, "unauthorized");
+        .problem(401, "unauthorized");
     app.login_raw("ed@example.com", PASSWORD)
         .await
-        .expect(401, "invalid_credentials");
+        .problem(401, "invalid_credentials");
     app.get(&format!("/api/v1/users/{ed_id}"), &admin.token)
         .await
-        .expect(404, "not_found");
+        .problem(404, "not_found");
     for kind in ["user.created", "user.updated", "user.deleted"] {
         let r = app
             .get(
@@ -488,7 +464,7 @@ async fn users_can_be_created_edited_disabled_and_deleted() {
                 &admin.token,
             )
             .await
-            .expect(200, "");
+            .ok(200);
         assert!(r.body["total"].as_i64().unwrap() >= 1, "{kind}");
         assert_eq!(r.body["items"][0]["actor_user_id"], admin.user_id.as_str());
     }
@@ -505,18 +481,18 @@ async fn the_last_active_administrator_cannot_be_removed() {
         json!({"role": "editor"}),
     )
     .await
-    .expect(409, "conflict");
+    .problem(409, "conflict");
     app.patch(
         &format!("/api/v1/users/{me}"),
         &admin.token,
         json!({"disabled": true}),
     )
     .await
-    .expect(409, "conflict");
+    .problem(409, "conflict");
     app.delete(&format!("/api/v1/users/{me}"), &admin.token)
         .await
-        .expect(409, "conflict");
-    app.get("/api/v1/me", &admin.token).await.expect(200, "");
+        .problem(409, "conflict");
+    app.get("/api/v1/me", &admin.token).await.ok(200);
     assert_eq!(
         app.get("/api/v1/me", &admin.token).await.body["role"],
         "administrator"
@@ -530,7 +506,7 @@ async fn the_last_active_administrator_cannot_be_removed() {
         json!({"role": "editor"}),
     )
     .await
-    .expect(200, "");
+    .ok(200);
 }
 
 #[actix_web::test]
@@ -680,7 +656,7 @@ async fn another_accounts_rows_are_not_found_and_never_listed() {
     // A user may not be placed in another account's sub-account.
     app.post("/api/v1/users", Some(&acme.token), json!({"email": "x@acme.com", "display_name": "X", "role": "editor", "password": PASSWORD, "sub_account_id": gsub}))
         .await
-        .expect(422, "validation_failed");
+        .problem(422, "validation_failed");
     let users = app.get("/api/v1/users?per_page=100", &acme.token).await;
     assert!(users.body["items"]
         .as_array()
@@ -695,7 +671,7 @@ async fn another_accounts_rows_are_not_found_and_never_listed() {
             &acme.token,
         )
         .await
-        .expect(200, "");
+        .ok(200);
     assert_eq!(events.body["total"], 0);
     let events = app
         .get("/api/v1/audit-events?per_page=100", &acme.token)
@@ -709,7 +685,7 @@ async fn another_accounts_rows_are_not_found_and_never_listed() {
     let r = app
         .get(&format!("/api/v1/users/{victim}"), &globex.token)
         .await
-        .expect(200, "");
+        .ok(200);
     assert_eq!(r.body["disabled"], false);
 }
 
@@ -733,7 +709,7 @@ async fn reset_mfa_needs_an_aal2_administrator_and_ends_the_users_sessions() {
         json!({}),
     )
     .await
-    .expect(403, "mfa_required_for_action");
+    .problem(403, "mfa_required_for_action");
     // A manager cannot either, even with aal2.
     app.create_user(&admin, "mia@example.com", "manager", None)
         .await;
@@ -746,7 +722,7 @@ async fn reset_mfa_needs_an_aal2_administrator_and_ends_the_users_sessions() {
         json!({}),
     )
     .await
-    .expect(403, "forbidden");
+    .problem(403, "forbidden");
     assert_eq!(
         app.get("/api/v1/me", &ed.token).await.body["mfa"]["enabled"],
         true
@@ -758,24 +734,24 @@ async fn reset_mfa_needs_an_aal2_administrator_and_ends_the_users_sessions() {
         json!({}),
     )
     .await
-    .expect(204, "");
+    .ok(204);
     app.get("/api/v1/me", &ed.token)
         .await
-        .expect(401, "unauthorized");
+        .problem(401, "unauthorized");
     app.get("/api/v1/me", &ed0.token)
         .await
-        .expect(401, "unauthorized");
+        .problem(401, "unauthorized");
     app.post(
         "/api/v1/sessions/refresh",
         None,
         json!({"refresh_token": ed.refresh}),
     )
     .await
-    .expect(401, "unauthorized");
+    .problem(401, "unauthorized");
     let r = app
         .get(&format!("/api/v1/users/{ed_id}"), &admin.token)
         .await
-        .expect(200, "");
+        .ok(200);
     assert_eq!(r.body["mfa_enabled"], false);
     let events = app
         .get(
@@ -783,7 +759,7 @@ async fn reset_mfa_needs_an_aal2_administrator_and_ends_the_users_sessions() {
             &admin.token,
         )
         .await
-        .expect(200, "");
+        .ok(200);
     assert_eq!(events.body["total"], 1);
     assert_eq!(
         events.body["items"][0]["actor_user_id"],
@@ -791,10 +767,7 @@ async fn reset_mfa_needs_an_aal2_administrator_and_ends_the_users_sessions() {
     );
     assert_eq!(events.body["items"][0]["target_user_id"], ed_id.as_str());
     // Without a policy the user signs in with the password alone again.
-    let r = app
-        .login_raw("ed@example.com", PASSWORD)
-        .await
-        .expect(200, "");
+    let r = app.login_raw("ed@example.com", PASSWORD).await.ok(200);
     assert_eq!(r.body["status"], "authenticated");
     let _ = admin_secret;
 }
@@ -814,7 +787,7 @@ async fn audit_log_filters_by_time_and_rejects_unknown_types() {
             &admin.token,
         )
         .await
-        .expect(200, "");
+        .ok(200);
     assert_eq!(r.body["total"], 1);
     let r = app
         .get(
@@ -822,18 +795,15 @@ async fn audit_log_filters_by_time_and_rejects_unknown_types() {
             &admin.token,
         )
         .await
-        .expect(200, "");
+        .ok(200);
     assert_eq!(r.body["total"], 1);
     app.get("/api/v1/audit-events?type=nope", &admin.token)
         .await
-        .expect(422, "validation_failed");
+        .problem(422, "validation_failed");
     app.get("/api/v1/audit-events?since=yesterday", &admin.token)
         .await
-        .expect(422, "validation_failed");
-    let all = app
-        .get("/api/v1/audit-events", &admin.token)
-        .await
-        .expect(200, "");
+        .problem(422, "validation_failed");
+    let all = app.get("/api/v1/audit-events", &admin.token).await.ok(200);
     let first = &all.body["items"][0];
     for field in [
         "id",
@@ -861,15 +831,12 @@ async fn the_whole_it_glue_story() {
         json!({"require_mfa": true}),
     )
     .await
-    .expect(200, "");
+    .ok(200);
     // An editor is forced to enroll at login.
     let ed_id = app
         .create_user(&admin, "ed@example.com", "editor", None)
         .await;
-    let r = app
-        .login_raw("ed@example.com", PASSWORD)
-        .await
-        .expect(200, "");
+    let r = app.login_raw("ed@example.com", PASSWORD).await.ok(200);
     assert_eq!(r.body["status"], "mfa_enrollment_required");
     let (secret, recovery, verified) = app
         .enroll(r.body["enrollment_token"].as_str().unwrap(), None)
@@ -885,19 +852,16 @@ async fn the_whole_it_glue_story() {
     // Normal logins use the phone.
     app.login_mfa("ed@example.com", &secret).await;
     // The editor loses the phone and signs in with the recovery token; MFA stays on.
-    let r = app
-        .login_raw("ed@example.com", PASSWORD)
-        .await
-        .expect(200, "");
+    let r = app.login_raw("ed@example.com", PASSWORD).await.ok(200);
     let done = app
         .second_step(&r.body["mfa_token"], &recovery)
         .await
-        .expect(200, "");
+        .ok(200);
     assert_eq!(done.body["recovery_token_used"], true);
     let me = app
         .get("/api/v1/me", done.body["access_token"].as_str().unwrap())
         .await
-        .expect(200, "");
+        .ok(200);
     assert_eq!(me.body["mfa"]["enabled"], true);
     // Policy on: the editor cannot disable MFA.
     app.call(
@@ -907,16 +871,13 @@ async fn the_whole_it_glue_story() {
         Some(json!({"password": PASSWORD, "code": "123456"})),
     )
     .await
-    .expect(403, "mfa_enforced");
+    .problem(403, "mfa_enforced");
     // Later the editor has lost both: neither the old token nor a guess works.
-    let r = app
-        .login_raw("ed@example.com", PASSWORD)
-        .await
-        .expect(200, "");
+    let r = app.login_raw("ed@example.com", PASSWORD).await.ok(200);
     assert_eq!(r.body["methods"], json!(["totp"]));
     app.second_step(&r.body["mfa_token"], &recovery)
         .await
-        .expect(401, "mfa_code_invalid");
+        .problem(401, "mfa_code_invalid");
     // The administrator resets the editor's MFA.
     app.post(
         &format!("/api/v1/users/{ed_id}/mfa/reset"),
@@ -924,12 +885,9 @@ async fn the_whole_it_glue_story() {
         json!({}),
     )
     .await
-    .expect(204, "");
+    .ok(204);
     // The editor enrolls again at next login, with a new secret.
-    let r = app
-        .login_raw("ed@example.com", PASSWORD)
-        .await
-        .expect(200, "");
+    let r = app.login_raw("ed@example.com", PASSWORD).await.ok(200);
     assert_eq!(r.body["status"], "mfa_enrollment_required");
     let (new_secret, _, verified) = app
         .enroll(r.body["enrollment_token"].as_str().unwrap(), None)
@@ -1016,10 +974,7 @@ async fn operator_cli_creates_accounts_and_resets_a_sole_administrators_mfa() {
     );
     let s = app.login("solo@example.com").await;
     let (_, _, _) = app.enroll(&s.token, None).await;
-    let r = app
-        .login_raw("solo@example.com", PASSWORD)
-        .await
-        .expect(200, "");
+    let r = app.login_raw("solo@example.com", PASSWORD).await.ok(200);
     assert_eq!(r.body["status"], "mfa_required");
     // Phone and recovery token lost: the operator resets.
     let out = run_cli(&app, &["reset-mfa", "--email", "Solo@Example.com"], "");
@@ -1030,12 +985,12 @@ async fn operator_cli_creates_accounts_and_resets_a_sole_administrators_mfa() {
     );
     app.get("/api/v1/me", &s.token)
         .await
-        .expect(401, "unauthorized");
+        .problem(401, "unauthorized");
     let s = app.login("solo@example.com").await;
     let events = app
         .get("/api/v1/audit-events?type=mfa.reset", &s.token)
         .await
-        .expect(200, "");
+        .ok(200);
     assert_eq!(events.body["total"], 1);
     assert_eq!(events.body["items"][0]["actor_user_id"], Value::Null);
     assert_eq!(events.body["items"][0]["details"]["by"], "operator");
@@ -1058,7 +1013,7 @@ async fn operator_cli_creates_accounts_and_resets_a_sole_administrators_mfa() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    app.get("/api/v1/me", &s.token).await.expect(200, "");
+    app.get("/api/v1/me", &s.token).await.ok(200);
     let restarted = app.node();
     assert_ne!(restarted.keys.signing_kid(), old_kid);
     let kids = restarted

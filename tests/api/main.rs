@@ -5,9 +5,11 @@
 mod admin;
 mod cluster;
 mod crash;
+mod layers;
 mod mfa;
 mod ops;
 mod process;
 mod sessions;
 mod support;
 mod tokens;
+mod transitions;

@@ -12,7 +12,7 @@ async fn enrollment_shows_secret_uri_and_qr_codes_that_decode_to_the_uri() {
     let r = app
         .post("/api/v1/me/mfa/totp", Some(&s.token), json!({}))
         .await
-        .expect(201, "");
+        .ok(201);
     let secret = r.body["secret"].as_str().unwrap();
     assert_eq!(secret.len(), 32, "160-bit secret, unpadded base32");
     assert!(!secret.contains('='));
@@ -43,7 +43,7 @@ async fn enrollment_shows_secret_uri_and_qr_codes_that_decode_to_the_uri() {
     assert_eq!(doc.root_element().tag_name().name(), "svg");
     assert!(r.body["expires_at"].is_string());
     // Not enabled until verified.
-    let me = app.get("/api/v1/me", &s.token).await.expect(200, "");
+    let me = app.get("/api/v1/me", &s.token).await.ok(200);
     assert_eq!(me.body["mfa"]["enabled"], false);
 }
 
@@ -55,31 +55,27 @@ async fn verify_enables_mfa_and_login_then_needs_the_second_factor() {
     assert_eq!(verified["mfa"]["enabled"], true);
     assert_eq!(verified["mfa"]["can_disable"], true);
     assert_eq!(verified["mfa"]["recovery_token"]["active"], true);
-    assert!(verified.get("session").is_none());
+    // The verifying session continues, now aal2, with fresh tokens.
+    assert_eq!(verified["session"]["status"], "authenticated");
+    assert_eq!(verified["session"]["session_id"], s.session_id.as_str());
     let parts: Vec<&str> = recovery.split('-').collect();
     assert_eq!(parts.len(), 5);
     assert!(parts.iter().all(|p| p.len() == 5));
-    let me = app.get("/api/v1/me", &s.token).await.expect(200, "");
+    let me = app.get("/api/v1/me", &s.token).await.ok(200);
     assert_eq!(me.body["mfa_enabled"], true);
     assert!(me.body["mfa"]["enabled_at"].is_string());
     // Password alone no longer yields tokens.
-    let r = app
-        .login_raw("ann@example.com", PASSWORD)
-        .await
-        .expect(200, "");
+    let r = app.login_raw("ann@example.com", PASSWORD).await.ok(200);
     assert_eq!(r.body["status"], "mfa_required");
     assert!(r.body.get("access_token").is_none());
     assert_eq!(r.body["expires_in"], 300);
     assert_eq!(r.body["methods"], json!(["totp", "recovery_token"]));
     let code = app.code(&secret, 0);
-    let done = app
-        .second_step(&r.body["mfa_token"], &code)
-        .await
-        .expect(200, "");
+    let done = app.second_step(&r.body["mfa_token"], &code).await.ok(200);
     assert_eq!(done.body["status"], "authenticated");
     assert_eq!(done.body["recovery_token_used"], false);
     let token = done.body["access_token"].as_str().unwrap();
-    let sessions = app.get("/api/v1/me/sessions", token).await.expect(200, "");
+    let sessions = app.get("/api/v1/me/sessions", token).await.ok(200);
     let current = sessions.body["items"]
         .as_array()
         .unwrap()
@@ -94,7 +90,7 @@ async fn verify_enables_mfa_and_login_then_needs_the_second_factor() {
     let code = app.code(&secret, 0);
     app.second_step(&r.body["mfa_token"], &code)
         .await
-        .expect(401, "challenge_expired");
+        .problem(401, "challenge_expired");
 }
 
 #[actix_web::test]
@@ -107,11 +103,11 @@ async fn a_wrong_code_leaves_the_pending_enrollment_and_none_pending_is_409() {
         json!({"code": "123456"}),
     )
     .await
-    .expect(409, "no_pending_enrollment");
+    .problem(409, "no_pending_enrollment");
     let r = app
         .post("/api/v1/me/mfa/totp", Some(&s.token), json!({}))
         .await
-        .expect(201, "");
+        .ok(201);
     let secret = r.body["secret"].as_str().unwrap().to_string();
     let wrong = if app.code(&secret, 0) == "000000" {
         "111111"
@@ -124,7 +120,7 @@ async fn a_wrong_code_leaves_the_pending_enrollment_and_none_pending_is_409() {
         json!({"code": wrong}),
     )
     .await
-    .expect(401, "mfa_code_invalid");
+    .problem(401, "mfa_code_invalid");
     assert_eq!(
         app.get("/api/v1/me", &s.token).await.body["mfa"]["enabled"],
         false
@@ -136,7 +132,7 @@ async fn a_wrong_code_leaves_the_pending_enrollment_and_none_pending_is_409() {
         json!({"code": code}),
     )
     .await
-    .expect(200, "");
+    .ok(200);
     // Pending enrollments expire after 10 minutes.
     let r = app
         .post(
@@ -145,7 +141,7 @@ async fn a_wrong_code_leaves_the_pending_enrollment_and_none_pending_is_409() {
             json!({"password": PASSWORD}),
         )
         .await
-        .expect(201, "");
+        .ok(201);
     let secret = r.body["secret"].as_str().unwrap().to_string();
     app.clock.advance(11 * 60);
     let code = app.code(&secret, 0);
@@ -155,7 +151,7 @@ async fn a_wrong_code_leaves_the_pending_enrollment_and_none_pending_is_409() {
         json!({"code": code}),
     )
     .await
-    .expect(409, "no_pending_enrollment");
+    .problem(409, "no_pending_enrollment");
 }
 
 #[actix_web::test]
@@ -165,14 +161,14 @@ async fn re_enrollment_needs_the_password_and_retires_the_old_secret() {
     let (old_secret, _, _) = app.enroll(&s.token, None).await;
     app.post("/api/v1/me/mfa/totp", Some(&s.token), json!({}))
         .await
-        .expect(403, "reauthentication_required");
+        .problem(403, "reauthentication_required");
     app.post(
         "/api/v1/me/mfa/totp",
         Some(&s.token),
         json!({"password": "wrong wrong wrong"}),
     )
     .await
-    .expect(403, "reauthentication_required");
+    .problem(403, "reauthentication_required");
     // A pending re-enrollment does not disturb the active secret.
     let r = app
         .post(
@@ -181,7 +177,7 @@ async fn re_enrollment_needs_the_password_and_retires_the_old_secret() {
             json!({"password": PASSWORD}),
         )
         .await
-        .expect(201, "");
+        .ok(201);
     let new_secret = r.body["secret"].as_str().unwrap().to_string();
     assert_ne!(new_secret, old_secret);
     let still_old = app.login_mfa("ann@example.com", &old_secret).await;
@@ -192,21 +188,18 @@ async fn re_enrollment_needs_the_password_and_retires_the_old_secret() {
         json!({"code": code}),
     )
     .await
-    .expect(200, "");
+    .ok(200);
     app.next_step();
     // Now the old secret's codes fail and the new one's work.
-    let r = app
-        .login_raw("ann@example.com", PASSWORD)
-        .await
-        .expect(200, "");
+    let r = app.login_raw("ann@example.com", PASSWORD).await.ok(200);
     let old_code = app.code(&old_secret, 0);
     app.second_step(&r.body["mfa_token"], &old_code)
         .await
-        .expect(401, "mfa_code_invalid");
+        .problem(401, "mfa_code_invalid");
     let new_code = app.code(&new_secret, 0);
     app.second_step(&r.body["mfa_token"], &new_code)
         .await
-        .expect(200, "");
+        .ok(200);
 }
 
 #[actix_web::test]
@@ -234,7 +227,7 @@ async fn codes_are_single_use_and_skew_is_one_step() {
     let challenge = || async {
         app.login_raw("ann@example.com", PASSWORD)
             .await
-            .expect(200, "")
+            .ok(200)
             .body["mfa_token"]
             .as_str()
             .unwrap()
@@ -249,13 +242,13 @@ async fn codes_are_single_use_and_skew_is_one_step() {
         let t = challenge().await;
         app.second_step(&t, &code)
             .await
-            .expect(401, "mfa_code_invalid");
+            .problem(401, "mfa_code_invalid");
     }
     // −1, 0, +1: accepted once each, in rising order.
     for offset in [-1, 0, 1] {
         let t = challenge().await;
         let code = app.code(&secret, offset);
-        app.second_step(&t, &code).await.expect(200, "");
+        app.second_step(&t, &code).await.ok(200);
     }
     // The +1 step consumed everything up to it: the current and previous
     // codes are now refused, with the same answer as a wrong code.
@@ -265,13 +258,13 @@ async fn codes_are_single_use_and_skew_is_one_step() {
         let r = app
             .second_step(&t, &code)
             .await
-            .expect(401, "mfa_code_invalid");
+            .problem(401, "mfa_code_invalid");
         assert_eq!(r.body["attempts_remaining"], 4);
     }
     let events = app
         .get("/api/v1/audit-events?type=mfa.replay_refused", &s.token)
         .await
-        .expect(200, "");
+        .ok(200);
     assert!(events.body["total"].as_i64().unwrap() >= 1);
 }
 
@@ -280,10 +273,7 @@ async fn a_challenge_dies_after_five_wrong_codes_or_five_minutes() {
     let app = TestApp::new().await;
     let s = app.signup_and_login("ann@example.com").await;
     let (secret, _, _) = app.enroll(&s.token, None).await;
-    let r = app
-        .login_raw("ann@example.com", PASSWORD)
-        .await
-        .expect(200, "");
+    let r = app.login_raw("ann@example.com", PASSWORD).await.ok(200);
     let t = r.body["mfa_token"].as_str().unwrap().to_string();
     let wrong = if app.code(&secret, 0) == "999999" {
         "999998"
@@ -294,25 +284,22 @@ async fn a_challenge_dies_after_five_wrong_codes_or_five_minutes() {
         let r = app
             .second_step(&t, &wrong)
             .await
-            .expect(401, "mfa_code_invalid");
+            .problem(401, "mfa_code_invalid");
         assert_eq!(r.body["attempts_remaining"], remaining);
     }
     let code = app.code(&secret, 0);
     app.second_step(&t, &code)
         .await
-        .expect(401, "challenge_expired");
-    let r = app
-        .login_raw("ann@example.com", PASSWORD)
-        .await
-        .expect(200, "");
+        .problem(401, "challenge_expired");
+    let r = app.login_raw("ann@example.com", PASSWORD).await.ok(200);
     app.clock.advance(5 * 60 + 1);
     let code = app.code(&secret, 0);
     app.second_step(&r.body["mfa_token"], &code)
         .await
-        .expect(401, "challenge_expired");
+        .problem(401, "challenge_expired");
     app.second_step(&"lkm_nonsense", &code)
         .await
-        .expect(401, "challenge_expired");
+        .problem(401, "challenge_expired");
 }
 
 #[actix_web::test]
@@ -328,37 +315,26 @@ async fn ten_wrong_codes_across_challenges_lock_the_second_step() {
         }
     };
     for _ in 0..2 {
-        let r = app
-            .login_raw("ann@example.com", PASSWORD)
-            .await
-            .expect(200, "");
+        let r = app.login_raw("ann@example.com", PASSWORD).await.ok(200);
         for _ in 0..5 {
             let w = wrong(&app.code(&secret, 0));
             app.second_step(&r.body["mfa_token"], &w)
                 .await
-                .expect(401, "mfa_code_invalid");
+                .problem(401, "mfa_code_invalid");
         }
     }
-    let r = app
-        .login_raw("ann@example.com", PASSWORD)
-        .await
-        .expect(200, "");
+    let r = app.login_raw("ann@example.com", PASSWORD).await.ok(200);
     let code = app.code(&secret, 0);
     let locked = app
         .second_step(&r.body["mfa_token"], &code)
         .await
-        .expect(429, "too_many_attempts");
+        .problem(429, "too_many_attempts");
     let wait: i64 = locked.retry_after();
     assert!(wait > 14 * 60 && wait <= 15 * 60, "{wait}");
     app.clock.advance(wait);
-    let r = app
-        .login_raw("ann@example.com", PASSWORD)
-        .await
-        .expect(200, "");
+    let r = app.login_raw("ann@example.com", PASSWORD).await.ok(200);
     let code = app.code(&secret, 0);
-    app.second_step(&r.body["mfa_token"], &code)
-        .await
-        .expect(200, "");
+    app.second_step(&r.body["mfa_token"], &code).await.ok(200);
 }
 
 #[actix_web::test]
@@ -366,22 +342,16 @@ async fn recovery_token_signs_in_once_and_leaves_mfa_enabled() {
     let app = TestApp::new().await;
     let s = app.signup_and_login("ann@example.com").await;
     let (_, recovery, _) = app.enroll(&s.token, None).await;
-    let r = app
-        .login_raw("ann@example.com", PASSWORD)
-        .await
-        .expect(200, "");
+    let r = app.login_raw("ann@example.com", PASSWORD).await.ok(200);
     // Lower case, spaces instead of dashes: still the token.
     let typed = recovery.to_lowercase().replace('-', " ");
-    let done = app
-        .second_step(&r.body["mfa_token"], &typed)
-        .await
-        .expect(200, "");
+    let done = app.second_step(&r.body["mfa_token"], &typed).await.ok(200);
     assert_eq!(done.body["recovery_token_used"], true);
     let token = done.body["access_token"].as_str().unwrap();
-    let me = app.get("/api/v1/me", token).await.expect(200, "");
+    let me = app.get("/api/v1/me", token).await.ok(200);
     assert_eq!(me.body["mfa"]["enabled"], true);
     assert_eq!(me.body["mfa"]["recovery_token"]["active"], false);
-    let sessions = app.get("/api/v1/me/sessions", token).await.expect(200, "");
+    let sessions = app.get("/api/v1/me/sessions", token).await.ok(200);
     let current = sessions.body["items"]
         .as_array()
         .unwrap()
@@ -392,18 +362,15 @@ async fn recovery_token_signs_in_once_and_leaves_mfa_enabled() {
     assert_eq!(current["amr"], json!(["pwd", "rec"]));
     assert_eq!(current["aal"], "aal2");
     // Second use: refused like a wrong code; methods no longer offer it.
-    let r = app
-        .login_raw("ann@example.com", PASSWORD)
-        .await
-        .expect(200, "");
+    let r = app.login_raw("ann@example.com", PASSWORD).await.ok(200);
     assert_eq!(r.body["methods"], json!(["totp"]));
     app.second_step(&r.body["mfa_token"], &recovery)
         .await
-        .expect(401, "mfa_code_invalid");
+        .problem(401, "mfa_code_invalid");
     let used = app
         .get("/api/v1/audit-events?type=recovery_token.used", token)
         .await
-        .expect(200, "");
+        .ok(200);
     assert_eq!(used.body["total"], 1);
 }
 
@@ -417,18 +384,18 @@ async fn regenerating_the_recovery_token_kills_the_previous_one() {
         json!({"password": PASSWORD}),
     )
     .await
-    .expect(409, "mfa_not_enabled");
+    .problem(409, "mfa_not_enabled");
     let (_, first, _) = app.enroll(&s.token, None).await;
     app.post("/api/v1/me/mfa/recovery-token", Some(&s.token), json!({}))
         .await
-        .expect(403, "reauthentication_required");
+        .problem(403, "reauthentication_required");
     app.post(
         "/api/v1/me/mfa/recovery-token",
         Some(&s.token),
         json!({"password": "wrong wrong wrong"}),
     )
     .await
-    .expect(403, "reauthentication_required");
+    .problem(403, "reauthentication_required");
     let r = app
         .post(
             "/api/v1/me/mfa/recovery-token",
@@ -436,20 +403,15 @@ async fn regenerating_the_recovery_token_kills_the_previous_one() {
             json!({"password": PASSWORD}),
         )
         .await
-        .expect(201, "");
+        .ok(201);
     let second = r.body["recovery_token"].as_str().unwrap().to_string();
     assert!(r.body["created_at"].is_string());
     assert_ne!(first, second);
-    let c = app
-        .login_raw("ann@example.com", PASSWORD)
-        .await
-        .expect(200, "");
+    let c = app.login_raw("ann@example.com", PASSWORD).await.ok(200);
     app.second_step(&c.body["mfa_token"], &first)
         .await
-        .expect(401, "mfa_code_invalid");
-    app.second_step(&c.body["mfa_token"], &second)
-        .await
-        .expect(200, "");
+        .problem(401, "mfa_code_invalid");
+    app.second_step(&c.body["mfa_token"], &second).await.ok(200);
 }
 
 #[actix_web::test]
@@ -463,7 +425,7 @@ async fn disable_checks_password_then_code_and_removes_factors() {
         Some(json!({"password": PASSWORD, "code": "123456"})),
     )
     .await
-    .expect(409, "mfa_not_enabled");
+    .problem(409, "mfa_not_enabled");
     let (secret, recovery, _) = app.enroll(&s.token, None).await;
     let code = app.code(&secret, 0);
     app.call(
@@ -473,7 +435,7 @@ async fn disable_checks_password_then_code_and_removes_factors() {
         Some(json!({"code": code})),
     )
     .await
-    .expect(403, "reauthentication_required");
+    .problem(403, "reauthentication_required");
     app.call(
         Method::DELETE,
         "/api/v1/me/mfa",
@@ -481,7 +443,7 @@ async fn disable_checks_password_then_code_and_removes_factors() {
         Some(json!({"password": "wrong wrong wrong", "code": code})),
     )
     .await
-    .expect(403, "reauthentication_required");
+    .problem(403, "reauthentication_required");
     let wrong = if code == "000001" { "000002" } else { "000001" };
     app.call(
         Method::DELETE,
@@ -490,7 +452,7 @@ async fn disable_checks_password_then_code_and_removes_factors() {
         Some(json!({"password": PASSWORD, "code": wrong})),
     )
     .await
-    .expect(401, "mfa_code_invalid");
+    .problem(401, "mfa_code_invalid");
     app.call(
         Method::DELETE,
         "/api/v1/me/mfa",
@@ -498,13 +460,11 @@ async fn disable_checks_password_then_code_and_removes_factors() {
         Some(json!({"password": PASSWORD, "code": code})),
     )
     .await
-    .expect(204, "");
-    let me = app.get("/api/v1/me", &s.token).await.expect(200, "");
+    .ok(204);
+    let me = app.get("/api/v1/me", &s.token).await.ok(200);
     assert_eq!(me.body["mfa"]["enabled"], false);
     assert_eq!(me.body["mfa"]["recovery_token"]["active"], false);
-    app.login_raw("ann@example.com", PASSWORD)
-        .await
-        .expect(200, "");
+    app.login_raw("ann@example.com", PASSWORD).await.ok(200);
     // With the recovery token instead of a code.
     let (_, recovery2, _) = app.enroll(&s.token, None).await;
     assert_ne!(recovery, recovery2);
@@ -515,11 +475,11 @@ async fn disable_checks_password_then_code_and_removes_factors() {
         Some(json!({"password": PASSWORD, "code": recovery2})),
     )
     .await
-    .expect(204, "");
+    .ok(204);
     let disabled = app
         .get("/api/v1/audit-events?type=mfa.disabled", &s.token)
         .await
-        .expect(200, "");
+        .ok(200);
     assert_eq!(disabled.body["total"], 2);
 }
 
@@ -530,8 +490,8 @@ async fn disable_is_refused_while_a_policy_requires_mfa() {
     let (secret, _, _) = app.enroll(&s.token, None).await;
     app.patch("/api/v1/account", &s.token, json!({"require_mfa": true}))
         .await
-        .expect(200, "");
-    let me = app.get("/api/v1/me", &s.token).await.expect(200, "");
+        .ok(200);
+    let me = app.get("/api/v1/me", &s.token).await.ok(200);
     assert_eq!(me.body["mfa"]["required"], true);
     assert_eq!(me.body["mfa"]["required_by"], "account");
     assert_eq!(me.body["mfa"]["can_disable"], false);
@@ -543,7 +503,7 @@ async fn disable_is_refused_while_a_policy_requires_mfa() {
         Some(json!({"code": "000000"})),
     )
     .await
-    .expect(403, "mfa_enforced");
+    .problem(403, "mfa_enforced");
     let code = app.code(&secret, 0);
     app.call(
         Method::DELETE,
@@ -552,7 +512,7 @@ async fn disable_is_refused_while_a_policy_requires_mfa() {
         Some(json!({"password": PASSWORD, "code": code})),
     )
     .await
-    .expect(403, "mfa_enforced");
+    .problem(403, "mfa_enforced");
     assert_eq!(
         app.get("/api/v1/me", &s.token).await.body["mfa"]["enabled"],
         true
@@ -564,10 +524,7 @@ async fn secrets_and_tokens_are_never_stored_in_clear() {
     let app = TestApp::new().await;
     let s = app.signup_and_login("ann@example.com").await;
     let (secret, recovery, _) = app.enroll(&s.token, None).await;
-    let r = app
-        .login_raw("ann@example.com", PASSWORD)
-        .await
-        .expect(200, "");
+    let r = app.login_raw("ann@example.com", PASSWORD).await.ok(200);
     let mfa_token = r.body["mfa_token"].as_str().unwrap().to_string();
     let canonical = recovery.replace('-', "");
     let secret_bytes = data_encoding::BASE32_NOPAD
@@ -631,10 +588,7 @@ async fn race(app: &TestApp, path: &str, bodies: Vec<serde_json::Value>) -> Vec<
 async fn challenges(app: &TestApp, n: usize) -> Vec<String> {
     let mut out = Vec::new();
     for _ in 0..n {
-        let r = app
-            .login_raw("ann@example.com", PASSWORD)
-            .await
-            .expect(200, "");
+        let r = app.login_raw("ann@example.com", PASSWORD).await.ok(200);
         out.push(r.body["mfa_token"].as_str().unwrap().to_string());
     }
     out
@@ -739,10 +693,7 @@ async fn malformed_second_step_input_is_a_clean_error() {
     let app = TestApp::new().await;
     let s = app.signup_and_login("ann@example.com").await;
     let (_, _, _) = app.enroll(&s.token, None).await;
-    let r = app
-        .login_raw("ann@example.com", PASSWORD)
-        .await
-        .expect(200, "");
+    let r = app.login_raw("ann@example.com", PASSWORD).await.ok(200);
     for code in [
         "",
         "12345",
@@ -752,7 +703,7 @@ async fn malformed_second_step_input_is_a_clean_error() {
     ] {
         app.second_step(&r.body["mfa_token"], &code)
             .await
-            .expect(401, "mfa_code_invalid");
+            .problem(401, "mfa_code_invalid");
     }
     app.post(
         "/api/v1/sessions/mfa",
@@ -760,10 +711,10 @@ async fn malformed_second_step_input_is_a_clean_error() {
         json!({"mfa_token": r.body["mfa_token"]}),
     )
     .await
-    .expect(422, "validation_failed");
+    .problem(422, "validation_failed");
     app.second_step(&7, &"123456")
         .await
-        .expect(422, "validation_failed");
+        .problem(422, "validation_failed");
 }
 
 #[actix_web::test]
@@ -791,10 +742,7 @@ async fn concurrent_wrong_codes_cannot_overdraw_one_challenge() {
         12,
         "{statuses:?}"
     );
-    let r = app
-        .login_raw("ann@example.com", PASSWORD)
-        .await
-        .expect(200, "");
+    let r = app.login_raw("ann@example.com", PASSWORD).await.ok(200);
     let me = app
         .second_step(&r.body["mfa_token"], &app.code(&secret, 0))
         .await;
@@ -806,7 +754,7 @@ async fn concurrent_wrong_codes_cannot_overdraw_one_challenge() {
     let failed = app
         .get("/api/v1/audit-events?type=mfa.challenge_failed", &s.token)
         .await
-        .expect(200, "");
+        .ok(200);
     assert_eq!(failed.body["total"], 5);
 }
 
@@ -817,7 +765,7 @@ async fn concurrent_verifications_of_one_enrollment_enable_it_once() {
     let start = app
         .post("/api/v1/me/mfa/totp", Some(&s.token), json!({}))
         .await
-        .expect(201, "");
+        .ok(201);
     let code = app.code(start.body["secret"].as_str().unwrap(), 0);
     let srv = actix_web::test::init_service(latchkey::app::build(app.state.clone())).await;
     let calls = (0..10).map(|_| {
@@ -847,6 +795,6 @@ async fn concurrent_verifications_of_one_enrollment_enable_it_once() {
     let enabled = app
         .get("/api/v1/audit-events?type=mfa.enabled", &s.token)
         .await
-        .expect(200, "");
+        .ok(200);
     assert_eq!(enabled.body["total"], 1);
 }

@@ -10,23 +10,14 @@ use crate::support::TestApp;
 #[actix_web::test]
 async fn health_readiness_and_metrics() {
     let app = TestApp::new().await;
-    let r = app
-        .call(Method::GET, "/healthz", None, None)
-        .await
-        .expect(200, "");
+    let r = app.call(Method::GET, "/healthz", None, None).await.ok(200);
     assert_eq!(r.body["status"], "ok");
-    let r = app
-        .call(Method::GET, "/readyz", None, None)
-        .await
-        .expect(200, "");
+    let r = app.call(Method::GET, "/readyz", None, None).await.ok(200);
     assert_eq!(r.body["status"], "ready");
     app.login_raw("nobody@example.com", "wrong password!!")
         .await
-        .expect(401, "invalid_credentials");
-    let r = app
-        .call(Method::GET, "/metrics", None, None)
-        .await
-        .expect(200, "");
+        .problem(401, "invalid_credentials");
+    let r = app.call(Method::GET, "/metrics", None, None).await.ok(200);
     assert!(r.content_type().starts_with("text/plain"));
     assert!(r.text.contains("http_requests_total"), "{}", r.text);
     assert!(
@@ -43,12 +34,12 @@ async fn swagger_ui_and_openapi_are_served() {
     let r = app
         .call(Method::GET, "/swagger-ui/", None, None)
         .await
-        .expect(200, "");
+        .ok(200);
     assert!(r.text.contains("swagger"), "swagger html");
     let r = app
         .call(Method::GET, "/api-docs/openapi.json", None, None)
         .await
-        .expect(200, "");
+        .ok(200);
     assert_eq!(
         r.body["components"]["securitySchemes"]["bearer"]["scheme"],
         "bearer"
@@ -107,10 +98,10 @@ async fn unknown_routes_and_bad_bodies_are_problem_json() {
     let app = TestApp::new().await;
     app.call(Method::GET, "/nope", None, None)
         .await
-        .expect(404, "not_found");
+        .problem(404, "not_found");
     app.call(Method::GET, "/api/v1/nope", None, None)
         .await
-        .expect(404, "not_found");
+        .problem(404, "not_found");
     // Wrong content type, malformed JSON, an oversized body, deep nesting
     // (skipped without recursion, so it is just a wrong login).
     let srv = web_test::init_service(latchkey::app::build(app.state.clone())).await;
@@ -178,13 +169,13 @@ async fn unknown_routes_and_bad_bodies_are_problem_json() {
             req.peer_addr("127.0.0.1:1".parse().unwrap()).to_request(),
         )
         .await;
-        crate::support::to_resp(res).await.expect(status, code);
+        crate::support::to_resp(res).await.problem(status, code);
     }
     let s = app.signup_and_login("ann@example.com").await;
     app.get("/api/v1/users/%ZZ", &s.token)
         .await
-        .expect(404, "not_found");
-    app.post("/api/v1/users", Some(&s.token), json!({"email": "e@x.io", "display_name": "E", "role": "emperor", "password": "long enough password"})).await.expect(422, "validation_failed");
+        .problem(404, "not_found");
+    app.post("/api/v1/users", Some(&s.token), json!({"email": "e@x.io", "display_name": "E", "role": "emperor", "password": "long enough password"})).await.problem(422, "validation_failed");
 }
 
 #[actix_web::test]
@@ -219,7 +210,7 @@ async fn per_ip_rate_limit_on_unauthenticated_routes() {
     for _ in 0..3 {
         app.login_raw("a@b.io", "wrong password!!")
             .await
-            .expect(401, "invalid_credentials");
+            .problem(401, "invalid_credentials");
     }
     let r = app
         .post(
@@ -228,12 +219,10 @@ async fn per_ip_rate_limit_on_unauthenticated_routes() {
             json!({"refresh_token": "lkr_x"}),
         )
         .await
-        .expect(429, "too_many_attempts");
+        .problem(429, "too_many_attempts");
     assert!(r.headers.get("retry-after").is_some());
     // Authenticated and operational routes are not limited.
-    app.call(Method::GET, "/healthz", None, None)
-        .await
-        .expect(200, "");
+    app.call(Method::GET, "/healthz", None, None).await.ok(200);
 }
 
 #[actix_web::test]
@@ -314,10 +303,10 @@ async fn oversize_unicode_and_control_characters_are_refused_cleanly() {
     for body in cases {
         app.post("/api/v1/accounts", None, body.clone())
             .await
-            .expect(422, "validation_failed");
+            .problem(422, "validation_failed");
     }
     // Unicode names are fine.
-    let r = app.post("/api/v1/accounts", None, json!({"account_name": "Zürich Ärzte 東京", "email": "z@example.com", "password": "long enough password"})).await.expect(201, "");
+    let r = app.post("/api/v1/accounts", None, json!({"account_name": "Zürich Ärzte 東京", "email": "z@example.com", "password": "long enough password"})).await.ok(201);
     assert_eq!(r.body["account"]["name"], "Zürich Ärzte 東京");
     app.post(
         "/api/v1/sub-accounts",
@@ -325,31 +314,31 @@ async fn oversize_unicode_and_control_characters_are_refused_cleanly() {
         json!({"name": "\u{7}bell"}),
     )
     .await
-    .expect(422, "validation_failed");
+    .problem(422, "validation_failed");
     app.patch(
         "/api/v1/account",
         &admin.token,
         json!({"name": "n".repeat(201)}),
     )
     .await
-    .expect(422, "validation_failed");
+    .problem(422, "validation_failed");
     app.second_step(&"x".repeat(60_000), &"123456")
         .await
-        .expect(401, "challenge_expired");
+        .problem(401, "challenge_expired");
     app.post(
         "/api/v1/sessions/refresh",
         None,
         json!({"refresh_token": "lkr_".to_string() + &"x".repeat(60_000)}),
     )
     .await
-    .expect(401, "unauthorized");
+    .problem(401, "unauthorized");
     app.get(
         &format!("/api/v1/users?q={}", "q".repeat(300)),
         &admin.token,
     )
     .await
-    .expect(422, "validation_failed");
+    .problem(422, "validation_failed");
     app.get(&format!("/api/v1/users/{}", "i".repeat(5000)), &admin.token)
         .await
-        .expect(404, "not_found");
+        .problem(404, "not_found");
 }

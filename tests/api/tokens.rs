@@ -34,7 +34,7 @@ async fn access_token_verifies_with_only_the_jwks() {
     let jwks = app
         .call(Method::GET, "/.well-known/jwks.json", None, None)
         .await
-        .expect(200, "");
+        .ok(200);
     let (header, claims, signature, signed) = parts(&s.token);
     assert_eq!(header["alg"], "EdDSA");
     let key = jwks.body["keys"]
@@ -71,10 +71,10 @@ async fn access_token_verifies_with_only_the_jwks() {
     // After logout the same, still unexpired token is refused.
     app.delete("/api/v1/sessions/current", &s.token)
         .await
-        .expect(204, "");
+        .ok(204);
     app.get("/api/v1/me", &s.token)
         .await
-        .expect(401, "unauthorized");
+        .problem(401, "unauthorized");
 }
 
 #[actix_web::test]
@@ -135,10 +135,10 @@ async fn forged_and_misused_tokens_are_refused() {
         let r = app
             .get("/api/v1/me", &token)
             .await
-            .expect(401, "unauthorized");
+            .problem(401, "unauthorized");
         assert!(r.content_type().starts_with("application/problem+json"));
     }
-    app.get("/api/v1/me", &s.token).await.expect(200, "");
+    app.get("/api/v1/me", &s.token).await.ok(200);
 }
 
 #[actix_web::test]
@@ -148,11 +148,11 @@ async fn expired_and_not_yet_valid_tokens_are_refused() {
     app.clock.advance(901);
     app.get("/api/v1/me", &s.token)
         .await
-        .expect(401, "unauthorized");
+        .problem(401, "unauthorized");
     app.clock.advance(-901 - 120);
     app.get("/api/v1/me", &s.token)
         .await
-        .expect(401, "unauthorized");
+        .problem(401, "unauthorized");
 }
 
 #[actix_web::test]
@@ -176,19 +176,19 @@ async fn key_rotation_keeps_old_tokens_valid_and_publishes_both_keys() {
         Some(json!({"email": "ann@example.com", "password": PASSWORD})),
     )
     .await
-    .expect(200, "");
+    .ok(200);
     let new_token = r.body["access_token"].as_str().unwrap().to_string();
     assert_eq!(parts(&new_token).0["kid"], new_kid.as_str());
     // ...a node started before accepts that token (it reloads on an unknown kid)...
-    app.get("/api/v1/me", &new_token).await.expect(200, "");
+    app.get("/api/v1/me", &new_token).await.ok(200);
     // ...and the token signed with the previous key stays valid on both.
-    app.get("/api/v1/me", &s.token).await.expect(200, "");
+    app.get("/api/v1/me", &s.token).await.ok(200);
     call_on(&node_b, Method::GET, "/api/v1/me", Some(&s.token), None)
         .await
-        .expect(200, "");
+        .ok(200);
     let jwks = call_on(&node_b, Method::GET, "/.well-known/jwks.json", None, None)
         .await
-        .expect(200, "");
+        .ok(200);
     let kids: Vec<&str> = jwks.body["keys"]
         .as_array()
         .unwrap()
@@ -204,7 +204,7 @@ async fn key_rotation_keeps_old_tokens_valid_and_publishes_both_keys() {
     let node_c = app.node();
     let jwks = call_on(&node_c, Method::GET, "/.well-known/jwks.json", None, None)
         .await
-        .expect(200, "");
+        .ok(200);
     let kids: Vec<&str> = jwks.body["keys"]
         .as_array()
         .unwrap()

@@ -1,0 +1,160 @@
+//! Who is calling: the live session behind an access token (a
+//! [`Principal`]), or a forced-enrollment grant behind an enrollment token.
+//! The checks that make either valid live here, not in the extractors.
+
+use chrono::NaiveDateTime;
+
+use super::policy::{self, Aal, Permission, RequiredBy};
+use crate::crypto::tokens::{self, AccessClaims};
+use crate::error::{ApiError, ApiResult};
+use crate::store::challenges::{self as challenge_store, KIND_ENROLLMENT};
+use crate::store::sessions::{self as session_store, Session};
+use crate::store::users::{self as user_store, User};
+use crate::store::DbConn;
+
+/// A request made with a valid access token of a live session, as read at
+/// the start of the request.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub user: User,
+    pub session: Session,
+    pub claims: AccessClaims,
+    /// The policy that requires MFA for this user, if any.
+    pub required_by: Option<RequiredBy>,
+    /// Creation time of the user's unused recovery token, if any.
+    pub unused_recovery_created_at: Option<NaiveDateTime>,
+}
+
+impl Principal {
+    pub fn aal(&self) -> Aal {
+        self.session.aal
+    }
+
+    pub fn has_mfa(&self) -> bool {
+        self.user.mfa_enabled_at.is_some()
+    }
+
+    /// The permission table applied to this principal as read at the start
+    /// of the request. Mutations assert it again on fresh rows (see
+    /// [`reload`]).
+    pub fn may(&self, permission: Permission) -> ApiResult<()> {
+        policy::allows(self.user.role, self.aal(), self.has_mfa(), permission)
+    }
+}
+
+/// The live session `sid` of user `sub` with its context (one indexed query).
+pub fn session_principal(
+    conn: &mut DbConn,
+    claims: AccessClaims,
+    now: NaiveDateTime,
+    idle_cutoff: NaiveDateTime,
+) -> ApiResult<Principal> {
+    let found = session_store::find_live_context(conn, &claims.sid, now, idle_cutoff)?;
+    match found {
+        Some(found) if found.user.id == claims.sub => Ok(Principal {
+            required_by: policy::required_by_flags(
+                found.account_requires_mfa,
+                found.sub_account_requires_mfa,
+            ),
+            unused_recovery_created_at: found
+                .recovery_created_at
+                .filter(|_| found.recovery_used_at.is_none()),
+            user: found.user,
+            session: found.session,
+            claims,
+        }),
+        _ => Err(ApiError::Unauthorized),
+    }
+}
+
+/// The actor and its session read again (inside the caller's transaction,
+/// after its locks), so a decision rests on the rows as they are now: a
+/// role changed, MFA disabled or the session downgraded or ended since the
+/// request began.
+pub fn reload(conn: &mut DbConn, principal: &Principal) -> ApiResult<Current> {
+    let user = user_store::find(conn, &principal.user.id)?
+        .filter(|u| !u.disabled)
+        .ok_or(ApiError::Unauthorized)?;
+    let session = session_store::find(conn, &principal.session.id)?
+        .filter(|s| s.revoked_at.is_none() && s.user_id == user.id)
+        .ok_or(ApiError::Unauthorized)?;
+    Ok(Current { user, session })
+}
+
+/// An actor and session as just read by [`reload`].
+#[derive(Debug, Clone)]
+pub struct Current {
+    pub user: User,
+    pub session: Session,
+}
+
+impl Current {
+    pub fn has_mfa(&self) -> bool {
+        self.user.mfa_enabled_at.is_some()
+    }
+
+    /// The permission table applied to the fresh rows.
+    pub fn may(&self, permission: Permission) -> ApiResult<()> {
+        policy::allows(self.user.role, self.session.aal, self.has_mfa(), permission)
+    }
+}
+
+/// [`reload`] then [`Current::may`]: the check every mutation starts with.
+pub fn authorize(
+    conn: &mut DbConn,
+    principal: &Principal,
+    permission: Permission,
+) -> ApiResult<Current> {
+    let current = reload(conn, principal)?;
+    current.may(permission)?;
+    Ok(current)
+}
+
+/// A live enrollment grant: after the password, for a user who must set up
+/// MFA and has not (once they have, every grant is dead).
+#[derive(Debug, Clone)]
+pub struct EnrollmentGrant {
+    pub user: User,
+    pub challenge_id: String,
+}
+
+/// The grant behind an enrollment token, if it is live.
+pub fn enrollment_grant(
+    conn: &mut DbConn,
+    token: &str,
+    now: NaiveDateTime,
+) -> ApiResult<Option<EnrollmentGrant>> {
+    if !token.starts_with(tokens::ENROLLMENT_PREFIX) || token.len() > 200 {
+        return Ok(None);
+    }
+    let hash = tokens::sha256_hex(token);
+    let Some(challenge) = challenge_store::find_by_hash(conn, KIND_ENROLLMENT, &hash)? else {
+        return Ok(None);
+    };
+    if challenge.consumed_at.is_some() || challenge.expires_at <= now {
+        return Ok(None);
+    }
+    let user = user_store::find(conn, &challenge.user_id)?
+        .filter(|u| !u.disabled && u.mfa_enabled_at.is_none());
+    Ok(user.map(|user| EnrollmentGrant {
+        user,
+        challenge_id: challenge.id,
+    }))
+}
+
+/// Who may use the TOTP enrollment endpoints: a signed-in user, or a user
+/// holding an enrollment grant.
+#[derive(Debug, Clone)]
+pub enum MfaActor {
+    Session(Box<Principal>),
+    Enrollment(Box<EnrollmentGrant>),
+}
+
+impl MfaActor {
+    pub fn user(&self) -> &User {
+        match self {
+            MfaActor::Session(p) => &p.user,
+            MfaActor::Enrollment(g) => &g.user,
+        }
+    }
+}
