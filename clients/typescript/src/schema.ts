@@ -106,8 +106,9 @@ export interface paths {
         post?: never;
         /**
          * Disable MFA (not allowed while a policy requires it).
-         * @description Checked in this order: 403 `mfa_enforced`, 403 `reauthentication_required`,
-         *     401 `mfa_code_invalid` (`code` may also be the recovery token).
+         * @description Checked in this order: 403 `mfa_enforced`, 403 `mfa_required_for_action`
+         *     (aal1 session), 403 `reauthentication_required`, 401 `mfa_code_invalid`
+         *     (`code` may also be the recovery token). The user's sessions drop to aal1.
          */
         delete: operations["disable_mfa"];
         options?: never;
@@ -124,7 +125,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Generate a new one-time recovery token (the previous one stops working). */
+        /**
+         * Generate a new one-time recovery token (the previous one stops working).
+         * @description Needs an aal2 session (403 `mfa_required_for_action`) and the password.
+         */
         post: operations["regenerate_recovery_token"];
         delete?: never;
         options?: never;
@@ -144,7 +148,8 @@ export interface paths {
         /**
          * Start TOTP enrollment: a new secret as QR code (PNG, SVG) and text.
          * @description The pending enrollment lives 10 minutes; a new call replaces it. When MFA
-         *     is already enabled, `password` is required. Accepts an enrollment token.
+         *     is already enabled, re-enrolling needs an aal2 session and `password`.
+         *     Accepts an enrollment token while its user has no MFA.
          */
         post: operations["start_totp_enrollment"];
         delete?: never;
@@ -165,8 +170,10 @@ export interface paths {
         /**
          * Confirm the pending enrollment with a code from the app.
          * @description Activates the new secret (a previously active one stops working) and
-         *     returns a fresh recovery token. With an enrollment token, `session`
-         *     holds the tokens of the completed login.
+         *     returns a fresh recovery token. Every other session of the user ends and
+         *     every open MFA challenge and enrollment token is consumed; `session`
+         *     holds fresh tokens to switch to (the calling session, now aal2, or a new
+         *     session for an enrollment token).
          */
         post: operations["verify_totp_enrollment"];
         delete?: never;
@@ -399,8 +406,9 @@ export interface paths {
         /**
          * Reset a locked-out user's MFA ("Reset MFA").
          * @description Removes their secret and recovery token and ends their sessions; at next
-         *     login they enroll again if MFA is required. Only administrators whose own
-         *     session is aal2 (403 `mfa_required_for_action` otherwise).
+         *     login they enroll again if MFA is required. Only administrators who have
+         *     MFA enabled now, in an aal2 session (403 `mfa_required_for_action`
+         *     otherwise).
          */
         post: operations["reset_user_mfa"];
         delete?: never;
@@ -464,6 +472,11 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * @description Authenticator assurance level of a session (NIST SP 800-63B).
+         * @enum {string}
+         */
+        Aal: "aal1" | "aal2";
         AccountResponse: {
             /** Format: date-time */
             created_at: string;
@@ -498,7 +511,11 @@ export interface components {
             /** @description Single-use; exchange at `POST /api/v1/sessions/refresh`. */
             refresh_token: string;
             session_id: string;
-            status: components["schemas"]["AuthenticatedStatus"];
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            status: "authenticated";
             token_type: components["schemas"]["TokenType"];
             user: components["schemas"]["UserResponse"];
         };
@@ -540,7 +557,11 @@ export interface components {
              * @example 600
              */
             expires_in: number;
-            status: components["schemas"]["EnrollmentRequiredStatus"];
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            status: "mfa_enrollment_required";
         };
         /** @enum {string} */
         EnrollmentRequiredStatus: "mfa_enrollment_required";
@@ -562,6 +583,11 @@ export interface components {
              */
             secret: string;
         };
+        /**
+         * @description The kinds of audit event.
+         * @enum {string}
+         */
+        EventType: "login.succeeded" | "login.failed" | "login.locked" | "mfa.challenge_failed" | "mfa.replay_refused" | "mfa.enabled" | "mfa.disabled" | "mfa.reset" | "recovery_token.generated" | "recovery_token.used" | "account.policy_changed" | "sub_account.created" | "sub_account.policy_changed" | "sub_account.deleted" | "user.created" | "user.updated" | "user.deleted" | "session.revoked" | "password.changed" | "reauthentication.failed";
         /** @description One invalid field of a 422 answer. */
         FieldError: {
             /** @description The request field, e.g. `email`. */
@@ -625,7 +651,11 @@ export interface components {
             methods: string[];
             /** @description Send with the code to `POST /api/v1/sessions/mfa`. */
             mfa_token: string;
-            status: components["schemas"]["MfaRequiredStatus"];
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            status: "mfa_required";
         };
         /** @enum {string} */
         MfaRequiredStatus: "mfa_required";
@@ -674,8 +704,7 @@ export interface components {
         /** @description The list envelope of every collection. */
         Page_SessionResponse: {
             items: {
-                /** @example aal2 */
-                aal: string;
+                aal: components["schemas"]["Aal"];
                 /**
                  * @example [
                  *       "pwd",
@@ -750,6 +779,12 @@ export interface components {
                 last_login_at?: string | null;
                 /** @description `false` is the open padlock: the user has not set up MFA. */
                 mfa_enabled: boolean;
+                /**
+                 * Format: date-time
+                 * @description End of the user's latest second-factor lock (past once it has
+                 *     ended); null when none since the last correct code or Reset MFA.
+                 */
+                mfa_locked_until?: string | null;
                 mfa_required: boolean;
                 role: components["schemas"]["Role"];
                 sub_account_id?: string | null;
@@ -831,8 +866,7 @@ export interface components {
          */
         Role: "administrator" | "manager" | "editor" | "creator" | "lite" | "read_only";
         SessionResponse: {
-            /** @example aal2 */
-            aal: string;
+            aal: components["schemas"]["Aal"];
             /**
              * @example [
              *       "pwd",
@@ -907,6 +941,12 @@ export interface components {
             last_login_at?: string | null;
             /** @description `false` is the open padlock: the user has not set up MFA. */
             mfa_enabled: boolean;
+            /**
+             * Format: date-time
+             * @description End of the user's latest second-factor lock (past once it has
+             *     ended); null when none since the last correct code or Reset MFA.
+             */
+            mfa_locked_until?: string | null;
             mfa_required: boolean;
             role: components["schemas"]["Role"];
             sub_account_id?: string | null;
@@ -918,10 +958,13 @@ export interface components {
              * @example 7K3QD-XW9PM-2HGTR-C4BNV-8FJSA
              */
             recovery_token: string;
-            session?: null | components["schemas"]["AuthenticatedResponse"];
+            /**
+             * @description Fresh tokens to switch to: called with an enrollment token, a new
+             *     session; called from a session, that same session, now `aal2`.
+             *     Every other session of the user has ended.
+             */
+            session: components["schemas"]["AuthenticatedResponse"];
         };
-        /** @enum {string} */
-        EventType: "login.succeeded" | "login.failed" | "login.locked" | "mfa.challenge_failed" | "mfa.replay_refused" | "mfa.enabled" | "mfa.disabled" | "mfa.reset" | "recovery_token.generated" | "recovery_token.used" | "account.policy_changed" | "sub_account.created" | "sub_account.policy_changed" | "sub_account.deleted" | "user.created" | "user.updated" | "user.deleted" | "session.revoked" | "password.changed" | "reauthentication.failed";
     };
     responses: never;
     parameters: never;
@@ -1288,7 +1331,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `mfa_enforced` or `reauthentication_required` */
+            /** @description `mfa_enforced`, `mfa_required_for_action` or `reauthentication_required` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1384,7 +1427,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `reauthentication_required` */
+            /** @description `mfa_required_for_action` or `reauthentication_required` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1422,6 +1465,15 @@ export interface operations {
             };
             /** @description `validation_failed`: `errors` names each invalid field */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `too_many_attempts`: the email is locked after wrong passwords */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1472,7 +1524,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `reauthentication_required` */
+            /** @description `mfa_required_for_action` (MFA is on and the session is aal1) or `reauthentication_required` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1501,6 +1553,15 @@ export interface operations {
             };
             /** @description `validation_failed`: `errors` names each invalid field */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `too_many_attempts`: the email is locked after wrong passwords */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1543,6 +1604,15 @@ export interface operations {
             };
             /** @description `mfa_code_invalid` or `unauthorized` */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `mfa_required_for_action`: re-enrolling from an aal1 session */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1664,6 +1734,15 @@ export interface operations {
             };
             /** @description `validation_failed`: `errors` names each invalid field */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `too_many_attempts`: the email is locked after wrong passwords (login and re-checks count together) */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
