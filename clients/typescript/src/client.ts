@@ -219,12 +219,19 @@ export class LatchkeyClient {
    * forced enrollment). Resolves with the one-time recovery token.
    */
   async verifyEnrollment(code: string): Promise<{ mfa: MfaStatus; recoveryToken: string; sessionRenewed: boolean }> {
-    const res = await unwrap(this.api.POST("/api/v1/me/mfa/totp/verify", { body: { code } }));
-    if (res.session) {
-      this.enrollmentToken = null;
-      await this.adopt(res.session);
-    }
-    return { mfa: res.mfa, recoveryToken: res.recovery_token, sessionRenewed: !!res.session };
+    const verify = async (headers?: { authorization: string }) => {
+      const res = await unwrap(this.api.POST("/api/v1/me/mfa/totp/verify", { body: { code }, ...(headers ? { headers } : {}) }));
+      if (res.session) {
+        this.enrollmentToken = null;
+        await this.adopt(res.session);
+      }
+      return { mfa: res.mfa, recoveryToken: res.recovery_token, sessionRenewed: !!res.session };
+    };
+    if (this.current.status !== "authenticated") return verify();
+    // Verifying hands this session new tokens: no refresh (here or in another
+    // tab) may run meanwhile with the refresh token it replaces.
+    const token = await this.accessToken();
+    return this.lock.run(this.lockName, () => verify({ authorization: `Bearer ${token}` }));
   }
 
   /** Ends the session on the server (best effort) and everywhere in this origin. */

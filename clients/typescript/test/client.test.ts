@@ -73,10 +73,9 @@ describe("sign-in state machine", () => {
     const c = newClient();
     const email = await signUpAndIn(c);
     const { auth, recoveryToken, sessionRenewed } = await enroll(c);
-    // API.md: verifying returns fresh aal2 tokens for this session, and the
-    // client switches to them. (Builds before that change return no session.)
-    if (sessionRenewed) expect(c.state.status === "authenticated" && c.state.claims.aal).toBe("aal2");
-    else console.warn("server returned no `session` from verify (API.md says it must)");
+    // Verifying returns fresh aal2 tokens for this session; the client switched to them.
+    expect(sessionRenewed).toBe(true);
+    expect(c.state.status === "authenticated" && c.state.claims.aal).toBe("aal2");
     expect((await unwrap(c.api.GET("/api/v1/me"))).mfa.enabled).toBe(true);
     await c.signOut();
     expect(c.state.status).toBe("signed_out");
@@ -104,6 +103,22 @@ describe("sign-in state machine", () => {
     expect(again.status === "mfa_required" && again.methods).toEqual(["totp"]);
     const spent = await caught(c.submitMfaCode(recoveryToken));
     expect(spent.code).toBe("mfa_code_invalid");
+  });
+
+  it("verifying ends the user's other sessions and keeps this one", async () => {
+    const c = newClient();
+    const email = await signUpAndIn(c);
+    const elsewhere = newClient();
+    await elsewhere.signIn(email, PASSWORD);
+    const sessionId = c.state.status === "authenticated" ? c.state.sessionId : "";
+    await enroll(c);
+    expect(c.state.status === "authenticated" && c.state.sessionId).toBe(sessionId);
+    const ended = await caught(unwrap(elsewhere.api.GET("/api/v1/me")));
+    expect(ended.status).toBe(401);
+    expect(elsewhere.state.status).toBe("signed_out");
+    expect((await unwrap(c.api.GET("/api/v1/me/sessions"))).total).toBe(1);
+    await c.refresh();
+    expect((await unwrap(c.api.GET("/api/v1/me"))).mfa.enabled).toBe(true);
   });
 
   it("re-enrolling needs the password once MFA is on", async () => {
