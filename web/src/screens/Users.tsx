@@ -13,6 +13,11 @@ export function useSubAccounts() {
   return useAsync(() => unwrap(client.api.GET("/api/v1/sub-accounts", { params: { query: { per_page: 100 } } })), []);
 }
 
+/** The user's second-factor lock (too many wrong codes) is still running. */
+export function lockedNow(u: Pick<User, "mfa_locked_until">): boolean {
+  return !!u.mfa_locked_until && new Date(u.mfa_locked_until).getTime() > Date.now();
+}
+
 export function Padlock({ user }: { user: Pick<User, "mfa_enabled" | "mfa_required"> }) {
   const label = user.mfa_enabled ? "MFA enabled" : user.mfa_required ? "MFA not set up (required)" : "MFA not set up";
   return <span className={user.mfa_enabled ? "lock closed" : "lock open"} role="img" aria-label={label} title={label}><PadlockIcon open={!user.mfa_enabled} /></span>;
@@ -95,7 +100,10 @@ export function Users() {
                 {users.data.items.map((u) => (
                   <tr key={u.id} data-testid="user-row" className={u.disabled ? "disabled-row" : undefined}>
                     <td><Padlock user={u} /></td>
-                    <td>{u.display_name}{u.disabled && <span className="badge">Disabled</span>}</td>
+                    <td>
+                      {u.display_name}{u.disabled && <span className="badge">Disabled</span>}
+                      {lockedNow(u) && <span className="badge warn" title={`Until ${when(u.mfa_locked_until)}`}>MFA locked</span>}
+                    </td>
                     <td>{u.email}</td>
                     <td>{ROLE_LABELS[u.role] ?? u.role}</td>
                     <td>{subName(u.sub_account_id)}</td>
@@ -252,6 +260,11 @@ export function EditUser({ id }: { id: string }) {
       <section className="card">
         <h2>MFA</h2>
         <p>{u.mfa_enabled ? "MFA is enabled." : "MFA is not set up."}{u.mfa_required ? " A policy requires MFA for this user." : ""}</p>
+        {lockedNow(u) && (
+          <p className="notice">
+            Locked out after too many wrong MFA codes until {when(u.mfa_locked_until)}. Reset MFA lifts the lock; the user then sets up MFA again.
+          </p>
+        )}
         {resetBlocked === null ? (
           <button type="button" className="link" onClick={() => setConfirm("reset")}>Reset MFA</button>
         ) : (
