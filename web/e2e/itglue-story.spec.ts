@@ -36,7 +36,9 @@ test.describe.serial("the IT Glue MFA story", () => {
   test("enable MFA by reading the secret key", async () => {
     await page.getByRole("button", { name: "Enable MFA" }).click();
     // Focus moves into the dialog as it opens.
-    await expect(page.getByRole("dialog", { name: "Enable MFA" })).toBeVisible();
+    const dialog = page.getByRole("dialog", { name: "Enable MFA" });
+    await expect(dialog).toBeVisible();
+    expect(await dialog.evaluate((d) => d.contains(document.activeElement))).toBe(true);
     ({ app: annApp, recoveryToken: annRecovery } = await completeEnableMfa(page, "04"));
     await expect(page.getByTestId("mfa-status")).toContainText("MFA is enabled");
     await shot(page, "05-edit-profile-mfa-enabled");

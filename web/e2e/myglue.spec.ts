@@ -130,8 +130,17 @@ test.describe.serial("MyGlue accounts, users and the audit log", () => {
     await shot(page, "26-sign-in-locked");
   });
 
-  test("audit log with filters", async () => {
+  test("Reset MFA is not offered to an administrator without MFA, with the reason", async () => {
     await signInWithPassword(page, admin.email);
+    await page.getByRole("link", { name: "Users" }).click();
+    await page.getByTestId("user-row").filter({ hasText: gus.email }).getByRole("link", { name: `Edit ${gus.name}` }).click();
+    await expect(page.getByText("MFA is enabled. A policy requires MFA for this user.")).toBeVisible();
+    await expect(page.getByRole("button", { name: "Reset MFA" })).toHaveCount(0);
+    await expect(page.getByTestId("reset-reason")).toContainText("enable MFA on your own profile first");
+    await shot(page, "29-edit-user-reset-not-offered");
+  });
+
+  test("audit log with filters", async () => {
     await page.getByRole("link", { name: "Audit log" }).click();
     await expect(page.getByTestId("audit-row").first()).toBeVisible();
     await page.getByLabel("Event").selectOption("mfa.enabled");
