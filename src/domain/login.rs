@@ -130,8 +130,10 @@ pub fn finish_password_attempt(
     };
     write_tx(conn, |conn| {
         lockout::password_succeeded(conn, email, ctx)?;
-        // Read again: MFA may have been enabled (or the user disabled) while
-        // argon2 ran, and a password-only session must not outlive that.
+        // Read again, under the user's row lock: MFA may have been enabled
+        // (or the user disabled) while argon2 ran, and a password-only
+        // session must not slip past a verification that ends the others.
+        user_store::lock(conn, &user.id)?;
         let user = user_store::find(conn, &user.id)?
             .filter(|u| !u.disabled)
             .ok_or(ApiError::InvalidCredentials)?;

@@ -25,8 +25,9 @@ pub fn me(principal: &Principal) -> (User, MfaStatus) {
 }
 
 /// Changes the password after re-checking the current one (see
-/// [`reauth`]); every other session of the user ends. `new_hash` is the
-/// argon2 hash of the new password.
+/// [`reauth`]); every other session of the user ends and every open MFA
+/// challenge and enrollment token is consumed. `new_hash` is the argon2
+/// hash of the new password.
 pub fn change_password(
     conn: &mut DbConn,
     principal: &Principal,
@@ -44,12 +45,10 @@ pub fn change_password(
             return Err(crate::error::ApiError::ReauthenticationRequired);
         }
         user_store::set_password(conn, &now.user.id, new_hash, ctx.now)?;
-        let ended = session_store::revoke_all_for_user(
-            conn,
-            &now.user.id,
-            Some(&principal.session.id),
-            ctx.now,
-        )?;
+        // Nothing the old password opened outlives it: other sessions, open
+        // MFA challenges and enrollment tokens.
+        let ended =
+            super::sessions::end_access(conn, &now.user.id, Some(&principal.session.id), ctx)?;
         audit::record(
             conn,
             ctx,

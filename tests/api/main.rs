@@ -2,14 +2,20 @@
 //! PostgreSQL when `LATCHKEY_TEST_DATABASE_URL` is set. Modules are named
 //! after the routes they exercise.
 
-mod admin;
+mod account;
+mod audit;
+mod cli;
 mod cluster;
 mod crash;
+mod enrollment;
 mod layers;
 mod mfa;
 mod ops;
 mod process;
 mod sessions;
+mod story;
+mod sub_accounts;
 mod support;
 mod tokens;
 mod transitions;
+mod users;

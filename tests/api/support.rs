@@ -151,7 +151,7 @@ impl Session {
     }
 }
 
-fn pg_database(admin_url: &str) -> (String, String) {
+pub fn pg_database(admin_url: &str) -> (String, String) {
     let name = format!("latchkey_test_{}", uuid::Uuid::new_v4().simple());
     let mut admin = diesel::PgConnection::establish(admin_url)
         .expect("LATCHKEY_TEST_DATABASE_URL must be reachable");
@@ -475,4 +475,13 @@ impl Drop for TestApp {
             }
         }
     }
+}
+
+/// An administrator with MFA (an aal2 session) and their secret.
+pub async fn mfa_admin(app: &TestApp, email: &str) -> (Session, String) {
+    let s = app.signup_and_login(email).await;
+    let (secret, _, _) = app.enroll(&s.token, None).await;
+    let mut aal2 = app.login_mfa(email, &secret).await;
+    aal2.account_id = s.account_id;
+    (aal2, secret)
 }

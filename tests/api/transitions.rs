@@ -236,7 +236,7 @@ async fn wrong_codes_until_locked(app: &TestApp, email: &str) -> (usize, Value) 
 async fn the_second_factor_lock_escalates_and_only_a_correct_code_clears_it() {
     let app = TestApp::new().await;
     app.clock.freeze();
-    let (admin, admin_secret) = crate::admin::mfa_admin(&app, "ann@example.com").await;
+    let (admin, admin_secret) = crate::support::mfa_admin(&app, "ann@example.com").await;
     let ed_id = app
         .create_user(&admin, "ed@example.com", "editor", None)
         .await;
@@ -344,7 +344,7 @@ async fn client_users_hold_only_client_roles() {
 #[actix_web::test]
 async fn reset_mfa_needs_an_administrator_who_has_mfa_now() {
     let app = TestApp::new().await;
-    let (admin, secret) = crate::admin::mfa_admin(&app, "ann@example.com").await;
+    let (admin, secret) = crate::support::mfa_admin(&app, "ann@example.com").await;
     let ed_id = app
         .create_user(&admin, "ed@example.com", "editor", None)
         .await;
@@ -501,7 +501,7 @@ async fn enrollment_start_and_verify_races_never_leave_mfa_without_a_secret() {
 #[actix_web::test]
 async fn bad_ids_are_404_in_paths_and_422_in_filters() {
     let app = TestApp::new().await;
-    let (admin, _) = crate::admin::mfa_admin(&app, "ann@example.com").await;
+    let (admin, _) = crate::support::mfa_admin(&app, "ann@example.com").await;
     for bad in [
         "not-a-uuid",
         "%00",
@@ -625,4 +625,156 @@ async fn every_response_carrying_a_token_or_secret_is_no_store() {
     let r = app.login_raw("ed@example.com", "wrong password here").await;
     check("a refusal", &r);
     assert_eq!(seen.len(), 9);
+}
+
+/// Legacy data: client users holding account roles, from before the rule.
+/// The migration demotes them to editor, each with an audit event.
+#[actix_web::test]
+async fn the_migration_demotes_client_administrators_and_managers() {
+    use diesel::{Connection, RunQueryDsl};
+    use diesel_migrations::{FileBasedMigrations, MigrationHarness};
+    use latchkey::store::{DatabaseTarget, DbConn};
+    let dir = tempfile::tempdir().unwrap();
+    let target = match std::env::var("LATCHKEY_TEST_DATABASE_URL") {
+        Ok(url) if !url.is_empty() => DatabaseTarget::Postgres(crate::support::pg_database(&url).0),
+        _ => DatabaseTarget::Sqlite(dir.path().join("legacy.db")),
+    };
+    let pool = latchkey::store::connect(&target, 1).unwrap();
+    let mut conn = pool.get().unwrap();
+    // The schema as the first release left it: only the first migration.
+    let folder = |backend: &str| {
+        FileBasedMigrations::from_path(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("migrations")
+                .join(backend),
+        )
+        .unwrap()
+    };
+    match &mut *conn {
+        DbConn::Sqlite(c) => drop(c.run_next_migration(folder("sqlite")).unwrap()),
+        DbConn::Postgres(c) => drop(c.run_next_migration(folder("postgres")).unwrap()),
+    }
+    let now = "2026-11-30 12:00:00";
+    let ids = [
+        "11111111-1111-4111-8111-111111111111",
+        "22222222-2222-4222-8222-222222222222",
+        "33333333-3333-4333-8333-333333333333",
+        "44444444-4444-4444-8444-444444444444",
+    ];
+    let sql = format!(
+        "INSERT INTO accounts (id, name, require_mfa, created_at) VALUES ('acc', 'Acme', FALSE, '{now}');
+         INSERT INTO sub_accounts (id, account_id, name, require_mfa, created_at) VALUES ('sub', 'acc', 'Client', FALSE, '{now}');
+         INSERT INTO users (id, account_id, sub_account_id, email, display_name, role, password_hash, disabled, mfa_failures, created_at, updated_at) VALUES
+           ('{}', 'acc', NULL, 'owner@acme.example', 'Owner', 'administrator', 'x', FALSE, 0, '{now}', '{now}'),
+           ('{}', 'acc', 'sub', 'boss@client.example', 'Boss', 'administrator', 'x', FALSE, 0, '{now}', '{now}'),
+           ('{}', 'acc', 'sub', 'mgr@client.example', 'Mgr', 'manager', 'x', FALSE, 0, '{now}', '{now}'),
+           ('{}', 'acc', 'sub', 'ed@client.example', 'Ed', 'lite', 'x', FALSE, 0, '{now}', '{now}');",
+        ids[0], ids[1], ids[2], ids[3]
+    );
+    match &mut *conn {
+        DbConn::Sqlite(c) => diesel::connection::SimpleConnection::batch_execute(c, &sql).unwrap(),
+        DbConn::Postgres(c) => {
+            diesel::connection::SimpleConnection::batch_execute(c, &sql).unwrap()
+        }
+    }
+    latchkey::store::run_migrations(&mut conn).unwrap();
+    #[derive(diesel::QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        email: String,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        role: String,
+    }
+    let rows: Vec<Row> = diesel::sql_query("SELECT email, role FROM users ORDER BY email")
+        .load(&mut *conn)
+        .unwrap();
+    let roles: Vec<(String, String)> = rows.into_iter().map(|r| (r.email, r.role)).collect();
+    assert_eq!(
+        roles,
+        [
+            ("boss@client.example", "editor"),
+            ("ed@client.example", "lite"),
+            ("mgr@client.example", "editor"),
+            ("owner@acme.example", "administrator"),
+        ]
+        .map(|(e, r)| (e.to_string(), r.to_string()))
+    );
+    #[derive(diesel::QueryableByName)]
+    struct Event {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        target_user_id: String,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        details: String,
+    }
+    let events: Vec<Event> = diesel::sql_query(
+        "SELECT target_user_id, details FROM audit_events WHERE event_type = 'user.updated' ORDER BY target_user_id",
+    )
+    .load(&mut *conn)
+    .unwrap();
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[0].target_user_id, ids[1]);
+    assert_eq!(events[1].target_user_id, ids[2]);
+    let details: Value = serde_json::from_str(&events[1].details).unwrap();
+    assert_eq!(details["previous_role"], "manager");
+    assert_eq!(details["role"], "editor");
+    drop(conn);
+    if let DatabaseTarget::Postgres(url) = &target {
+        let admin = std::env::var("LATCHKEY_TEST_DATABASE_URL").unwrap();
+        let name = url.rsplit('/').next().unwrap().to_string();
+        let mut c = diesel::PgConnection::establish(&admin).unwrap();
+        drop(pool);
+        let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .execute(&mut c);
+    }
+}
+
+/// An enrollment token or MFA challenge obtained with the old password is
+/// dead once the password changes.
+#[actix_web::test]
+async fn a_password_change_ends_what_the_old_password_opened() {
+    let app = TestApp::new().await;
+    let admin = app.signup_and_login("ann@example.com").await;
+    app.create_user(&admin, "ed@example.com", "editor", None)
+        .await;
+    let ed = app.login("ed@example.com").await;
+    app.patch(
+        "/api/v1/account",
+        &admin.token,
+        json!({"require_mfa": true}),
+    )
+    .await
+    .ok(200);
+    // Someone else with Ed's password gets an enrollment token...
+    let r = app.login_raw("ed@example.com", PASSWORD).await.ok(200);
+    let grant = r.body["enrollment_token"].as_str().unwrap().to_string();
+    // ...Ed (in a session from before the policy) changes the password...
+    app.call(
+        actix_web::http::Method::PUT,
+        "/api/v1/me/password",
+        Some(&ed.token),
+        Some(json!({"current_password": PASSWORD, "new_password": "a brand new passphrase"})),
+    )
+    .await
+    .ok(204);
+    // ...and the token is dead: no factor can be planted with it.
+    app.post("/api/v1/me/mfa/totp", Some(&grant), json!({}))
+        .await
+        .problem(401, "unauthorized");
+
+    // The same for an MFA challenge of a user with MFA.
+    let (secret, _, verified) = app.enroll(&admin.token, None).await;
+    let token = verified["session"]["access_token"].as_str().unwrap();
+    let r = app.login_raw("ann@example.com", PASSWORD).await.ok(200);
+    let challenge = r.body["mfa_token"].as_str().unwrap().to_string();
+    app.call(
+        actix_web::http::Method::PUT,
+        "/api/v1/me/password",
+        Some(token),
+        Some(json!({"current_password": PASSWORD, "new_password": "a brand new passphrase"})),
+    )
+    .await
+    .ok(204);
+    app.second_step(&challenge, &app.code(&secret, 0))
+        .await
+        .problem(401, "challenge_expired");
 }
