@@ -1,0 +1,455 @@
+import createClient, { type Client } from "openapi-fetch";
+import type { components, paths } from "./schema.js";
+import { LatchkeyError } from "./errors.js";
+import { memoryStorage, type TokenStorage } from "./storage.js";
+import { defaultLock, type RefreshLock } from "./lock.js";
+import { defaultChannel, type TabChannel, type TabMessage } from "./channel.js";
+
+export type Schemas = components["schemas"];
+export type User = Schemas["UserResponse"];
+export type Me = Schemas["MeResponse"];
+export type MfaStatus = Schemas["MfaStatus"];
+export type Enrollment = Schemas["EnrollmentResponse"];
+export type Authenticated = Schemas["AuthenticatedResponse"];
+export type SignupRequest = Schemas["SignupRequest"];
+export type SignupResponse = Schemas["SignupResponse"];
+
+/** Claims of the access token that a UI may use (not verified here: the server does). */
+export interface AccessClaims {
+  sub: string;
+  sid: string;
+  acc: string;
+  sacc?: string | null;
+  role: string;
+  amr: string[];
+  aal: "aal1" | "aal2" | string;
+  exp: number;
+}
+
+/** Where the sign-in stands. */
+export type AuthState =
+  | { status: "signed_out"; reason?: "signed_out" | "session_ended" }
+  | { status: "mfa_required"; methods: string[]; expiresAt: number }
+  | { status: "mfa_enrollment_required"; expiresAt: number }
+  | { status: "authenticated"; user: User; sessionId: string; claims: AccessClaims };
+
+export interface LatchkeyClientOptions {
+  /** Origin of the API, e.g. `https://auth.example.com` (no trailing `/api/v1`). */
+  baseUrl: string;
+  /** Where the refresh token is kept; default in memory. */
+  storage?: TokenStorage;
+  /** Single-flight lock for refreshes; default Web Locks, else a localStorage lease, else in-process. */
+  lock?: RefreshLock;
+  /** Channel to the other tabs; default BroadcastChannel. `null` for none. */
+  channel?: TabChannel | null;
+  /** Refresh this many seconds before the access token expires (default 60). */
+  refreshMarginSeconds?: number;
+  /** Refresh on a timer ahead of expiry (default true). */
+  autoRefresh?: boolean;
+  fetch?: (input: Request) => Promise<Response>;
+  now?: () => number;
+}
+
+interface Stored {
+  refreshToken: string;
+  sessionId: string;
+}
+
+interface Access {
+  token: string;
+  expiresAt: number;
+  sessionId: string;
+}
+
+type Listener = (state: AuthState) => void;
+
+/**
+ * The Latchkey client: `api` is a typed openapi-fetch client that signs its
+ * calls with a fresh access token; the methods are the flows the types cannot
+ * tell: sign-in (three outcomes), the second step, enrollment (also with the
+ * enrollment token of a forced enrollment), refresh and sign-out.
+ */
+export class LatchkeyClient {
+  /** Typed calls to every route; adds `Authorization` and refreshes as needed. */
+  readonly api: Client<paths>;
+  private readonly anon: Client<paths>;
+  private readonly storage: TokenStorage;
+  private readonly lock: RefreshLock;
+  private readonly channel: TabChannel | null;
+  private readonly unsubscribeChannel: () => void;
+  private readonly marginMs: number;
+  private readonly autoRefresh: boolean;
+  private readonly fetchImpl: (input: Request) => Promise<Response>;
+  private readonly now: () => number;
+  private readonly lockName: string;
+
+  private current: AuthState = { status: "signed_out" };
+  private access: Access | null = null;
+  private mfaToken: string | null = null;
+  private enrollmentToken: string | null = null;
+  private inflight: Promise<void> | null = null;
+  private generation = 0;
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private readonly listeners = new Set<Listener>();
+
+  constructor(options: LatchkeyClientOptions) {
+    const baseUrl = options.baseUrl.replace(/\/+$/, "");
+    this.storage = options.storage ?? memoryStorage();
+    this.lock = options.lock ?? defaultLock();
+    this.channel = options.channel === undefined ? defaultChannel() : options.channel;
+    this.marginMs = (options.refreshMarginSeconds ?? 60) * 1000;
+    this.autoRefresh = options.autoRefresh ?? true;
+    const f = options.fetch ?? ((r: Request) => globalThis.fetch(r));
+    this.fetchImpl = async (r) => {
+      try {
+        return await f(r);
+      } catch (e) {
+        throw LatchkeyError.network(e);
+      }
+    };
+    this.now = options.now ?? (() => Date.now());
+    this.lockName = `latchkey-refresh ${baseUrl}`;
+    this.anon = createClient<paths>({ baseUrl, fetch: this.fetchImpl });
+    this.api = createClient<paths>({ baseUrl, fetch: (r) => this.authorizedFetch(r) });
+    this.unsubscribeChannel = this.channel?.subscribe((m) => this.onTabMessage(m)) ?? (() => {});
+  }
+
+  /** The current sign-in state. */
+  get state(): AuthState {
+    return this.current;
+  }
+
+  /** Calls `listener` on every state change; returns the unsubscribe function. */
+  subscribe(listener: Listener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Picks up a session kept in storage (after a reload). Resolves with the resulting state. */
+  async restore(): Promise<AuthState> {
+    if (this.current.status === "authenticated") return this.current;
+    const stored = await this.readStored();
+    if (!stored) return this.current;
+    try {
+      await this.refresh();
+    } catch (e) {
+      if (!(e instanceof LatchkeyError) || e.status !== 0) return this.current;
+      throw e;
+    }
+    return this.current;
+  }
+
+  /** Creates an account with its first administrator. Does not sign in. */
+  async signUp(body: SignupRequest): Promise<SignupResponse> {
+    return unwrap(this.anon.POST("/api/v1/accounts", { body }));
+  }
+
+  /**
+   * Password step. Resolves with `authenticated`, `mfa_required` (then call
+   * `submitMfaCode`) or `mfa_enrollment_required` (then `startEnrollment` and
+   * `verifyEnrollment`, which use the enrollment token).
+   */
+  async signIn(email: string, password: string): Promise<AuthState> {
+    const res = await unwrap(this.anon.POST("/api/v1/sessions", { body: { email, password } }));
+    this.mfaToken = null;
+    this.enrollmentToken = null;
+    switch (res.status) {
+      case "authenticated":
+        await this.adopt(res);
+        break;
+      case "mfa_required":
+        await this.dropLocal();
+        this.mfaToken = res.mfa_token;
+        this.setState({ status: "mfa_required", methods: res.methods, expiresAt: this.now() + res.expires_in * 1000 });
+        break;
+      case "mfa_enrollment_required":
+        await this.dropLocal();
+        this.enrollmentToken = res.enrollment_token;
+        this.setState({ status: "mfa_enrollment_required", expiresAt: this.now() + res.expires_in * 1000 });
+        break;
+    }
+    return this.current;
+  }
+
+  /**
+   * Second step: the 6-digit code or the recovery token. A wrong code throws
+   * `mfa_code_invalid` with `attemptsRemaining`; a dead challenge throws
+   * `challenge_expired` (and the state returns to `signed_out`).
+   */
+  async submitMfaCode(code: string): Promise<{ state: AuthState; recoveryTokenUsed: boolean }> {
+    if (this.current.status !== "mfa_required" || !this.mfaToken) {
+      throw new LatchkeyError({ status: 0, code: "no_challenge", detail: "Sign in with your password first." });
+    }
+    try {
+      const res = await unwrap(this.anon.POST("/api/v1/sessions/mfa", { body: { mfa_token: this.mfaToken, code } }));
+      this.mfaToken = null;
+      await this.adopt(res);
+      return { state: this.current, recoveryTokenUsed: res.recovery_token_used === true };
+    } catch (e) {
+      if (e instanceof LatchkeyError && (e.code === "challenge_expired" || (e.code === "mfa_code_invalid" && e.attemptsRemaining === 0))) {
+        this.mfaToken = null;
+        this.setState({ status: "signed_out" });
+      }
+      throw e;
+    }
+  }
+
+  /** Leaves a pending second step or forced enrollment without signing in. */
+  cancelSignIn(): void {
+    if (this.current.status === "mfa_required" || this.current.status === "mfa_enrollment_required") {
+      this.mfaToken = null;
+      this.enrollmentToken = null;
+      this.setState({ status: "signed_out" });
+    }
+  }
+
+  /**
+   * Starts TOTP enrollment: a secret, its otpauth URI and QR codes. Works in a
+   * session or with the enrollment token of `mfa_enrollment_required`. When
+   * MFA is already on, the password is needed (and an aal2 session).
+   */
+  async startEnrollment(password?: string): Promise<Enrollment> {
+    const body = password === undefined ? {} : { password };
+    return unwrap(this.api.POST("/api/v1/me/mfa/totp", { body }));
+  }
+
+  /**
+   * Confirms the pending enrollment with a code. Switches to the tokens the
+   * server returns (the same session, now aal2, or a new session after a
+   * forced enrollment). Resolves with the one-time recovery token.
+   */
+  async verifyEnrollment(code: string): Promise<{ mfa: MfaStatus; recoveryToken: string; sessionRenewed: boolean }> {
+    const verify = async (headers?: { authorization: string }) => {
+      const res = await unwrap(this.api.POST("/api/v1/me/mfa/totp/verify", { body: { code }, ...(headers ? { headers } : {}) }));
+      if (res.session) {
+        this.enrollmentToken = null;
+        await this.adopt(res.session);
+      }
+      return { mfa: res.mfa, recoveryToken: res.recovery_token, sessionRenewed: !!res.session };
+    };
+    if (this.current.status !== "authenticated") return verify();
+    // Verifying hands this session new tokens: no refresh (here or in another
+    // tab) may run meanwhile with the refresh token it replaces.
+    const token = await this.accessToken();
+    return this.lock.run(this.lockName, () => verify({ authorization: `Bearer ${token}` }));
+  }
+
+  /** Ends the session on the server (best effort) and everywhere in this origin. */
+  async signOut(): Promise<void> {
+    const sessionId = this.access?.sessionId ?? (await this.readStored())?.sessionId ?? null;
+    if (this.access && this.access.expiresAt > this.now()) {
+      try {
+        await this.anon.DELETE("/api/v1/sessions/current", { headers: { authorization: `Bearer ${this.access.token}` } });
+      } catch {
+        // Offline: the tokens are dropped anyway; the session ends when idle.
+      }
+    }
+    await this.storage.remove();
+    this.channel?.post({ type: "signed_out", sessionId });
+    this.clearLocal();
+    this.setState({ status: "signed_out", reason: "signed_out" });
+  }
+
+  /** A valid access token, refreshed first when it is about to expire. */
+  async accessToken(): Promise<string> {
+    if (!this.fresh()) await this.refresh();
+    if (!this.access) throw unauthorized();
+    return this.access.token;
+  }
+
+  /**
+   * Exchanges the refresh token, single-flight: one refresh per page at a
+   * time, and under `lock` across tabs; the refresh token is re-read from
+   * storage inside the lock, so a tab never presents one another tab spent.
+   */
+  refresh(): Promise<void> {
+    if (!this.inflight) {
+      const seen = this.generation;
+      this.inflight = this.lock
+        .run(this.lockName, async () => {
+          // Another tab refreshed while we waited and told us: nothing to do.
+          if (this.generation !== seen && this.fresh()) return;
+          const stored = await this.readStored();
+          if (!stored) {
+            this.clearLocal();
+            this.setState({ status: "signed_out", reason: "session_ended" });
+            throw unauthorized();
+          }
+          const { data, error, response } = await this.anon.POST("/api/v1/sessions/refresh", {
+            body: { refresh_token: stored.refreshToken },
+          });
+          if (error !== undefined || !data) {
+            const err = LatchkeyError.fromResponse(response, error);
+            if (err.status === 401) {
+              await this.storage.remove();
+              this.clearLocal();
+              this.setState({ status: "signed_out", reason: "session_ended" });
+            }
+            throw err;
+          }
+          await this.adopt(data);
+        })
+        .finally(() => {
+          this.inflight = null;
+        });
+    }
+    return this.inflight;
+  }
+
+  /** Stops timers and the tab channel (tests, hot reload). */
+  dispose(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.unsubscribeChannel();
+    this.channel?.close();
+    this.listeners.clear();
+  }
+
+  // ---- internals -------------------------------------------------------
+
+  private async authorizedFetch(request: Request): Promise<Response> {
+    if (request.headers.has("authorization")) return this.fetchImpl(request);
+    const path = new URL(request.url).pathname;
+    if (this.enrollmentToken && this.current.status === "mfa_enrollment_required" && path.startsWith("/api/v1/me/mfa/totp")) {
+      request.headers.set("authorization", `Bearer ${this.enrollmentToken}`);
+      return this.fetchImpl(request);
+    }
+    if (this.current.status !== "authenticated" && !(await this.readStored())) return this.fetchImpl(request);
+    const retry = request.clone();
+    const token = await this.accessToken();
+    request.headers.set("authorization", `Bearer ${token}`);
+    const response = await this.fetchImpl(request);
+    if (response.status !== 401 || this.access?.token !== token) return response;
+    // The token was refused (clock skew, key rotation): one refresh, one retry.
+    try {
+      await this.refresh();
+    } catch {
+      return response;
+    }
+    retry.headers.set("authorization", `Bearer ${this.access!.token}`);
+    return this.fetchImpl(retry);
+  }
+
+  private async adopt(res: Authenticated, fromTab = false): Promise<void> {
+    const expiresAt = this.now() + res.expires_in * 1000;
+    this.access = { token: res.access_token, expiresAt, sessionId: res.session_id };
+    this.generation++;
+    if (!fromTab) {
+      await this.storage.set(JSON.stringify({ refreshToken: res.refresh_token, sessionId: res.session_id } satisfies Stored));
+      this.channel?.post({
+        type: "tokens",
+        sessionId: res.session_id,
+        accessToken: res.access_token,
+        expiresAt,
+        refreshToken: res.refresh_token,
+        user: res.user,
+      });
+    }
+    this.mfaToken = null;
+    this.enrollmentToken = null;
+    this.setState({ status: "authenticated", user: res.user, sessionId: res.session_id, claims: decodeClaims(res.access_token) });
+    this.schedule();
+  }
+
+  private onTabMessage(m: TabMessage): void {
+    if (m.type === "tokens") {
+      void (async () => {
+        // The sender already stored the refresh token when storage is shared;
+        // writing it again keeps a per-tab storage (sessionStorage) in step.
+        await this.storage.set(JSON.stringify({ refreshToken: m.refreshToken, sessionId: m.sessionId } satisfies Stored));
+        await this.adopt(
+          {
+            status: "authenticated",
+            access_token: m.accessToken,
+            token_type: "Bearer",
+            expires_in: Math.max(0, Math.floor((m.expiresAt - this.now()) / 1000)),
+            refresh_token: m.refreshToken,
+            session_id: m.sessionId,
+            user: m.user as User,
+          },
+          true,
+        );
+      })();
+    } else if (m.type === "signed_out") {
+      const mine = this.access?.sessionId ?? null;
+      if (this.current.status !== "authenticated" || (m.sessionId !== null && mine !== null && m.sessionId !== mine)) return;
+      void Promise.resolve(this.storage.remove()).then(() => {
+        this.clearLocal();
+        this.setState({ status: "signed_out", reason: "signed_out" });
+      });
+    }
+  }
+
+  private fresh(): boolean {
+    return !!this.access && this.access.expiresAt - this.now() > this.marginMs;
+  }
+
+  private schedule(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    if (!this.autoRefresh || !this.access) return;
+    // A little jitter so that tabs do not all wake at the same instant.
+    const due = this.access.expiresAt - this.marginMs - this.now() + Math.random() * 5000;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      if (this.fresh() || this.current.status !== "authenticated") return this.schedule();
+      this.refresh().catch((e: unknown) => {
+        // Offline: try again soon while the token may still be valid.
+        if (e instanceof LatchkeyError && e.status === 0 && this.access) {
+          this.timer = setTimeout(() => this.schedule(), 10_000);
+        }
+      });
+    }, Math.max(0, due));
+  }
+
+  private async readStored(): Promise<Stored | null> {
+    const raw = await this.storage.get();
+    if (!raw) return null;
+    try {
+      const v = JSON.parse(raw) as Partial<Stored>;
+      return typeof v.refreshToken === "string" && typeof v.sessionId === "string"
+        ? { refreshToken: v.refreshToken, sessionId: v.sessionId }
+        : null;
+    } catch {
+      return null;
+    }
+  }
+
+  private async dropLocal(): Promise<void> {
+    if (this.access) await this.storage.remove();
+    this.clearLocal();
+  }
+
+  private clearLocal(): void {
+    this.access = null;
+    this.mfaToken = null;
+    this.enrollmentToken = null;
+    this.generation++;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  private setState(state: AuthState): void {
+    this.current = state;
+    for (const l of [...this.listeners]) l(state);
+  }
+}
+
+/** Unwraps an openapi-fetch result: the data, or a thrown `LatchkeyError`. */
+export async function unwrap<D>(call: Promise<{ data?: D; error?: unknown; response: Response }>): Promise<D> {
+  const { data, error, response } = await call;
+  if (!response.ok || error !== undefined) throw LatchkeyError.fromResponse(response, error);
+  return data as D;
+}
+
+/** Reads the claims of an access token (no signature check: display only). */
+export function decodeClaims(jwt: string): AccessClaims {
+  const part = jwt.split(".")[1] ?? "";
+  const b64 = part.replace(/-/g, "+").replace(/_/g, "/").padEnd(Math.ceil(part.length / 4) * 4, "=");
+  const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  return JSON.parse(new TextDecoder().decode(bytes)) as AccessClaims;
+}
+
+function unauthorized(): LatchkeyError {
+  return new LatchkeyError({ status: 401, code: "unauthorized", title: "Unauthorized", detail: "You are signed out. Sign in again." });
+}

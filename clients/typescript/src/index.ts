@@ -1,0 +1,14 @@
+export { LatchkeyClient, unwrap, decodeClaims } from "./client.js";
+export type {
+  AccessClaims, AuthState, Authenticated, Enrollment, LatchkeyClientOptions, Me, MfaStatus, Schemas, SignupRequest,
+  SignupResponse, User,
+} from "./client.js";
+export { LatchkeyError, isLatchkeyError } from "./errors.js";
+export type { FieldError, Problem } from "./errors.js";
+export { memoryStorage, webStorage } from "./storage.js";
+export type { TokenStorage } from "./storage.js";
+export { defaultLock, inProcessLock, storageLock, webLocks } from "./lock.js";
+export type { LockManagerLike, RefreshLock } from "./lock.js";
+export { broadcastChannel, defaultChannel, storageEventChannel } from "./channel.js";
+export type { TabChannel, TabMessage } from "./channel.js";
+export type { components, paths, operations } from "./schema.js";

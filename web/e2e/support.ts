@@ -1,0 +1,77 @@
+import { expect, type Page } from "@playwright/test";
+import * as OTPAuth from "otpauth";
+
+export const API_URL = process.env.LATCHKEY_URL ?? "http://127.0.0.1:8080";
+export const PASSWORD = "correct horse battery staple";
+
+let n = 0;
+export function uniqueEmail(name: string): string {
+  return `${name}-${Date.now().toString(36)}${(n++).toString(36)}@example.com`;
+}
+
+/** Saves a full-page screenshot of a screen under test-results/screens/. */
+export async function shot(page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: `test-results/screens/${name}.png`, fullPage: true });
+}
+
+/**
+ * What a person does with an authenticator app: reads the secret key shown by
+ * "Show secret key for manual configuration" and types the app's code. A code
+ * is accepted once per 30 s step (and the next step is accepted already), so
+ * each code handed out is for a step above the last one used; when that step
+ * is more than one ahead, this waits, as a person would for the next code.
+ */
+export class AuthenticatorApp {
+  private readonly totp: OTPAuth.TOTP;
+  private lastStep = -Infinity;
+  constructor(readonly secret: string) {
+    this.totp = new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(secret), algorithm: "SHA1", digits: 6, period: 30 });
+  }
+  async code(): Promise<string> {
+    const now = () => Math.floor(Date.now() / 30_000);
+    const step = Math.max(now(), this.lastStep + 1);
+    while (step > now() + 1) await new Promise((r) => setTimeout(r, 500));
+    this.lastStep = step;
+    return this.totp.generate({ timestamp: step * 30_000 + 1000 });
+  }
+}
+
+export async function signInWithPassword(page: Page, email: string, password = PASSWORD): Promise<void> {
+  await page.goto("/");
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+}
+
+export async function enterMfaCode(page: Page, code: string): Promise<void> {
+  await page.getByLabel("MFA Code").fill(code);
+  await page.getByRole("button", { name: "Verify" }).click();
+}
+
+export async function signOut(page: Page): Promise<void> {
+  await page.getByRole("button", { name: /▾/ }).click();
+  await page.getByRole("menuitem", { name: "Sign out" }).click();
+  await expect(page.getByRole("heading", { name: "Sign in" })).toBeVisible();
+}
+
+/**
+ * In the open Enable MFA dialog: reads the secret key, verifies with a code
+ * and returns the authenticator and the recovery token shown once.
+ */
+export async function completeEnableMfa(page: Page, screenshotPrefix?: string): Promise<{ app: AuthenticatorApp; recoveryToken: string }> {
+  const dialog = page.getByRole("dialog", { name: "Enable MFA" });
+  await expect(dialog.getByRole("img", { name: /QR code/ })).toBeVisible();
+  if (screenshotPrefix) await shot(page, `${screenshotPrefix}-enable-mfa-qr`);
+  await dialog.getByRole("button", { name: "Show secret key for manual configuration" }).click();
+  const secret = (await dialog.getByTestId("secret-key").textContent())!.trim();
+  if (screenshotPrefix) await shot(page, `${screenshotPrefix}-enable-mfa-secret`);
+  const app = new AuthenticatorApp(secret);
+  await dialog.getByLabel("Verify MFA Code").fill(await app.code());
+  await dialog.getByRole("button", { name: "Enable" }).click();
+  const done = page.getByRole("dialog", { name: "MFA is enabled" });
+  const recoveryToken = (await done.getByTestId("recovery-token").textContent())!.trim();
+  expect(recoveryToken.length).toBeGreaterThan(10);
+  if (screenshotPrefix) await shot(page, `${screenshotPrefix}-recovery-token`);
+  await done.getByRole("button", { name: "Done" }).click();
+  return { app, recoveryToken };
+}

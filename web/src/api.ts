@@ -1,0 +1,10 @@
+import { LatchkeyClient, webStorage } from "@latchkey/client";
+
+/** Where the API runs: `VITE_LATCHKEY_URL` at build time, else a local server. */
+export const API_URL: string = import.meta.env.VITE_LATCHKEY_URL ?? "http://127.0.0.1:8080";
+
+// localStorage: tabs share one session and a reload keeps it (see the client's README for the trade-off).
+export const client = new LatchkeyClient({ baseUrl: API_URL, storage: webStorage(localStorage, "latchkey.session") });
+
+// For tests and debugging in the console.
+(window as unknown as { latchkey: LatchkeyClient }).latchkey = client;

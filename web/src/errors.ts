@@ -1,0 +1,54 @@
+import { LatchkeyError } from "@latchkey/client";
+
+/** Seconds as "m:ss" or "h:mm:ss". */
+export function formatWait(seconds: number): string {
+  const s = Math.max(0, Math.ceil(seconds));
+  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
+  const pad = (n: number) => String(n).padStart(2, "0");
+  return h > 0 ? `${h}:${pad(m)}:${pad(r)}` : `${m}:${pad(r)}`;
+}
+
+/** What to tell a person about an error, in words they can act on. */
+export function describeError(e: unknown): string {
+  if (!(e instanceof LatchkeyError)) return e instanceof Error ? e.message : "Something went wrong.";
+  switch (e.code) {
+    case "network_error":
+      return "The server could not be reached. Check your connection and try again.";
+    case "invalid_credentials":
+      return "The email or password is not correct.";
+    case "mfa_code_invalid":
+      return e.attemptsRemaining === null
+        ? "That MFA code is not valid. Check the time on your phone and try the newest code."
+        : e.attemptsRemaining === 0
+          ? "That MFA code is not valid, and no attempts are left. Sign in again."
+          : `That MFA code is not valid. ${e.attemptsRemaining} ${e.attemptsRemaining === 1 ? "attempt" : "attempts"} left.`;
+    case "challenge_expired":
+      return "This sign-in has expired or had too many wrong codes. Sign in again.";
+    case "too_many_attempts":
+      return e.retryAfter !== null
+        ? `Too many attempts. Try again in ${formatWait(e.retryAfter)}.`
+        : "Too many attempts. Wait a while and try again.";
+    case "reauthentication_required":
+      return "Your password is not correct.";
+    case "mfa_enforced":
+      return "MFA is required by your administrator's policy, so it cannot be disabled.";
+    case "mfa_required_for_action":
+      return "This needs a sign-in with your MFA code. Sign out, sign in again with your MFA code, and retry.";
+    case "mfa_enrollment_required":
+      return "Your administrator requires MFA. Set it up to continue.";
+    case "mfa_not_enabled":
+      return "MFA is not enabled on your profile.";
+    case "no_pending_enrollment":
+      return "The set-up expired. Close this dialog and click Enable MFA again.";
+    case "unauthorized":
+      return "Your session has ended. Sign in again.";
+    case "forbidden":
+      return "You do not have permission to do this.";
+    case "not_found":
+      return "It does not exist (any more).";
+    case "validation_failed":
+      return e.errors.length ? `Please correct: ${e.errors.map((f) => `${f.field} ${f.message}`).join("; ")}.` : e.detail;
+    default:
+      return e.detail || e.title;
+  }
+}

@@ -1,0 +1,108 @@
+import { useState, type FormEvent } from "react";
+import { unwrap, type Schemas } from "@latchkey/client";
+import { client } from "../api";
+import { Dialog, Empty, ErrorMessage, Field, Loading, Pager, useAsync, when } from "../ui";
+
+type Sub = Schemas["SubAccountResponse"];
+
+/** Account → MyGlue: the sub-accounts (client organizations) and their MFA policy. */
+export function MyGlue() {
+  const [page, setPage] = useState(1);
+  const list = useAsync(() => unwrap(client.api.GET("/api/v1/sub-accounts", { params: { query: { page, per_page: 20 } } })), [page]);
+  const [editing, setEditing] = useState<Sub | "new" | null>(null);
+  const [deleting, setDeleting] = useState<Sub | null>(null);
+  const [error, setError] = useState<unknown>(null);
+
+  async function remove(s: Sub) {
+    setError(null);
+    try {
+      await unwrap(client.api.DELETE("/api/v1/sub-accounts/{id}", { params: { path: { id: s.id } } }));
+      list.reload();
+    } catch (err) {
+      setError(err);
+    } finally {
+      setDeleting(null);
+    }
+  }
+
+  return (
+    <main>
+      <div className="title-row">
+        <h1>MyGlue</h1>
+        <button type="button" className="primary" onClick={() => setEditing("new")}>New MyGlue account</button>
+      </div>
+      <ErrorMessage error={error ?? list.error} />
+      {list.loading && !list.data ? <Loading /> : list.data && (list.data.items.length === 0 ? (
+        <Empty>No MyGlue accounts yet. Create one for each client organization that needs its own portal.</Empty>
+      ) : (
+        <>
+          <table>
+            <thead><tr><th>Name</th><th>Users</th><th>Require MFA</th><th>Created</th><th><span className="sr-only">Actions</span></th></tr></thead>
+            <tbody>
+              {list.data.items.map((s) => (
+                <tr key={s.id} data-testid="subaccount-row">
+                  <td>{s.name}</td>
+                  <td>{s.user_count}</td>
+                  <td>{s.require_mfa ? "Yes" : "No"}</td>
+                  <td>{when(s.created_at)}</td>
+                  <td className="row-actions">
+                    <button type="button" onClick={() => setEditing(s)} aria-label={`Edit ${s.name}`}>Edit</button>
+                    <button type="button" className="danger" onClick={() => setDeleting(s)} aria-label={`Delete ${s.name}`}>Delete</button>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          <Pager page={list.data.page} perPage={list.data.per_page} total={list.data.total} onPage={setPage} />
+        </>
+      ))}
+      {editing && <EditSubAccount sub={editing === "new" ? null : editing} onClose={(changed) => { setEditing(null); if (changed) list.reload(); }} />}
+      {deleting && (
+        <Dialog title="Delete MyGlue account" onClose={() => setDeleting(null)}>
+          <p>Delete the MyGlue account "{deleting.name}"?{deleting.user_count > 0 ? ` It still has ${deleting.user_count} users.` : ""}</p>
+          <div className="actions">
+            <button type="button" onClick={() => setDeleting(null)}>Cancel</button>
+            <button type="button" className="danger" onClick={() => remove(deleting)}>Delete</button>
+          </div>
+        </Dialog>
+      )}
+    </main>
+  );
+}
+
+function EditSubAccount({ sub, onClose }: { sub: Sub | null; onClose: (changed: boolean) => void }) {
+  const [name, setName] = useState(sub?.name ?? "");
+  const [require, setRequire] = useState(sub?.require_mfa ?? false);
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  async function submit(e: FormEvent) {
+    e.preventDefault();
+    setBusy(true); setError(null);
+    try {
+      if (sub) await unwrap(client.api.PATCH("/api/v1/sub-accounts/{id}", { params: { path: { id: sub.id } }, body: { name, require_mfa: require } }));
+      else await unwrap(client.api.POST("/api/v1/sub-accounts", { body: { name, require_mfa: require } }));
+      onClose(true);
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  }
+  return (
+    <Dialog title={sub ? "Edit MyGlue Account" : "New MyGlue Account"} onClose={() => onClose(false)}>
+      <form onSubmit={submit}>
+        <Field label="Name" required value={name} onChange={(e) => setName(e.target.value)} error={error} field="name" />
+        <div className="field checkbox">
+          <input id="sub-require" type="checkbox" checked={require} onChange={(e) => setRequire(e.target.checked)} />
+          <label htmlFor="sub-require">Require MFA for access to this MyGlue account</label>
+        </div>
+        <p className="hint">Covers only the users of this MyGlue account.</p>
+        <ErrorMessage error={error} />
+        <div className="actions">
+          <button type="button" onClick={() => onClose(false)}>Cancel</button>
+          <button className="primary" disabled={busy}>Save</button>
+        </div>
+      </form>
+    </Dialog>
+  );
+}

@@ -1,0 +1,251 @@
+import { useState, type FormEvent } from "react";
+import { unwrap, type Me } from "@latchkey/client";
+import { client } from "../api";
+import { useAuth } from "../auth";
+import { Dialog, Empty, ErrorMessage, Field, Loading, PadlockIcon, useAsync, when } from "../ui";
+import { EnableMfaDialog, RecoveryToken } from "./EnableMfa";
+
+export function Profile() {
+  const me = useAsync(() => unwrap(client.api.GET("/api/v1/me")), []);
+  return (
+    <main>
+      <h1>Edit Profile</h1>
+      {me.loading && !me.data ? <Loading /> : me.error ? <ErrorMessage error={me.error} /> : me.data && (
+        <>
+          <section className="card" aria-labelledby="about-h">
+            <h2 id="about-h">{me.data.display_name}</h2>
+            <p className="muted">{me.data.email} · {me.data.role}</p>
+          </section>
+          <MfaSettings me={me.data} reload={me.reload} />
+          <ChangePassword />
+          <MySessions />
+        </>
+      )}
+    </main>
+  );
+}
+
+function requiredReason(me: Me, subAccountName: string | undefined): string {
+  if (me.mfa.required_by === "sub_account") {
+    return subAccountName
+      ? `MFA is required for access to the MyGlue account "${subAccountName}", so it cannot be disabled.`
+      : "MFA is required for access to your MyGlue account, so it cannot be disabled.";
+  }
+  return "MFA is required for access to this account by your administrator, so it cannot be disabled.";
+}
+
+function MfaSettings({ me, reload }: { me: Me; reload: () => void }) {
+  const auth = useAuth();
+  const aal2 = auth.status === "authenticated" && auth.claims.aal === "aal2";
+  const [dialog, setDialog] = useState<null | "enable" | "reenroll" | "recovery" | "disable">(null);
+  const subAccount = useAsync(async () => {
+    if (me.mfa.required_by !== "sub_account" || !me.sub_account_id) return undefined;
+    // Client users may not read sub-accounts; then the reason stays generic.
+    try {
+      return (await unwrap(client.api.GET("/api/v1/sub-accounts/{id}", { params: { path: { id: me.sub_account_id } } }))).name;
+    } catch {
+      return undefined;
+    }
+  }, [me.sub_account_id, me.mfa.required_by]);
+  const close = () => { setDialog(null); reload(); };
+  const mfa = me.mfa;
+  const reason = mfa.required ? requiredReason(me, subAccount.data) : null;
+
+  return (
+    <section className="card" aria-labelledby="mfa-h">
+      <h2 id="mfa-h">MFA Settings</h2>
+      {mfa.enabled ? (
+        <>
+          <p data-testid="mfa-status"><PadlockIcon open={false} /> MFA is enabled{mfa.enabled_at ? ` since ${when(mfa.enabled_at)}` : ""}.</p>
+          {!aal2 && (
+            <p className="notice">
+              You signed in without an MFA code in this session. Changing your MFA settings needs a sign-in with your MFA code.
+            </p>
+          )}
+          <p>
+            Recovery token:{" "}
+            {mfa.recovery_token.active
+              ? `active (created ${when(mfa.recovery_token.created_at)})`
+              : "none unused — generate a new one so you can still sign in without your phone."}
+          </p>
+          <p>
+            <button type="button" className="link" onClick={() => setDialog("recovery")}>
+              Click here to generate a new one-time MFA recovery token
+            </button>
+          </p>
+          <div className="actions left">
+            <button type="button" onClick={() => setDialog("reenroll")}>Set up a new device</button>
+            <button type="button" disabled={!mfa.can_disable} aria-describedby={reason ? "disable-reason" : undefined}
+              onClick={() => setDialog("disable")}>Disable MFA</button>
+          </div>
+          {reason && <p id="disable-reason" className="hint" data-testid="disable-reason">{reason}</p>}
+        </>
+      ) : (
+        <>
+          <p data-testid="mfa-status"><PadlockIcon open /> MFA is not enabled.</p>
+          {mfa.required && <p className="notice">{reason?.replace(", so it cannot be disabled", "")}</p>}
+          <p className="hint">
+            With MFA you sign in with your password plus a code from an authenticator application on your phone
+            (Google Authenticator, Microsoft Authenticator, Authy, …).
+          </p>
+          <div className="actions left"><button type="button" className="primary" onClick={() => setDialog("enable")}>Enable MFA</button></div>
+        </>
+      )}
+      {(dialog === "enable" || dialog === "reenroll") && (
+        <EnableMfaDialog needsPassword={dialog === "reenroll"} onClose={close} />
+      )}
+      {dialog === "recovery" && <NewRecoveryTokenDialog onClose={close} />}
+      {dialog === "disable" && <DisableMfaDialog onClose={close} />}
+    </section>
+  );
+}
+
+function NewRecoveryTokenDialog({ onClose }: { onClose: () => void }) {
+  const [password, setPassword] = useState("");
+  const [error, setError] = useState<unknown>(null);
+  const [token, setToken] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  async function submit(e: FormEvent) {
+    e.preventDefault();
+    setBusy(true); setError(null);
+    try {
+      const r = await unwrap(client.api.POST("/api/v1/me/mfa/recovery-token", { body: { password } }));
+      setToken(r.recovery_token);
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  }
+  return (
+    <Dialog title="New MFA recovery token" onClose={onClose}>
+      {token ? (
+        <>
+          <RecoveryToken token={token} />
+          <p className="hint">Your previous recovery token no longer works.</p>
+          <div className="actions"><button type="button" className="primary" onClick={onClose}>Done</button></div>
+        </>
+      ) : (
+        <form onSubmit={submit}>
+          <p>Generating a new one-time recovery token invalidates the previous one.</p>
+          <Field label="Password" type="password" autoComplete="current-password" required value={password}
+            onChange={(e) => setPassword(e.target.value)} />
+          <ErrorMessage error={error} />
+          <div className="actions">
+            <button type="button" onClick={onClose}>Cancel</button>
+            <button className="primary" disabled={busy}>Generate</button>
+          </div>
+        </form>
+      )}
+    </Dialog>
+  );
+}
+
+function DisableMfaDialog({ onClose }: { onClose: () => void }) {
+  const [password, setPassword] = useState("");
+  const [code, setCode] = useState("");
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  async function submit(e: FormEvent) {
+    e.preventDefault();
+    setBusy(true); setError(null);
+    try {
+      await unwrap(client.api.DELETE("/api/v1/me/mfa", { body: { password, code: code.trim() } }));
+      onClose();
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  }
+  return (
+    <Dialog title="Disable MFA" onClose={onClose}>
+      <form onSubmit={submit}>
+        <p>After disabling, your password alone signs you in. Remove this account from your authenticator application too.</p>
+        <Field label="Password" type="password" autoComplete="current-password" required value={password}
+          onChange={(e) => setPassword(e.target.value)} error={error} field="password" />
+        <Field label="MFA Code" autoComplete="one-time-code" required value={code} onChange={(e) => setCode(e.target.value)}
+          hint="A code from your authenticator application, or your recovery token." error={error} field="code" />
+        <ErrorMessage error={error} />
+        <div className="actions">
+          <button type="button" onClick={onClose}>Cancel</button>
+          <button className="danger" disabled={busy}>Disable MFA</button>
+        </div>
+      </form>
+    </Dialog>
+  );
+}
+
+function ChangePassword() {
+  const [cur, setCur] = useState("");
+  const [next, setNext] = useState("");
+  const [again, setAgain] = useState("");
+  const [error, setError] = useState<unknown>(null);
+  const [done, setDone] = useState(false);
+  const [busy, setBusy] = useState(false);
+  async function submit(e: FormEvent) {
+    e.preventDefault();
+    setError(null); setDone(false);
+    if (next !== again) { setError(new Error("The new passwords do not match.")); return; }
+    setBusy(true);
+    try {
+      await unwrap(client.api.PUT("/api/v1/me/password", { body: { current_password: cur, new_password: next } }));
+      setDone(true); setCur(""); setNext(""); setAgain("");
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  }
+  return (
+    <section className="card" aria-labelledby="pw-h">
+      <h2 id="pw-h">Change password</h2>
+      <form onSubmit={submit}>
+        <Field label="Current password" type="password" autoComplete="current-password" required value={cur} onChange={(e) => setCur(e.target.value)} />
+        <Field label="New password" type="password" autoComplete="new-password" required minLength={12} value={next}
+          onChange={(e) => setNext(e.target.value)} hint="At least 12 characters." error={error} field="new_password" />
+        <Field label="Confirm new password" type="password" autoComplete="new-password" required value={again} onChange={(e) => setAgain(e.target.value)} />
+        <ErrorMessage error={error} />
+        {done && <p role="status" className="ok">Your password has been changed.</p>}
+        <div className="actions left"><button className="primary" disabled={busy}>Change password</button></div>
+      </form>
+    </section>
+  );
+}
+
+function MySessions() {
+  const sessions = useAsync(() => unwrap(client.api.GET("/api/v1/me/sessions", { params: { query: { per_page: 100 } } })), []);
+  const [error, setError] = useState<unknown>(null);
+  async function end(id: string, current: boolean) {
+    setError(null);
+    try {
+      if (current) return await client.signOut();
+      await unwrap(client.api.DELETE("/api/v1/me/sessions/{id}", { params: { path: { id } } }));
+      sessions.reload();
+    } catch (err) {
+      setError(err);
+    }
+  }
+  return (
+    <section className="card" aria-labelledby="sess-h">
+      <h2 id="sess-h">My sessions</h2>
+      <ErrorMessage error={error ?? sessions.error} />
+      {sessions.loading && !sessions.data ? <Loading /> : sessions.data && (sessions.data.items.length === 0 ? <Empty>No sessions.</Empty> : (
+        <table>
+          <thead><tr><th>Signed in</th><th>Last used</th><th>From</th><th>With</th><th><span className="sr-only">Actions</span></th></tr></thead>
+          <tbody>
+            {sessions.data.items.map((s) => (
+              <tr key={s.id} data-testid="session-row">
+                <td>{when(s.created_at)} {s.current && <strong className="badge">This session</strong>}</td>
+                <td>{when(s.last_used_at)}</td>
+                <td>{s.ip ?? "—"}<br /><small className="muted">{s.user_agent ?? ""}</small></td>
+                <td>{s.aal === "aal2" ? "Password + MFA" : "Password"}{s.amr.includes("rec") ? " (recovery token)" : ""}</td>
+                <td><button type="button" onClick={() => end(s.id, s.current)}>Sign out</button></td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      ))}
+    </section>
+  );
+}

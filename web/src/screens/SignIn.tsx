@@ -1,0 +1,103 @@
+import { useState, type FormEvent } from "react";
+import { LatchkeyError } from "@latchkey/client";
+import { client } from "../api";
+import { useAuth } from "../auth";
+import { Link } from "../router";
+import { ErrorMessage, Field } from "../ui";
+import { EnableMfaDialog } from "./EnableMfa";
+
+/**
+ * Sign in: email and password, then the MFA Code (a code or the recovery
+ * token). A forced enrollment opens the Enable MFA dialog straight away;
+ * `setHold` keeps this screen up until its recovery token has been seen.
+ */
+export function SignIn({ setHold }: { setHold: (hold: boolean) => void }) {
+  const auth = useAuth();
+  const [email, setEmail] = useState("");
+  const [password, setPassword] = useState("");
+  const [code, setCode] = useState("");
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  const [notice, setNotice] = useState<string | null>(null);
+
+  async function submitPassword(e: FormEvent) {
+    e.preventDefault();
+    setBusy(true); setError(null); setNotice(null);
+    try {
+      const s = await client.signIn(email.trim(), password);
+      if (s.status === "mfa_enrollment_required") setHold(true);
+      setPassword("");
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  async function submitCode(e: FormEvent) {
+    e.preventDefault();
+    setBusy(true); setError(null);
+    try {
+      const r = await client.submitMfaCode(code.trim());
+      if (r.recoveryTokenUsed) sessionStorage.setItem("latchkey.recoveryUsed", "1");
+    } catch (err) {
+      setError(err);
+      setCode("");
+      if (err instanceof LatchkeyError && client.state.status === "signed_out") setNotice(null);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  if (auth.status === "mfa_enrollment_required" || (auth.status === "authenticated")) {
+    return (
+      <main className="auth-page">
+        <h1>Sign in</h1>
+        <EnableMfaDialog forced
+          onClose={() => { if (client.state.status !== "authenticated") client.cancelSignIn(); setHold(false); }} />
+      </main>
+    );
+  }
+
+  if (auth.status === "mfa_required") {
+    const recovery = auth.methods.includes("recovery_token");
+    return (
+      <main className="auth-page">
+        <h1>Sign in</h1>
+        <form onSubmit={submitCode} className="card" aria-describedby="mfa-help">
+          <p id="mfa-help">
+            Enter the MFA code from your authenticator application{recovery ? ", or your one-time recovery token if you do not have your phone" : ""}.
+          </p>
+          <Field label="MFA Code" name="mfa_code" autoComplete="one-time-code" autoFocus required autoCapitalize="characters"
+            spellCheck={false} value={code} onChange={(e) => setCode(e.target.value)} />
+          <ErrorMessage error={error} />
+          <div className="actions">
+            <button type="button" onClick={() => { client.cancelSignIn(); setError(null); }}>Back</button>
+            <button className="primary" disabled={busy}>Verify</button>
+          </div>
+        </form>
+      </main>
+    );
+  }
+
+  return (
+    <main className="auth-page">
+      <h1>Sign in</h1>
+      <form onSubmit={submitPassword} className="card">
+        {auth.status === "signed_out" && auth.reason === "session_ended" && (
+          <p className="notice" role="status">Your session has ended. Sign in again.</p>
+        )}
+        {notice && <p className="notice">{notice}</p>}
+        <Field label="Email" type="email" name="email" autoComplete="username" required autoFocus value={email}
+          onChange={(e) => setEmail(e.target.value)} />
+        <Field label="Password" type="password" name="password" autoComplete="current-password" required value={password}
+          onChange={(e) => setPassword(e.target.value)} />
+        <ErrorMessage error={error} />
+        <div className="actions">
+          <button className="primary" disabled={busy}>{busy ? "Signing in…" : "Sign in"}</button>
+        </div>
+        <p className="muted">New to Latchkey? <Link to="/signup">Create an account</Link></p>
+      </form>
+    </main>
+  );
+}
