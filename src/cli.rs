@@ -147,7 +147,7 @@ pub fn main() -> CliResult {
             let mut conn = state.pool.get()?;
             let user = domain::admin::operator_reset_mfa(&mut conn, &email, &operator_ctx(&clock))
                 .map_err(|e| match e {
-                    crate::error::ApiError::NotFound => "no user with that email".to_string(),
+                    ApiError::NotFound => "no user with that email".to_string(),
                     other => format!("{other}"),
                 })?;
             println!("MFA of {} reset; their sessions ended. They enroll again at next login if MFA is required.", user.email);
