@@ -323,6 +323,9 @@ pub struct VerifyEnrollmentResponse {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct DisableMfaRequest {
+    /// The current password (required; a missing one is answered like a
+    /// wrong one: 403 `reauthentication_required`).
+    #[schema(required = true)]
     pub password: Option<String>,
     /// A current TOTP code or the recovery token.
     pub code: String,
@@ -330,6 +333,9 @@ pub struct DisableMfaRequest {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct PasswordRequest {
+    /// The current password (required; a missing one is answered like a
+    /// wrong one: 403 `reauthentication_required`).
+    #[schema(required = true)]
     pub password: Option<String>,
 }
 

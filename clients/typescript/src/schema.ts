@@ -546,7 +546,11 @@ export interface components {
         DisableMfaRequest: {
             /** @description A current TOTP code or the recovery token. */
             code: string;
-            password?: string | null;
+            /**
+             * @description The current password (required; a missing one is answered like a
+             *     wrong one: 403 `reauthentication_required`).
+             */
+            password: string | null;
         };
         /** @description The password was right; a policy requires MFA the user has not set up. */
         EnrollmentRequiredResponse: {
@@ -806,7 +810,11 @@ export interface components {
             total: number;
         };
         PasswordRequest: {
-            password?: string | null;
+            /**
+             * @description The current password (required; a missing one is answered like a
+             *     wrong one: 403 `reauthentication_required`).
+             */
+            password: string | null;
         };
         /**
          * @description RFC 9457 problem details, as every error is answered.
