@@ -116,7 +116,14 @@ fn sigkill_under_load_leaves_a_consistent_database() {
             })
         })
         .collect();
-    std::thread::sleep(Duration::from_millis(2500));
+    // Let the load run for 2.5 s and until a few logins have gone through
+    // (a busy machine is slower; the kill must still land mid-load).
+    let started = std::time::Instant::now();
+    while started.elapsed() < Duration::from_millis(2500)
+        || (issued.lock().unwrap().len() < 4 && started.elapsed() < Duration::from_secs(30))
+    {
+        std::thread::sleep(Duration::from_millis(50));
+    }
     server.lock().unwrap().kill(); // SIGKILL mid-load
     stop.store(true, Ordering::Relaxed);
     for w in workers {
