@@ -25,6 +25,7 @@ use utoipa::{Modify, OpenApi};
         (name = "users", description = "User administration and Reset MFA"),
         (name = "sub-accounts", description = "Client organizations with their own MFA policy"),
         (name = "audit", description = "Audit log"),
+        (name = "roles", description = "Named permissions and the account's custom roles"),
         (name = "operations", description = "Health, readiness, metrics, JWKS")
     )
 )]

@@ -7,11 +7,12 @@
 
 use super::audit::{self, Event};
 use super::auth::{self, Current, Principal};
-use super::policy::{self, Permission, Role};
+use super::policy::{self, Action};
 use super::{parse_id, Ctx};
 use crate::error::{ApiError, ApiResult};
 use crate::store::accounts::{self as account_store, Account, AccountChanges};
 use crate::store::sub_accounts::{self as sub_store, SubAccount, SubAccountChanges};
+use crate::store::types::RoleRef;
 use crate::store::users::{self as user_store, User, UserChanges, UserFilter};
 use crate::store::{is_unique_violation, write_tx, DbConn};
 
@@ -25,13 +26,13 @@ pub struct UserView {
 
 /// Starts an administrative change: the account's lock, then the actor's
 /// permission on their fresh rows.
-fn begin_change(
+pub(crate) fn begin_change(
     conn: &mut DbConn,
     actor: &Principal,
-    permission: Permission,
+    action: Action,
 ) -> ApiResult<Current> {
     account_store::lock(conn, &actor.user.account_id)?;
-    auth::authorize(conn, actor, permission)
+    auth::authorize(conn, actor, action)
 }
 
 fn own_account(conn: &mut DbConn, account_id: &str) -> ApiResult<Account> {
@@ -39,10 +40,12 @@ fn own_account(conn: &mut DbConn, account_id: &str) -> ApiResult<Account> {
 }
 
 pub fn account(conn: &mut DbConn, actor: &Principal) -> ApiResult<Account> {
-    actor.may(Permission::ViewAccount)?;
+    actor.may(Action::ViewAccount)?;
     own_account(conn, &actor.user.account_id)
 }
 
+/// Renames the account (`account.manage`) and/or turns Require MFA on or
+/// off (`account.policy`).
 pub fn update_account(
     conn: &mut DbConn,
     actor: &Principal,
@@ -50,7 +53,13 @@ pub fn update_account(
     ctx: &Ctx,
 ) -> ApiResult<Account> {
     write_tx(conn, |conn| {
-        let current = begin_change(conn, actor, Permission::EditAccount)?;
+        let current = begin_change(conn, actor, Action::ViewAccount)?;
+        if changes.name.is_some() {
+            current.may(Action::RenameAccount)?;
+        }
+        if changes.require_mfa.is_some() {
+            current.may(Action::ChangeAccountPolicy)?;
+        }
         let before = own_account(conn, &current.user.account_id)?;
         account_store::update(conn, &before.id, &changes)?;
         let after = own_account(conn, &before.id)?;
@@ -77,7 +86,7 @@ pub fn list_sub_accounts(
     limit: i64,
     offset: i64,
 ) -> ApiResult<(Vec<(SubAccount, i64)>, i64)> {
-    actor.may(Permission::ManageSubAccounts)?;
+    actor.may(Action::ManageSubAccounts)?;
     let (items, total) = sub_store::list(conn, &actor.user.account_id, limit, offset)?;
     let ids: Vec<String> = items.iter().map(|s| s.id.clone()).collect();
     let counts = sub_store::user_counts(conn, &ids)?;
@@ -99,7 +108,7 @@ fn find_sub_account(conn: &mut DbConn, account_id: &str, id: &str) -> ApiResult<
 }
 
 pub fn sub_account(conn: &mut DbConn, actor: &Principal, id: &str) -> ApiResult<(SubAccount, i64)> {
-    actor.may(Permission::ManageSubAccounts)?;
+    actor.may(Action::ManageSubAccounts)?;
     find_sub_account(conn, &actor.user.account_id, id)
 }
 
@@ -111,7 +120,7 @@ pub fn create_sub_account(
     ctx: &Ctx,
 ) -> ApiResult<SubAccount> {
     write_tx(conn, |conn| {
-        let current = begin_change(conn, actor, Permission::ManageSubAccounts)?;
+        let current = begin_change(conn, actor, Action::ManageSubAccounts)?;
         let sub = SubAccount {
             id: super::new_id(),
             account_id: current.user.account_id.clone(),
@@ -143,7 +152,7 @@ pub fn update_sub_account(
     ctx: &Ctx,
 ) -> ApiResult<(SubAccount, i64)> {
     write_tx(conn, |conn| {
-        let current = begin_change(conn, actor, Permission::ManageSubAccounts)?;
+        let current = begin_change(conn, actor, Action::ManageSubAccounts)?;
         let account_id = &current.user.account_id;
         let (before, _) = find_sub_account(conn, account_id, id)?;
         sub_store::update(conn, &before.id, &changes)?;
@@ -172,7 +181,7 @@ pub fn delete_sub_account(
     ctx: &Ctx,
 ) -> ApiResult<()> {
     write_tx(conn, |conn| {
-        let current = begin_change(conn, actor, Permission::ManageSubAccounts)?;
+        let current = begin_change(conn, actor, Action::ManageSubAccounts)?;
         let (sub, count) = find_sub_account(conn, &current.user.account_id, id)?;
         if count > 0 {
             return Err(ApiError::Conflict(format!(
@@ -234,7 +243,7 @@ pub fn list_users(
     limit: i64,
     offset: i64,
 ) -> ApiResult<(Vec<UserView>, i64)> {
-    actor.may(Permission::ListUsers)?;
+    actor.may(Action::ListUsers)?;
     if filter
         .q
         .as_ref()
@@ -245,13 +254,21 @@ pub fn list_users(
             "must not contain control characters",
         ));
     }
+    if let Some(RoleRef::Custom(id)) = &filter.role {
+        if uuid::Uuid::parse_str(id).is_err() {
+            return Err(ApiError::invalid(
+                "role",
+                "a built-in role's name or a custom role's id",
+            ));
+        }
+    }
     let account = own_account(conn, &actor.user.account_id)?;
     let (items, total) = user_store::list(conn, &account.id, filter, limit, offset)?;
     Ok((views(conn, &account, items)?, total))
 }
 
 pub fn user(conn: &mut DbConn, actor: &Principal, id: &str) -> ApiResult<UserView> {
-    actor.may(Permission::ManageUsers)?;
+    actor.may(Action::ManageUsers)?;
     view(conn, &actor.user.account_id, &parse_id(id)?)
 }
 
@@ -270,22 +287,9 @@ pub fn insert_user(conn: &mut DbConn, user: &User) -> ApiResult<()> {
 pub struct NewUser {
     pub email: String,
     pub display_name: String,
-    pub role: Role,
+    pub role: RoleRef,
     pub password_hash: String,
     pub sub_account_id: Option<String>,
-}
-
-/// 422 on `role` when a client user (of a sub-account) would hold a role
-/// that acts on the account.
-fn check_role_scope(role: Role, sub_account_id: Option<&str>) -> ApiResult<()> {
-    if policy::role_allowed_in_scope(role, sub_account_id.is_some()) {
-        Ok(())
-    } else {
-        Err(ApiError::invalid(
-            "role",
-            "users of a sub-account hold editor, creator, lite or read_only",
-        ))
-    }
 }
 
 pub fn create_user(
@@ -295,7 +299,7 @@ pub fn create_user(
     ctx: &Ctx,
 ) -> ApiResult<UserView> {
     write_tx(conn, |conn| {
-        let current = begin_change(conn, actor, Permission::ManageUsers)?;
+        let current = begin_change(conn, actor, Action::ManageUsers)?;
         let account_id = current.user.account_id.clone();
         let sub_account_id = match &input.sub_account_id {
             Some(raw) => {
@@ -311,7 +315,7 @@ pub fn create_user(
             }
             None => None,
         };
-        check_role_scope(input.role, sub_account_id.as_deref())?;
+        super::roles::check_assignable(conn, &account_id, &input.role, sub_account_id.is_some())?;
         let user = User {
             id: super::new_id(),
             account_id: account_id.clone(),
@@ -344,22 +348,11 @@ pub fn create_user(
     })
 }
 
-/// 409 unless the account keeps an active administrator. Call after the
-/// change, under the account's lock (taken by [`begin_change`]).
-fn ensure_an_admin_remains(conn: &mut DbConn, account_id: &str) -> ApiResult<()> {
-    if user_store::count_active_admins(conn, account_id)? == 0 {
-        return Err(ApiError::Conflict(
-            "The account must keep at least one active administrator.".into(),
-        ));
-    }
-    Ok(())
-}
-
 /// What `PATCH /users/{id}` may change.
 #[derive(Debug, Default, Clone)]
 pub struct UserUpdate {
     pub display_name: Option<String>,
-    pub role: Option<Role>,
+    pub role: Option<RoleRef>,
     pub disabled: Option<bool>,
 }
 
@@ -372,12 +365,17 @@ pub fn update_user(
 ) -> ApiResult<UserView> {
     let id = parse_id(id)?;
     write_tx(conn, |conn| {
-        let current = begin_change(conn, actor, Permission::ManageUsers)?;
+        let current = begin_change(conn, actor, Action::ManageUsers)?;
         let account_id = current.user.account_id.clone();
         let before =
             user_store::find_in_account(conn, &account_id, &id)?.ok_or(ApiError::NotFound)?;
-        if let Some(role) = update.role {
-            check_role_scope(role, before.sub_account_id.as_deref())?;
+        if let Some(role) = &update.role {
+            super::roles::check_assignable(
+                conn,
+                &account_id,
+                role,
+                before.sub_account_id.is_some(),
+            )?;
         }
         let changes = UserChanges {
             display_name: update.display_name,
@@ -386,7 +384,7 @@ pub fn update_user(
             updated_at: Some(ctx.now),
         };
         user_store::update(conn, &before.id, &changes)?;
-        ensure_an_admin_remains(conn, &account_id)?;
+        super::roles::ensure_a_keeper_remains(conn, &account_id)?;
         let newly_disabled = update.disabled == Some(true) && !before.disabled;
         let sessions_ended = if newly_disabled {
             super::sessions::end_access(conn, &before.id, None, ctx)?
@@ -411,11 +409,11 @@ pub fn update_user(
 pub fn delete_user(conn: &mut DbConn, actor: &Principal, id: &str, ctx: &Ctx) -> ApiResult<()> {
     let id = parse_id(id)?;
     write_tx(conn, |conn| {
-        let current = begin_change(conn, actor, Permission::ManageUsers)?;
+        let current = begin_change(conn, actor, Action::ManageUsers)?;
         let target = user_store::find_in_account(conn, &current.user.account_id, &id)?
             .ok_or(ApiError::NotFound)?;
         user_store::delete(conn, &target.id)?;
-        ensure_an_admin_remains(conn, &current.user.account_id)?;
+        super::roles::ensure_a_keeper_remains(conn, &current.user.account_id)?;
         audit::record(
             conn,
             ctx,
@@ -436,7 +434,7 @@ pub fn delete_user(conn: &mut DbConn, actor: &Principal, id: &str, ctx: &Ctx) ->
 pub fn reset_user_mfa(conn: &mut DbConn, actor: &Principal, id: &str, ctx: &Ctx) -> ApiResult<()> {
     let id = parse_id(id)?;
     write_tx(conn, |conn| {
-        let current = begin_change(conn, actor, Permission::ResetMfa)?;
+        let current = begin_change(conn, actor, Action::ResetMfa)?;
         let target = user_store::find_in_account(conn, &current.user.account_id, &id)?
             .ok_or(ApiError::NotFound)?;
         super::mfa::reset(conn, &target, Some(&current.user), ctx)

@@ -52,10 +52,16 @@ pub enum EventType {
     PasswordChanged,
     #[serde(rename = "reauthentication.failed")]
     ReauthenticationFailed,
+    #[serde(rename = "role.created")]
+    RoleCreated,
+    #[serde(rename = "role.updated")]
+    RoleUpdated,
+    #[serde(rename = "role.deleted")]
+    RoleDeleted,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 20] = [
+    pub const ALL: [EventType; 23] = [
         EventType::LoginSucceeded,
         EventType::LoginFailed,
         EventType::LoginLocked,
@@ -76,6 +82,9 @@ impl EventType {
         EventType::SessionRevoked,
         EventType::PasswordChanged,
         EventType::ReauthenticationFailed,
+        EventType::RoleCreated,
+        EventType::RoleUpdated,
+        EventType::RoleDeleted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -100,6 +109,9 @@ impl EventType {
             EventType::SessionRevoked => "session.revoked",
             EventType::PasswordChanged => "password.changed",
             EventType::ReauthenticationFailed => "reauthentication.failed",
+            EventType::RoleCreated => "role.created",
+            EventType::RoleUpdated => "role.updated",
+            EventType::RoleDeleted => "role.deleted",
         }
     }
 }
@@ -124,6 +136,9 @@ pub const USER_DELETED: EventType = EventType::UserDeleted;
 pub const SESSION_REVOKED: EventType = EventType::SessionRevoked;
 pub const PASSWORD_CHANGED: EventType = EventType::PasswordChanged;
 pub const REAUTHENTICATION_FAILED: EventType = EventType::ReauthenticationFailed;
+pub const ROLE_CREATED: EventType = EventType::RoleCreated;
+pub const ROLE_UPDATED: EventType = EventType::RoleUpdated;
+pub const ROLE_DELETED: EventType = EventType::RoleDeleted;
 
 /// What happened, to whom, by whom.
 pub struct Event<'a> {
@@ -177,7 +192,7 @@ pub fn list(
     limit: i64,
     offset: i64,
 ) -> crate::error::ApiResult<(Vec<AuditEvent>, i64)> {
-    actor.may(super::policy::Permission::ViewAudit)?;
+    actor.may(super::policy::Action::ViewAudit)?;
     Ok(audit_store::list(
         conn,
         &actor.user.account_id,

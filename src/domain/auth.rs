@@ -4,7 +4,7 @@
 
 use chrono::NaiveDateTime;
 
-use super::policy::{self, Aal, Permission, RequiredBy};
+use super::policy::{self, Aal, Action, Permissions, RequiredBy};
 use crate::crypto::tokens::{self, AccessClaims};
 use crate::error::{ApiError, ApiResult};
 use crate::store::challenges::{self as challenge_store, KIND_ENROLLMENT};
@@ -23,6 +23,9 @@ pub struct Principal {
     pub required_by: Option<RequiredBy>,
     /// Creation time of the user's unused recovery token, if any.
     pub unused_recovery_created_at: Option<NaiveDateTime>,
+    /// What the user's role holds, read with the session (never from the
+    /// token: a role changed takes effect on the next request).
+    pub permissions: Permissions,
 }
 
 impl Principal {
@@ -37,8 +40,8 @@ impl Principal {
     /// The permission table applied to this principal as read at the start
     /// of the request. Mutations assert it again on fresh rows (see
     /// [`reload`]).
-    pub fn may(&self, permission: Permission) -> ApiResult<()> {
-        policy::allows(self.user.role, self.aal(), self.has_mfa(), permission)
+    pub fn may(&self, action: Action) -> ApiResult<()> {
+        policy::allows(self.permissions, self.aal(), self.has_mfa(), action)
     }
 }
 
@@ -59,6 +62,10 @@ pub fn session_principal(
             unused_recovery_created_at: found
                 .recovery_created_at
                 .filter(|_| found.recovery_used_at.is_none()),
+            permissions: super::roles::permissions_from(
+                &found.user.role,
+                found.custom_role_permissions.as_deref(),
+            ),
             user: found.user,
             session: found.session,
             claims,
@@ -78,7 +85,12 @@ pub fn reload(conn: &mut DbConn, principal: &Principal) -> ApiResult<Current> {
     let session = session_store::find(conn, &principal.session.id)?
         .filter(|s| s.revoked_at.is_none() && s.user_id == user.id)
         .ok_or(ApiError::Unauthorized)?;
-    Ok(Current { user, session })
+    let permissions = super::roles::permissions_of(conn, &user)?;
+    Ok(Current {
+        user,
+        session,
+        permissions,
+    })
 }
 
 /// An actor and session as just read by [`reload`].
@@ -86,6 +98,7 @@ pub fn reload(conn: &mut DbConn, principal: &Principal) -> ApiResult<Current> {
 pub struct Current {
     pub user: User,
     pub session: Session,
+    pub permissions: Permissions,
 }
 
 impl Current {
@@ -94,19 +107,15 @@ impl Current {
     }
 
     /// The permission table applied to the fresh rows.
-    pub fn may(&self, permission: Permission) -> ApiResult<()> {
-        policy::allows(self.user.role, self.session.aal, self.has_mfa(), permission)
+    pub fn may(&self, action: Action) -> ApiResult<()> {
+        policy::allows(self.permissions, self.session.aal, self.has_mfa(), action)
     }
 }
 
 /// [`reload`] then [`Current::may`]: the check every mutation starts with.
-pub fn authorize(
-    conn: &mut DbConn,
-    principal: &Principal,
-    permission: Permission,
-) -> ApiResult<Current> {
+pub fn authorize(conn: &mut DbConn, principal: &Principal, action: Action) -> ApiResult<Current> {
     let current = reload(conn, principal)?;
-    current.may(permission)?;
+    current.may(action)?;
     Ok(current)
 }
 

@@ -7,7 +7,7 @@
 //!
 //! Managing factors asserts its own rules: once MFA is on, re-enrolling, a
 //! new recovery token and disabling need an aal2 session
-//! (`Permission::ManageOwnMfa`) and the password ([`reauth`]); a verified
+//! (`Action::ManageOwnMfa`) and the password ([`reauth`]); a verified
 //! factor ends every other session, challenge and enrollment grant of the
 //! user, so nothing obtained before it outlives it.
 
@@ -18,7 +18,7 @@ use utoipa::ToSchema;
 use super::audit::{self, Event};
 use super::auth::{self, MfaActor, Principal};
 use super::keys::KeyRing;
-use super::policy::{self, Permission, RequiredBy};
+use super::policy::{self, Action, RequiredBy};
 use super::reauth::{self, Reauthenticated};
 use super::sessions::{self, Issued, AMR_TOTP};
 use super::{commit_then_refuse, lockout, Ctx, Verdict};
@@ -187,7 +187,7 @@ fn precheck(
     password: Option<&str>,
     ctx: &Ctx,
 ) -> ApiResult<Option<Reauthenticated>> {
-    let current = auth::authorize(conn, principal, Permission::ManageOwnMfa)?;
+    let current = auth::authorize(conn, principal, Action::ManageOwnMfa)?;
     if !current.has_mfa() {
         return Ok(None);
     }
@@ -201,7 +201,7 @@ fn assert_may_manage(
     principal: &Principal,
     proof: Option<&Reauthenticated>,
 ) -> ApiResult<User> {
-    let current = auth::authorize(conn, principal, Permission::ManageOwnMfa)?;
+    let current = auth::authorize(conn, principal, Action::ManageOwnMfa)?;
     if current.has_mfa() && !proof.is_some_and(|p| p.is_for(&current.user)) {
         return Err(ApiError::ReauthenticationRequired);
     }
@@ -317,7 +317,7 @@ pub fn verify_enrollment(
             .ok_or(ApiError::Unauthorized)?;
         let keep_session = match actor {
             MfaActor::Session(principal) => {
-                auth::authorize(conn, principal, Permission::ManageOwnMfa)?;
+                auth::authorize(conn, principal, Action::ManageOwnMfa)?;
                 Some(principal.session.id.as_str())
             }
             MfaActor::Enrollment(grant) => {
@@ -386,7 +386,7 @@ pub fn regenerate_recovery_token(
     password: Option<&str>,
     ctx: &Ctx,
 ) -> ApiResult<(String, NaiveDateTime)> {
-    let current = auth::authorize(conn, principal, Permission::ManageOwnMfa)?;
+    let current = auth::authorize(conn, principal, Action::ManageOwnMfa)?;
     let proof = reauth::recheck_password(conn, &current.user, password, ctx)?;
     write_tx(conn, |conn| {
         user_store::lock(conn, &principal.user.id)?;
@@ -425,7 +425,7 @@ pub fn disable(
     if policy::required_by(conn, &current.user)?.is_some() {
         return Err(ApiError::MfaEnforced);
     }
-    current.may(Permission::ManageOwnMfa)?;
+    current.may(Action::ManageOwnMfa)?;
     let proof = reauth::recheck_password(conn, &current.user, password, ctx)?;
     commit_then_refuse(conn, |conn| {
         let user = lockout::lock_second_factor(conn, &principal.user.id, ctx)?

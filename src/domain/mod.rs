@@ -14,6 +14,7 @@ pub mod mfa;
 pub mod policy;
 pub mod profile;
 pub mod reauth;
+pub mod roles;
 pub mod sessions;
 pub mod signup;
 pub mod validate;
@@ -26,8 +27,10 @@ use crate::store::{write_tx, DbConn};
 /// The records the domain hands out (the store's rows, read-only to callers).
 pub use crate::store::accounts::{Account, AccountChanges};
 pub use crate::store::audit::{AuditEvent, AuditFilter};
+pub use crate::store::roles::CustomRole;
 pub use crate::store::sessions::Session;
 pub use crate::store::sub_accounts::{SubAccount, SubAccountChanges};
+pub use crate::store::types::RoleRef;
 pub use crate::store::users::{User, UserFilter};
 
 /// Who is asking, when and from where: what audit events and sessions record.

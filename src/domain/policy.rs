@@ -11,13 +11,138 @@ use crate::store::{accounts, sub_accounts, DbConn};
 
 pub use crate::store::types::{Aal, Role};
 
-/// Actions that need more than a live session.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The named permissions a role is made of (`GET /api/v1/permissions`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Permission {
+    AccountManage,
+    AccountPolicy,
+    UsersView,
+    UsersManage,
+    UsersResetMfa,
+    SubAccountsManage,
+    AuditView,
+    RolesManage,
+    SsoManage,
+}
+
+impl Permission {
+    pub const ALL: [Permission; 9] = [
+        Permission::AccountManage,
+        Permission::AccountPolicy,
+        Permission::UsersView,
+        Permission::UsersManage,
+        Permission::UsersResetMfa,
+        Permission::SubAccountsManage,
+        Permission::AuditView,
+        Permission::RolesManage,
+        Permission::SsoManage,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Permission::AccountManage => "account.manage",
+            Permission::AccountPolicy => "account.policy",
+            Permission::UsersView => "users.view",
+            Permission::UsersManage => "users.manage",
+            Permission::UsersResetMfa => "users.reset_mfa",
+            Permission::SubAccountsManage => "sub_accounts.manage",
+            Permission::AuditView => "audit.view",
+            Permission::RolesManage => "roles.manage",
+            Permission::SsoManage => "sso.manage",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Permission> {
+        Permission::ALL.into_iter().find(|p| p.as_str() == text)
+    }
+
+    /// What the permission allows, as `GET /api/v1/permissions` shows it.
+    pub fn description(self) -> &'static str {
+        match self {
+            Permission::AccountManage => "Read the account and rename it.",
+            Permission::AccountPolicy => "Turn \"Require MFA\" on or off for the account.",
+            Permission::UsersView => "List users with their MFA state.",
+            Permission::UsersManage => "Read, create, edit, disable and delete users and give them roles.",
+            Permission::UsersResetMfa => "Reset a user's MFA (also needs users.view, MFA on the acting user and an aal2 session).",
+            Permission::SubAccountsManage => "Create, edit and delete sub-accounts and their MFA policies.",
+            Permission::AuditView => "Read the audit log.",
+            Permission::RolesManage => "Create, edit and delete custom roles.",
+            Permission::SsoManage => "Connect and configure single sign-on identity providers.",
+        }
+    }
+
+    fn bit(self) -> u16 {
+        1 << (self as u16)
+    }
+}
+
+/// A set of permissions (what one role holds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Permissions(u16);
+
+impl Permissions {
+    pub const NONE: Permissions = Permissions(0);
+
+    pub fn all() -> Permissions {
+        Permission::ALL.into_iter().collect()
+    }
+
+    pub fn contains(self, permission: Permission) -> bool {
+        self.0 & permission.bit() != 0
+    }
+
+    pub fn iter(self) -> impl Iterator<Item = Permission> {
+        Permission::ALL
+            .into_iter()
+            .filter(move |p| self.contains(*p))
+    }
+
+    /// The stored form: names separated by spaces.
+    pub fn to_text(self) -> String {
+        self.iter()
+            .map(Permission::as_str)
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// The stored form read back; unknown names (none are ever written) are
+    /// ignored, never granted.
+    pub fn from_text(text: &str) -> Permissions {
+        text.split_whitespace()
+            .filter_map(Permission::parse)
+            .collect()
+    }
+}
+
+impl FromIterator<Permission> for Permissions {
+    fn from_iter<I: IntoIterator<Item = Permission>>(iter: I) -> Self {
+        Permissions(iter.into_iter().fold(0, |bits, p| bits | p.bit()))
+    }
+}
+
+/// The permissions of a built-in role (today's table: administrators hold
+/// everything, managers the account, its policy, the user list and
+/// sub-accounts, the other roles nothing administrative).
+pub fn builtin(role: Role) -> Permissions {
+    use Permission::*;
+    match role {
+        Role::Administrator => Permissions::all(),
+        Role::Manager => [AccountManage, AccountPolicy, UsersView, SubAccountsManage]
+            .into_iter()
+            .collect(),
+        Role::Editor | Role::Creator | Role::Lite | Role::ReadOnly => Permissions::NONE,
+    }
+}
+
+/// What a route or a unit of work asks to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
     /// Read the account and its policy.
     ViewAccount,
-    /// Rename the account, turn Require MFA on or off.
-    EditAccount,
+    /// Rename the account.
+    RenameAccount,
+    /// Turn Require MFA on or off.
+    ChangeAccountPolicy,
     /// List users with their MFA state.
     ListUsers,
     /// Read, create, edit, disable and delete users.
@@ -28,11 +153,20 @@ pub enum Permission {
     ManageSubAccounts,
     /// Read the audit log.
     ViewAudit,
+    /// Create, edit and delete custom roles.
+    ManageRoles,
     /// Re-enroll TOTP, regenerate the recovery token, disable MFA (one's own).
     ManageOwnMfa,
 }
 
-/// The assurance an action needs besides the role.
+/// Which permissions an action needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    AllOf(&'static [Permission]),
+    AnyOf(&'static [Permission]),
+}
+
+/// The assurance an action needs besides the permissions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Assurance {
     /// Any live session.
@@ -44,27 +178,37 @@ pub enum Assurance {
     MfaAndAal2,
 }
 
-/// The permission table: which roles hold a permission, at which assurance.
-pub fn requirement(permission: Permission) -> (&'static [Role], Assurance) {
+/// The table: what each action needs, as data.
+pub fn requirement(action: Action) -> (Need, Assurance) {
     use Permission::*;
-    const ADMIN: &[Role] = &[Role::Administrator];
-    const ADMIN_OR_MANAGER: &[Role] = &[Role::Administrator, Role::Manager];
-    match permission {
-        ViewAccount | EditAccount | ListUsers | ManageSubAccounts => {
-            (ADMIN_OR_MANAGER, Assurance::Any)
-        }
-        ManageUsers | ViewAudit => (ADMIN, Assurance::Any),
-        ResetMfa => (ADMIN, Assurance::MfaAndAal2),
-        ManageOwnMfa => (&Role::ALL, Assurance::Aal2IfMfa),
+    match action {
+        Action::ViewAccount => (Need::AnyOf(&[AccountManage, AccountPolicy]), Assurance::Any),
+        Action::RenameAccount => (Need::AllOf(&[AccountManage]), Assurance::Any),
+        Action::ChangeAccountPolicy => (Need::AllOf(&[AccountPolicy]), Assurance::Any),
+        Action::ListUsers => (Need::AllOf(&[UsersView]), Assurance::Any),
+        Action::ManageUsers => (Need::AllOf(&[UsersManage]), Assurance::Any),
+        Action::ResetMfa => (
+            Need::AllOf(&[UsersView, UsersResetMfa]),
+            Assurance::MfaAndAal2,
+        ),
+        Action::ManageSubAccounts => (Need::AllOf(&[SubAccountsManage]), Assurance::Any),
+        Action::ViewAudit => (Need::AllOf(&[AuditView]), Assurance::Any),
+        Action::ManageRoles => (Need::AllOf(&[RolesManage]), Assurance::Any),
+        Action::ManageOwnMfa => (Need::AllOf(&[]), Assurance::Aal2IfMfa),
     }
 }
 
-/// The one decision: may an actor with `role`, a session at `aal`, and MFA
-/// enabled or not (`has_mfa`) do `permission`? The refusal says why:
-/// `forbidden` for the role, `mfa_required_for_action` for the assurance.
-pub fn allows(role: Role, aal: Aal, has_mfa: bool, permission: Permission) -> ApiResult<()> {
-    let (roles, assurance) = requirement(permission);
-    if !roles.contains(&role) {
+/// The one decision: may an actor holding `permissions`, in a session at
+/// `aal`, with MFA enabled or not (`has_mfa`), do `action`? The refusal
+/// says why: `forbidden` for the permissions, `mfa_required_for_action` for
+/// the assurance.
+pub fn allows(permissions: Permissions, aal: Aal, has_mfa: bool, action: Action) -> ApiResult<()> {
+    let (need, assurance) = requirement(action);
+    let held = match need {
+        Need::AllOf(list) => list.iter().all(|p| permissions.contains(*p)),
+        Need::AnyOf(list) => list.iter().any(|p| permissions.contains(*p)),
+    };
+    if !held {
         return Err(ApiError::Forbidden);
     }
     let assured = match assurance {
@@ -77,6 +221,15 @@ pub fn allows(role: Role, aal: Aal, has_mfa: bool, permission: Permission) -> Ap
     } else {
         Err(ApiError::MfaRequiredForAction)
     }
+}
+
+/// The powers the account must never lose: at least one active user holds
+/// both (the last-holder guard).
+pub const KEEPER: [Permission; 2] = [Permission::RolesManage, Permission::UsersManage];
+
+/// Whether `permissions` hold both [`KEEPER`] permissions.
+pub fn is_keeper(permissions: Permissions) -> bool {
+    KEEPER.iter().all(|p| permissions.contains(*p))
 }
 
 /// Roles a user of a sub-account (a client user) may hold: none that can
@@ -147,34 +300,59 @@ mod tests {
     #[test]
     fn only_administrators_with_mfa_at_aal2_reset_mfa() {
         for role in Role::ALL {
-            let full = allows(role, Aal::Aal2, true, Permission::ResetMfa);
+            let full = allows(builtin(role), Aal::Aal2, true, Action::ResetMfa);
             if role == Role::Administrator {
                 assert!(full.is_ok());
             } else {
                 assert!(matches!(full, Err(ApiError::Forbidden)));
             }
         }
-        let admin = Role::Administrator;
+        let admin = builtin(Role::Administrator);
         for (aal, has_mfa) in [(Aal::Aal1, true), (Aal::Aal2, false), (Aal::Aal1, false)] {
             assert!(matches!(
-                allows(admin, aal, has_mfa, Permission::ResetMfa),
+                allows(admin, aal, has_mfa, Action::ResetMfa),
                 Err(ApiError::MfaRequiredForAction)
             ));
         }
-        assert!(allows(Role::Manager, Aal::Aal1, false, Permission::EditAccount).is_ok());
-        assert!(allows(Role::Editor, Aal::Aal2, true, Permission::ViewAccount).is_err());
+        let manager = builtin(Role::Manager);
+        assert!(allows(manager, Aal::Aal1, false, Action::ChangeAccountPolicy).is_ok());
+        assert!(allows(manager, Aal::Aal1, false, Action::ResetMfa).is_err());
+        assert!(allows(builtin(Role::Editor), Aal::Aal2, true, Action::ViewAccount).is_err());
     }
 
     #[test]
     fn managing_ones_own_mfa_needs_aal2_once_it_is_on() {
         for role in Role::ALL {
-            assert!(allows(role, Aal::Aal1, false, Permission::ManageOwnMfa).is_ok());
-            assert!(allows(role, Aal::Aal2, true, Permission::ManageOwnMfa).is_ok());
+            let p = builtin(role);
+            assert!(allows(p, Aal::Aal1, false, Action::ManageOwnMfa).is_ok());
+            assert!(allows(p, Aal::Aal2, true, Action::ManageOwnMfa).is_ok());
             assert!(matches!(
-                allows(role, Aal::Aal1, true, Permission::ManageOwnMfa),
+                allows(p, Aal::Aal1, true, Action::ManageOwnMfa),
                 Err(ApiError::MfaRequiredForAction)
             ));
         }
+    }
+
+    #[test]
+    fn permission_sets_round_trip_and_only_administrators_keep_the_account() {
+        for p in Permission::ALL {
+            assert_eq!(Permission::parse(p.as_str()), Some(p));
+        }
+        let help_desk: Permissions = [Permission::UsersView, Permission::UsersResetMfa]
+            .into_iter()
+            .collect();
+        assert_eq!(Permissions::from_text(&help_desk.to_text()), help_desk);
+        assert_eq!(help_desk.to_text(), "users.view users.reset_mfa");
+        // An unknown name grants nothing.
+        assert_eq!(
+            Permissions::from_text("users.view root"),
+            [Permission::UsersView].into_iter().collect()
+        );
+        for role in Role::ALL {
+            assert_eq!(is_keeper(builtin(role)), role == Role::Administrator);
+        }
+        assert!(allows(help_desk, Aal::Aal2, true, Action::ResetMfa).is_ok());
+        assert!(allows(help_desk, Aal::Aal2, true, Action::ManageUsers).is_err());
     }
 
     #[test]

@@ -35,7 +35,7 @@ pub fn create_account(
         sub_account_id: None,
         email: input.email,
         display_name: input.display_name,
-        role: Role::Administrator,
+        role: Role::Administrator.into(),
         password_hash: input.password_hash,
         disabled: false,
         mfa_enabled_at: None,

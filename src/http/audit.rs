@@ -10,7 +10,7 @@ use super::extract::AuthSession;
 use super::problems::{AdminProblems, QueryProblems};
 use super::{Paging, State};
 use crate::domain::audit;
-use crate::domain::policy::Permission;
+use crate::domain::policy::Action;
 use crate::domain::AuditFilter;
 use crate::error::ApiResult;
 
@@ -54,7 +54,7 @@ pub async fn list_audit_events(
     auth: AuthSession,
     query: web::Query<AuditQuery>,
 ) -> ApiResult<web::Json<Page<AuditEventResponse>>> {
-    auth.may(Permission::ViewAudit)?;
+    auth.may(Action::ViewAudit)?;
     let query = query.into_inner();
     let paging = Paging::from_query(query.page, query.per_page)?;
     let filter = AuditFilter {

@@ -7,9 +7,10 @@ use utoipa::ToSchema;
 use crate::domain::admin::UserView;
 use crate::domain::keys::Jwk;
 use crate::domain::mfa::MfaStatus;
-use crate::domain::policy::{Aal, Role};
+use crate::domain::policy::Aal;
 use crate::domain::sessions::Issued;
-use crate::domain::{Account, AuditEvent, Session, SubAccount, User};
+use crate::domain::RoleRef;
+use crate::domain::{Account, AuditEvent, CustomRole, Session, SubAccount, User};
 
 pub fn utc(t: NaiveDateTime) -> DateTime<Utc> {
     t.and_utc()
@@ -34,7 +35,10 @@ pub struct UserResponse {
     #[schema(example = "ann@example.com")]
     pub email: String,
     pub display_name: String,
-    pub role: Role,
+    /// A built-in role (`administrator`, `manager`, `editor`, `creator`,
+    /// `lite`, `read_only`) or the id of one of the account's custom roles.
+    #[schema(value_type = String, example = "editor")]
+    pub role: RoleRef,
     pub sub_account_id: Option<String>,
     pub disabled: bool,
     /// `false` is the open padlock: the user has not set up MFA.
@@ -59,7 +63,7 @@ impl UserResponse {
             id: user.id.clone(),
             email: user.email.clone(),
             display_name: user.display_name.clone(),
-            role: user.role,
+            role: user.role.clone(),
             sub_account_id: user.sub_account_id.clone(),
             disabled: user.disabled,
             mfa_enabled: user.mfa_enabled_at.is_some(),
@@ -375,7 +379,10 @@ pub struct CreateUserRequest {
     pub email: String,
     #[schema(example = "Ed Editor", min_length = 1, max_length = 200)]
     pub display_name: String,
-    pub role: Role,
+    /// A built-in role (`administrator`, `manager`, `editor`, `creator`,
+    /// `lite`, `read_only`) or the id of one of the account's custom roles.
+    #[schema(value_type = String, example = "editor", max_length = 64)]
+    pub role: RoleRef,
     #[schema(min_length = 12, max_length = 1024)]
     pub password: String,
     pub sub_account_id: Option<String>,
@@ -385,7 +392,10 @@ pub struct CreateUserRequest {
 pub struct UpdateUserRequest {
     #[schema(min_length = 1, max_length = 200)]
     pub display_name: Option<String>,
-    pub role: Option<Role>,
+    /// A built-in role (`administrator`, `manager`, `editor`, `creator`,
+    /// `lite`, `read_only`) or the id of one of the account's custom roles.
+    #[schema(value_type = Option<String>, example = "editor", max_length = 64)]
+    pub role: Option<RoleRef>,
     /// A disabled user cannot sign in; their sessions end at once.
     pub disabled: Option<bool>,
 }
@@ -445,4 +455,64 @@ impl SessionResponse {
             id: s.id,
         }
     }
+}
+
+/// One named permission.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PermissionResponse {
+    #[schema(example = "users.reset_mfa")]
+    pub name: String,
+    pub description: String,
+    /// Built-in roles that hold it.
+    #[schema(example = json!(["administrator"]))]
+    pub built_in_roles: Vec<String>,
+}
+
+/// A custom role of the account.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RoleResponse {
+    /// Give it to a user as their `role`.
+    pub id: String,
+    #[schema(example = "Help desk")]
+    pub name: String,
+    pub description: String,
+    #[schema(example = json!(["users.view", "users.reset_mfa"]))]
+    pub permissions: Vec<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&CustomRole> for RoleResponse {
+    fn from(r: &CustomRole) -> Self {
+        RoleResponse {
+            id: r.id.clone(),
+            name: r.name.clone(),
+            description: r.description.clone(),
+            permissions: r.permissions.split_whitespace().map(String::from).collect(),
+            created_at: utc(r.created_at),
+            updated_at: utc(r.updated_at),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CreateRoleRequest {
+    #[schema(example = "Help desk", min_length = 1, max_length = 200)]
+    pub name: String,
+    #[serde(default)]
+    #[schema(max_length = 500)]
+    pub description: String,
+    /// Permission names (see `GET /api/v1/permissions`).
+    #[schema(example = json!(["users.view", "users.reset_mfa"]))]
+    pub permissions: Vec<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct UpdateRoleRequest {
+    #[schema(min_length = 1, max_length = 200)]
+    pub name: Option<String>,
+    #[schema(max_length = 500)]
+    pub description: Option<String>,
+    /// The whole new set (it replaces the old one).
+    pub permissions: Option<Vec<String>>,
 }

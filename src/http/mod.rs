@@ -11,6 +11,7 @@ pub mod mfa;
 pub mod ops;
 pub mod problems;
 pub mod ratelimit;
+pub mod roles;
 pub mod sessions;
 pub mod sub_accounts;
 pub mod users;
@@ -132,6 +133,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
             .configure(account::configure)
             .configure(users::configure)
             .configure(sub_accounts::configure)
-            .configure(audit::configure),
+            .configure(audit::configure)
+            .configure(roles::configure),
     );
 }

@@ -8,7 +8,7 @@ use super::extract::AuthSession;
 use super::problems::{AdminProblems, BodyProblems, QueryProblems};
 use super::{ctx, PageQuery, Paging, State};
 use crate::domain::admin;
-use crate::domain::policy::Permission;
+use crate::domain::policy::Action;
 use crate::domain::validate::Checks;
 use crate::domain::SubAccountChanges;
 use crate::error::{ApiResult, Problem};
@@ -38,7 +38,7 @@ pub async fn list_sub_accounts(
     auth: AuthSession,
     query: web::Query<PageQuery>,
 ) -> ApiResult<web::Json<Page<SubAccountResponse>>> {
-    auth.may(Permission::ManageSubAccounts)?;
+    auth.may(Action::ManageSubAccounts)?;
     let paging = Paging::from_query(query.page, query.per_page)?;
     let (limit, offset) = (paging.limit(), paging.offset());
     let (items, total) = state
@@ -69,7 +69,7 @@ pub async fn create_sub_account(
     auth: AuthSession,
     body: Body<CreateSubAccountRequest>,
 ) -> ApiResult<HttpResponse> {
-    auth.may(Permission::ManageSubAccounts)?;
+    auth.may(Action::ManageSubAccounts)?;
     let body = body.parse()?;
     let mut checks = Checks::default();
     let name = checks.name("name", &body.name);
@@ -98,7 +98,7 @@ pub async fn get_sub_account(
     auth: AuthSession,
     id: web::Path<String>,
 ) -> ApiResult<web::Json<SubAccountResponse>> {
-    auth.may(Permission::ManageSubAccounts)?;
+    auth.may(Action::ManageSubAccounts)?;
     let (sub, count) = state
         .db(move |conn| admin::sub_account(conn, &auth, &id))
         .await?;
@@ -126,7 +126,7 @@ pub async fn update_sub_account(
     id: web::Path<String>,
     body: Body<UpdateSubAccountRequest>,
 ) -> ApiResult<web::Json<SubAccountResponse>> {
-    auth.may(Permission::ManageSubAccounts)?;
+    auth.may(Action::ManageSubAccounts)?;
     let body = body.parse()?;
     let mut checks = Checks::default();
     let name = body.name.as_deref().map(|n| checks.name("name", n));
@@ -161,7 +161,7 @@ pub async fn delete_sub_account(
     auth: AuthSession,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    auth.may(Permission::ManageSubAccounts)?;
+    auth.may(Action::ManageSubAccounts)?;
     let ctx = ctx(&req, &state);
     state
         .db(move |conn| admin::delete_sub_account(conn, &auth, &id, &ctx))

@@ -10,8 +10,9 @@ use super::extract::AuthSession;
 use super::problems::{AdminProblems, BodyProblems, QueryProblems};
 use super::{ctx, Paging, State};
 use crate::domain::admin::{self, NewUser, UserUpdate};
-use crate::domain::policy::{Permission, Role};
+use crate::domain::policy::Action;
 use crate::domain::validate::Checks;
+use crate::domain::RoleRef;
 use crate::domain::UserFilter;
 use crate::error::{ApiError, ApiResult, Problem};
 
@@ -31,7 +32,9 @@ pub struct UserListQuery {
     /// Only users with (true) or without (false) MFA.
     pub mfa_enabled: Option<bool>,
     pub sub_account_id: Option<uuid::Uuid>,
-    pub role: Option<Role>,
+    /// A built-in role's name or a custom role's id.
+    #[param(value_type = Option<String>)]
+    pub role: Option<RoleRef>,
     /// Substring of email or display name.
     #[param(max_length = 200)]
     pub q: Option<String>,
@@ -58,7 +61,7 @@ pub async fn list_users(
     auth: AuthSession,
     query: web::Query<UserListQuery>,
 ) -> ApiResult<web::Json<Page<UserResponse>>> {
-    auth.may(Permission::ListUsers)?;
+    auth.may(Action::ListUsers)?;
     let query = query.into_inner();
     let paging = Paging::from_query(query.page, query.per_page)?;
     if query.q.as_ref().is_some_and(|q| q.chars().count() > 200) {
@@ -100,7 +103,7 @@ pub async fn create_user(
     auth: AuthSession,
     body: Body<CreateUserRequest>,
 ) -> ApiResult<HttpResponse> {
-    auth.may(Permission::ManageUsers)?;
+    auth.may(Action::ManageUsers)?;
     let body = body.parse()?;
     let mut checks = Checks::default();
     let email = checks.email("email", &body.email);
@@ -139,7 +142,7 @@ pub async fn get_user(
     auth: AuthSession,
     id: web::Path<String>,
 ) -> ApiResult<web::Json<UserResponse>> {
-    auth.may(Permission::ManageUsers)?;
+    auth.may(Action::ManageUsers)?;
     let user = state.db(move |conn| admin::user(conn, &auth, &id)).await?;
     Ok(web::Json(UserResponse::from(&user)))
 }
@@ -169,7 +172,7 @@ pub async fn update_user(
     id: web::Path<String>,
     body: Body<UpdateUserRequest>,
 ) -> ApiResult<web::Json<UserResponse>> {
-    auth.may(Permission::ManageUsers)?;
+    auth.may(Action::ManageUsers)?;
     let body = body.parse()?;
     let mut checks = Checks::default();
     let display_name = body
@@ -208,7 +211,7 @@ pub async fn delete_user(
     auth: AuthSession,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    auth.may(Permission::ManageUsers)?;
+    auth.may(Action::ManageUsers)?;
     let ctx = ctx(&req, &state);
     state
         .db(move |conn| admin::delete_user(conn, &auth, &id, &ctx))
@@ -240,7 +243,7 @@ pub async fn reset_user_mfa(
     auth: AuthSession,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    auth.may(Permission::ResetMfa)?;
+    auth.may(Action::ResetMfa)?;
     let ctx = ctx(&req, &state);
     state
         .db(move |conn| admin::reset_user_mfa(conn, &auth, &id, &ctx))

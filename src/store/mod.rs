@@ -11,6 +11,7 @@ pub mod challenges;
 pub mod keys;
 pub mod recovery;
 pub mod refresh_tokens;
+pub mod roles;
 pub mod schema;
 pub mod sessions;
 pub mod sub_accounts;

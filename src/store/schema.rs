@@ -131,6 +131,18 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    roles (id) {
+        id -> Text,
+        account_id -> Text,
+        name -> Text,
+        description -> Text,
+        permissions -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(sub_accounts -> accounts (account_id));
 diesel::joinable!(users -> accounts (account_id));
 diesel::joinable!(users -> sub_accounts (sub_account_id));
@@ -152,4 +164,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     signing_keys,
     audit_events,
     login_throttles,
+    roles,
 );

@@ -3,7 +3,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::schema::{accounts, recovery_tokens, sessions, sub_accounts, users};
+use super::schema::{accounts, recovery_tokens, roles, sessions, sub_accounts, users};
 use super::types::Aal;
 use super::users::User;
 use super::DbConn;
@@ -62,6 +62,8 @@ pub struct SessionContext {
     pub sub_account_requires_mfa: Option<bool>,
     pub recovery_created_at: Option<NaiveDateTime>,
     pub recovery_used_at: Option<NaiveDateTime>,
+    /// The permissions text of the user's custom role (None for built-ins).
+    pub custom_role_permissions: Option<String>,
 }
 
 /// [`find_live_with_user`] plus policy and recovery-token state, in one
@@ -77,7 +79,12 @@ pub fn find_live_context(
             users::table
                 .inner_join(accounts::table)
                 .left_join(sub_accounts::table)
-                .left_join(recovery_tokens::table),
+                .left_join(recovery_tokens::table)
+                .left_join(
+                    roles::table.on(roles::id
+                        .eq(users::role)
+                        .and(roles::account_id.eq(users::account_id))),
+                ),
         )
         .filter(sessions::id.eq(id))
         .filter(sessions::revoked_at.is_null())
@@ -91,6 +98,7 @@ pub fn find_live_context(
             sub_accounts::require_mfa.nullable(),
             recovery_tokens::created_at.nullable(),
             recovery_tokens::used_at.nullable(),
+            roles::permissions.nullable(),
         ))
         .first::<(
             Session,
@@ -99,6 +107,7 @@ pub fn find_live_context(
             Option<bool>,
             Option<NaiveDateTime>,
             Option<NaiveDateTime>,
+            Option<String>,
         )>(conn)
         .optional()?;
     Ok(row.map(
@@ -109,6 +118,7 @@ pub fn find_live_context(
             sub_account_requires_mfa,
             recovery_created_at,
             recovery_used_at,
+            custom_role_permissions,
         )| SessionContext {
             session,
             user,
@@ -116,6 +126,7 @@ pub fn find_live_context(
             sub_account_requires_mfa,
             recovery_created_at,
             recovery_used_at,
+            custom_role_permissions,
         },
     ))
 }

@@ -129,3 +129,76 @@ impl Aal {
 }
 
 text_enum!(Aal);
+
+/// A user's role as stored: a built-in role's name, or the id of one of
+/// the account's custom roles.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, AsExpression, FromSqlRow)]
+#[diesel(sql_type = Text)]
+pub enum RoleRef {
+    BuiltIn(Role),
+    Custom(String),
+}
+
+impl RoleRef {
+    pub fn as_str(&self) -> &str {
+        match self {
+            RoleRef::BuiltIn(role) => role.as_str(),
+            RoleRef::Custom(id) => id,
+        }
+    }
+
+    /// A built-in name, else a custom role's id (not checked here).
+    pub fn parse(text: &str) -> RoleRef {
+        match Role::parse(text) {
+            Some(role) => RoleRef::BuiltIn(role),
+            None => RoleRef::Custom(text.to_string()),
+        }
+    }
+
+    pub fn builtin(&self) -> Option<Role> {
+        match self {
+            RoleRef::BuiltIn(role) => Some(*role),
+            RoleRef::Custom(_) => None,
+        }
+    }
+}
+
+impl From<Role> for RoleRef {
+    fn from(role: Role) -> Self {
+        RoleRef::BuiltIn(role)
+    }
+}
+
+impl Serialize for RoleRef {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for RoleRef {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(|text| RoleRef::parse(&text))
+    }
+}
+
+impl<DB> ToSql<Text, DB> for RoleRef
+where
+    DB: Backend,
+    str: ToSql<Text, DB>,
+{
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, DB>) -> serialize::Result {
+        <str as ToSql<Text, DB>>::to_sql(self.as_str(), out)
+    }
+}
+
+impl<DB> FromSql<Text, DB> for RoleRef
+where
+    DB: Backend,
+    String: FromSql<Text, DB>,
+{
+    fn from_sql(bytes: DB::RawValue<'_>) -> deserialize::Result<Self> {
+        Ok(RoleRef::parse(&<String as FromSql<Text, DB>>::from_sql(
+            bytes,
+        )?))
+    }
+}

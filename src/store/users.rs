@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::users;
-use super::types::Role;
+use super::types::RoleRef;
 use super::DbConn;
 
 diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
@@ -17,7 +17,7 @@ pub struct User {
     pub sub_account_id: Option<String>,
     pub email: String,
     pub display_name: String,
-    pub role: Role,
+    pub role: RoleRef,
     pub password_hash: String,
     pub disabled: bool,
     pub mfa_enabled_at: Option<NaiveDateTime>,
@@ -32,7 +32,7 @@ pub struct User {
 #[diesel(table_name = users)]
 pub struct UserChanges {
     pub display_name: Option<String>,
-    pub role: Option<Role>,
+    pub role: Option<RoleRef>,
     pub disabled: Option<bool>,
     pub updated_at: Option<NaiveDateTime>,
 }
@@ -42,7 +42,7 @@ pub struct UserChanges {
 pub struct UserFilter {
     pub mfa_enabled: Option<bool>,
     pub sub_account_id: Option<String>,
-    pub role: Option<Role>,
+    pub role: Option<RoleRef>,
     pub q: Option<String>,
 }
 
@@ -147,12 +147,25 @@ pub fn delete(conn: &mut DbConn, id: &str) -> QueryResult<usize> {
     diesel::delete(users::table.find(id)).execute(conn)
 }
 
-/// Active (not disabled) administrators of an account.
-pub fn count_active_admins(conn: &mut DbConn, account_id: &str) -> QueryResult<i64> {
+/// Active (not disabled) users of an account holding one of `roles`.
+pub fn count_active_with_roles(
+    conn: &mut DbConn,
+    account_id: &str,
+    roles: &[RoleRef],
+) -> QueryResult<i64> {
     users::table
         .filter(users::account_id.eq(account_id))
-        .filter(users::role.eq(Role::Administrator))
+        .filter(users::role.eq_any(roles))
         .filter(users::disabled.eq(false))
+        .count()
+        .get_result(conn)
+}
+
+/// Users of an account holding `role`.
+pub fn count_with_role(conn: &mut DbConn, account_id: &str, role: &RoleRef) -> QueryResult<i64> {
+    users::table
+        .filter(users::account_id.eq(account_id))
+        .filter(users::role.eq(role))
         .count()
         .get_result(conn)
 }

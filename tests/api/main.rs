@@ -15,6 +15,7 @@ mod mfa;
 mod migrations;
 mod ops;
 mod process;
+mod roles;
 mod sessions;
 mod story;
 mod sub_accounts;

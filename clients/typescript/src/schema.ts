@@ -233,6 +233,64 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/permissions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The permissions roles are made of, with what each allows. */
+        get: operations["list_permissions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/roles": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The account's custom roles, by name. */
+        get: operations["list_roles"];
+        put?: never;
+        /** Create a custom role from named permissions. */
+        post: operations["create_role"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/roles/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One custom role. */
+        get: operations["get_role"];
+        put?: never;
+        post?: never;
+        /** Delete a custom role (409 while a user holds it). */
+        delete: operations["delete_role"];
+        options?: never;
+        head?: never;
+        /**
+         * Rename a custom role or replace its permissions.
+         * @description Takes effect on its users' next request. The account always keeps an
+         *     active user holding `roles.manage` and `users.manage` (409 otherwise).
+         */
+        patch: operations["update_role"];
+        trace?: never;
+    };
     "/api/v1/sessions": {
         parameters: {
             query?: never;
@@ -529,6 +587,19 @@ export interface components {
             /** @example 123456 */
             code: string;
         };
+        CreateRoleRequest: {
+            description?: string;
+            /** @example Help desk */
+            name: string;
+            /**
+             * @description Permission names (see `GET /api/v1/permissions`).
+             * @example [
+             *       "users.view",
+             *       "users.reset_mfa"
+             *     ]
+             */
+            permissions: string[];
+        };
         CreateSubAccountRequest: {
             /** @example Globex (client) */
             name: string;
@@ -540,7 +611,12 @@ export interface components {
             /** @example ed@example.com */
             email: string;
             password: string;
-            role: components["schemas"]["Role"];
+            /**
+             * @description A built-in role (`administrator`, `manager`, `editor`, `creator`,
+             *     `lite`, `read_only`) or the id of one of the account's custom roles.
+             * @example editor
+             */
+            role: string;
             sub_account_id?: string | null;
         };
         DisableMfaRequest: {
@@ -591,7 +667,7 @@ export interface components {
          * @description The kinds of audit event.
          * @enum {string}
          */
-        EventType: "login.succeeded" | "login.failed" | "login.locked" | "mfa.challenge_failed" | "mfa.replay_refused" | "mfa.enabled" | "mfa.disabled" | "mfa.reset" | "recovery_token.generated" | "recovery_token.used" | "account.policy_changed" | "sub_account.created" | "sub_account.policy_changed" | "sub_account.deleted" | "user.created" | "user.updated" | "user.deleted" | "session.revoked" | "password.changed" | "reauthentication.failed";
+        EventType: "login.succeeded" | "login.failed" | "login.locked" | "mfa.challenge_failed" | "mfa.replay_refused" | "mfa.enabled" | "mfa.disabled" | "mfa.reset" | "recovery_token.generated" | "recovery_token.used" | "account.policy_changed" | "sub_account.created" | "sub_account.policy_changed" | "sub_account.deleted" | "user.created" | "user.updated" | "user.deleted" | "session.revoked" | "password.changed" | "reauthentication.failed" | "role.created" | "role.updated" | "role.deleted";
         /** @description One invalid field of a 422 answer. */
         FieldError: {
             /** @description The request field, e.g. `email`. */
@@ -706,6 +782,72 @@ export interface components {
             total: number;
         };
         /** @description The list envelope of every collection. */
+        Page_PermissionResponse: {
+            items: {
+                /**
+                 * @description Built-in roles that hold it.
+                 * @example [
+                 *       "administrator"
+                 *     ]
+                 */
+                built_in_roles: string[];
+                description: string;
+                /** @example users.reset_mfa */
+                name: string;
+            }[];
+            /**
+             * Format: int64
+             * @example 1
+             */
+            page: number;
+            /**
+             * Format: int64
+             * @example 50
+             */
+            per_page: number;
+            /**
+             * Format: int64
+             * @description How many items the filters match, over all pages.
+             */
+            total: number;
+        };
+        /** @description The list envelope of every collection. */
+        Page_RoleResponse: {
+            items: {
+                /** Format: date-time */
+                created_at: string;
+                description: string;
+                /** @description Give it to a user as their `role`. */
+                id: string;
+                /** @example Help desk */
+                name: string;
+                /**
+                 * @example [
+                 *       "users.view",
+                 *       "users.reset_mfa"
+                 *     ]
+                 */
+                permissions: string[];
+                /** Format: date-time */
+                updated_at: string;
+            }[];
+            /**
+             * Format: int64
+             * @example 1
+             */
+            page: number;
+            /**
+             * Format: int64
+             * @example 50
+             */
+            per_page: number;
+            /**
+             * Format: int64
+             * @description How many items the filters match, over all pages.
+             */
+            total: number;
+        };
+        /** @description The list envelope of every collection. */
         Page_SessionResponse: {
             items: {
                 aal: components["schemas"]["Aal"];
@@ -790,7 +932,12 @@ export interface components {
                  */
                 mfa_locked_until?: string | null;
                 mfa_required: boolean;
-                role: components["schemas"]["Role"];
+                /**
+                 * @description A built-in role (`administrator`, `manager`, `editor`, `creator`,
+                 *     `lite`, `read_only`) or the id of one of the account's custom roles.
+                 * @example editor
+                 */
+                role: string;
                 sub_account_id?: string | null;
             }[];
             /**
@@ -815,6 +962,19 @@ export interface components {
              *     wrong one: 403 `reauthentication_required`).
              */
             password: string | null;
+        };
+        /** @description One named permission. */
+        PermissionResponse: {
+            /**
+             * @description Built-in roles that hold it.
+             * @example [
+             *       "administrator"
+             *     ]
+             */
+            built_in_roles: string[];
+            description: string;
+            /** @example users.reset_mfa */
+            name: string;
         };
         /**
          * @description RFC 9457 problem details, as every error is answered.
@@ -868,11 +1028,25 @@ export interface components {
          * @enum {string}
          */
         RequiredBy: "account" | "sub_account";
-        /**
-         * @description A user's role in their account.
-         * @enum {string}
-         */
-        Role: "administrator" | "manager" | "editor" | "creator" | "lite" | "read_only";
+        /** @description A custom role of the account. */
+        RoleResponse: {
+            /** Format: date-time */
+            created_at: string;
+            description: string;
+            /** @description Give it to a user as their `role`. */
+            id: string;
+            /** @example Help desk */
+            name: string;
+            /**
+             * @example [
+             *       "users.view",
+             *       "users.reset_mfa"
+             *     ]
+             */
+            permissions: string[];
+            /** Format: date-time */
+            updated_at: string;
+        };
         SessionResponse: {
             aal: components["schemas"]["Aal"];
             /**
@@ -926,6 +1100,12 @@ export interface components {
             /** @description Require MFA for the account's own users. Off never disables anyone's MFA. */
             require_mfa?: boolean | null;
         };
+        UpdateRoleRequest: {
+            description?: string | null;
+            name?: string | null;
+            /** @description The whole new set (it replaces the old one). */
+            permissions?: string[] | null;
+        };
         UpdateSubAccountRequest: {
             name?: string | null;
             require_mfa?: boolean | null;
@@ -934,7 +1114,12 @@ export interface components {
             /** @description A disabled user cannot sign in; their sessions end at once. */
             disabled?: boolean | null;
             display_name?: string | null;
-            role?: null | components["schemas"]["Role"];
+            /**
+             * @description A built-in role (`administrator`, `manager`, `editor`, `creator`,
+             *     `lite`, `read_only`) or the id of one of the account's custom roles.
+             * @example editor
+             */
+            role?: string | null;
         };
         /** @description A user as administrators and the user see them. */
         UserResponse: {
@@ -956,7 +1141,12 @@ export interface components {
              */
             mfa_locked_until?: string | null;
             mfa_required: boolean;
-            role: components["schemas"]["Role"];
+            /**
+             * @description A built-in role (`administrator`, `manager`, `editor`, `creator`,
+             *     `lite`, `read_only`) or the id of one of the account's custom roles.
+             * @example editor
+             */
+            role: string;
             sub_account_id?: string | null;
         };
         VerifyEnrollmentResponse: {
@@ -1866,6 +2056,395 @@ export interface operations {
             };
         };
     };
+    list_permissions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every permission (one page) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_PermissionResponse"];
+                };
+            };
+            /** @description `unauthorized`: missing, invalid, expired or revoked access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `mfa_enrollment_required`: an enrollment token was sent */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_roles: {
+        parameters: {
+            query?: {
+                /**
+                 * @description 1-based page number (default 1).
+                 * @example 1
+                 */
+                page?: number;
+                /**
+                 * @description Items per page, 1 to 100 (default 50).
+                 * @example 50
+                 */
+                per_page?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Roles */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_RoleResponse"];
+                };
+            };
+            /** @description `unauthorized`: missing, invalid, expired or revoked access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `forbidden` (role) or `mfa_enrollment_required` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `validation_failed`: an invalid query parameter */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    create_role: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateRoleRequest"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RoleResponse"];
+                };
+            };
+            /** @description `bad_request`: malformed JSON or no body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unauthorized`: missing, invalid, expired or revoked access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `forbidden` (role) or `mfa_enrollment_required` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `conflict`: the name is taken */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `payload_too_large`: body over 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unsupported_media_type`: not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `validation_failed`: `errors` names each invalid field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_role: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Role id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The role */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RoleResponse"];
+                };
+            };
+            /** @description `unauthorized`: missing, invalid, expired or revoked access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `forbidden` (role) or `mfa_enrollment_required` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    delete_role: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Role id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `unauthorized`: missing, invalid, expired or revoked access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `forbidden` (role) or `mfa_enrollment_required` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `conflict`: users hold the role */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    update_role: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Role id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateRoleRequest"];
+            };
+        };
+        responses: {
+            /** @description Updated */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RoleResponse"];
+                };
+            };
+            /** @description `bad_request`: malformed JSON or no body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unauthorized`: missing, invalid, expired or revoked access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `forbidden` (role) or `mfa_enrollment_required` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `conflict`: the name is taken, or no one could manage users and roles any more */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `payload_too_large`: body over 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unsupported_media_type`: not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `validation_failed`: `errors` names each invalid field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     create_session: {
         parameters: {
             query?: never;
@@ -2475,7 +3054,8 @@ export interface operations {
                 /** @description Only users with (true) or without (false) MFA. */
                 mfa_enabled?: boolean;
                 sub_account_id?: string;
-                role?: components["schemas"]["Role"];
+                /** @description A built-in role's name or a custom role's id. */
+                role?: string;
                 /** @description Substring of email or display name. */
                 q?: string;
                 page?: number;

@@ -5,7 +5,8 @@ import { ROLE_LABELS, useAuth } from "../auth";
 import { Link, navigate } from "../router";
 import { Dialog, Empty, ErrorMessage, Field, Loading, PadlockIcon, Pager, useAsync, when } from "../ui";
 
-type Role = Schemas["Role"];
+/** A built-in role's name or a custom role's id. */
+type Role = string;
 const ROLES = Object.keys(ROLE_LABELS) as Role[];
 const PER_PAGE = 10;
 
