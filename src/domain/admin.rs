@@ -316,6 +316,8 @@ pub fn create_user(
             None => None,
         };
         super::roles::check_assignable(conn, &account_id, &input.role, sub_account_id.is_some())?;
+        let granted = super::roles::permissions_of_role(conn, &account_id, &input.role)?;
+        policy::may_grant(current.permissions, granted)?;
         let user = User {
             id: super::new_id(),
             account_id: account_id.clone(),
@@ -369,6 +371,10 @@ pub fn update_user(
         let account_id = current.user.account_id.clone();
         let before =
             user_store::find_in_account(conn, &account_id, &id)?.ok_or(ApiError::NotFound)?;
+        // No escalation: only users whose powers the actor holds, and only
+        // roles within them.
+        let held = super::roles::permissions_of(conn, &before)?;
+        policy::may_grant(current.permissions, held)?;
         if let Some(role) = &update.role {
             super::roles::check_assignable(
                 conn,
@@ -376,6 +382,8 @@ pub fn update_user(
                 role,
                 before.sub_account_id.is_some(),
             )?;
+            let granted = super::roles::permissions_of_role(conn, &account_id, role)?;
+            policy::may_grant(current.permissions, granted)?;
         }
         let changes = UserChanges {
             display_name: update.display_name,
@@ -412,6 +420,8 @@ pub fn delete_user(conn: &mut DbConn, actor: &Principal, id: &str, ctx: &Ctx) ->
         let current = begin_change(conn, actor, Action::ManageUsers)?;
         let target = user_store::find_in_account(conn, &current.user.account_id, &id)?
             .ok_or(ApiError::NotFound)?;
+        let held = super::roles::permissions_of(conn, &target)?;
+        policy::may_grant(current.permissions, held)?;
         user_store::delete(conn, &target.id)?;
         super::roles::ensure_a_keeper_remains(conn, &current.user.account_id)?;
         audit::record(

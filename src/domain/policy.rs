@@ -91,6 +91,11 @@ impl Permissions {
         self.0 & permission.bit() != 0
     }
 
+    /// Whether every permission of `other` is in this set.
+    pub fn covers(self, other: Permissions) -> bool {
+        other.0 & !self.0 == 0
+    }
+
     pub fn iter(self) -> impl Iterator<Item = Permission> {
         Permission::ALL
             .into_iter()
@@ -223,6 +228,16 @@ pub fn allows(permissions: Permissions, aal: Aal, has_mfa: bool, action: Action)
     }
 }
 
+/// No escalation: an actor may hand out, or act on a user holding, only
+/// permissions the actor holds itself (403 otherwise).
+pub fn may_grant(actor: Permissions, granted: Permissions) -> ApiResult<()> {
+    if actor.covers(granted) {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden)
+    }
+}
+
 /// The powers the account must never lose: at least one active user holds
 /// both (the last-holder guard).
 pub const KEEPER: [Permission; 2] = [Permission::RolesManage, Permission::UsersManage];
@@ -352,6 +367,10 @@ mod tests {
             assert_eq!(is_keeper(builtin(role)), role == Role::Administrator);
         }
         assert!(allows(help_desk, Aal::Aal2, true, Action::ResetMfa).is_ok());
+        assert!(Permissions::all().covers(help_desk));
+        assert!(help_desk.covers(Permissions::NONE));
+        assert!(!help_desk.covers(builtin(Role::Manager)));
+        assert!(may_grant(help_desk, builtin(Role::Administrator)).is_err());
         assert!(allows(help_desk, Aal::Aal2, true, Action::ManageUsers).is_err());
     }
 

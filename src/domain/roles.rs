@@ -25,6 +25,20 @@ pub fn permissions_from(role: &RoleRef, custom: Option<&str>) -> Permissions {
     }
 }
 
+/// What `role` holds in `account_id`, read now (an unknown custom role
+/// holds nothing).
+pub fn permissions_of_role(
+    conn: &mut DbConn,
+    account_id: &str,
+    role: &RoleRef,
+) -> ApiResult<Permissions> {
+    let custom = match role {
+        RoleRef::BuiltIn(_) => None,
+        RoleRef::Custom(id) => role_store::permissions_of(conn, account_id, id)?,
+    };
+    Ok(permissions_from(role, custom.as_deref()))
+}
+
 /// What `user`'s role holds, read now.
 pub fn permissions_of(conn: &mut DbConn, user: &User) -> ApiResult<Permissions> {
     let custom = match &user.role {
@@ -217,6 +231,7 @@ pub fn create(
 ) -> ApiResult<CustomRole> {
     write_tx(conn, |conn| {
         let current = begin_change(conn, actor, Action::ManageRoles)?;
+        policy::may_grant(current.permissions, input.permissions)?;
         let role = CustomRole {
             id: super::new_id(),
             account_id: current.user.account_id.clone(),
@@ -264,7 +279,15 @@ pub fn update(
     write_tx(conn, |conn| {
         let current = begin_change(conn, actor, Action::ManageRoles)?;
         let account_id = current.user.account_id.clone();
-        role_store::find_in_account(conn, &account_id, &id)?.ok_or(ApiError::NotFound)?;
+        let before =
+            role_store::find_in_account(conn, &account_id, &id)?.ok_or(ApiError::NotFound)?;
+        policy::may_grant(
+            current.permissions,
+            Permissions::from_text(&before.permissions),
+        )?;
+        if let Some(permissions) = update.permissions {
+            policy::may_grant(current.permissions, permissions)?;
+        }
         let changes = RoleChanges {
             name: update.name,
             description: update.description,

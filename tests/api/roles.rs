@@ -319,29 +319,21 @@ async fn the_account_keeps_a_user_who_manages_users_and_roles() {
     )
     .await
     .problem(409, "conflict");
-    // Both at once, from two holders: one of them wins, never both.
-    app.patch(
-        &format!("/api/v1/users/{}", admin.user_id),
-        &bob.token,
-        json!({"role": "administrator"}),
-    )
-    .await
-    .ok(200);
-    let ann = app.login("ann@example.com").await;
+    // Two holders demoting each other at once: one wins, never both.
+    let carl_id = app
+        .create_user(&bob, "carl@example.com", &owners, None)
+        .await;
+    let carl = app.login("carl@example.com").await;
     let srv = app.service().await;
-    let strip_role = srv.call(
-        Method::PATCH,
-        &owners_path,
-        Some(&bob.token),
-        Some(json!({"permissions": []})),
-    );
-    let demote_ann = srv.call(
-        Method::PATCH,
-        &format!("/api/v1/users/{}", admin.user_id),
-        Some(&ann.token),
-        Some(json!({"role": "editor"})),
-    );
-    let (a, b) = futures::future::join(strip_role, demote_ann).await;
+    let demote = |by: &Session, target: &str| {
+        srv.call(
+            Method::PATCH,
+            &format!("/api/v1/users/{target}"),
+            Some(&by.token),
+            Some(json!({"role": "editor"})),
+        )
+    };
+    let (a, b) = futures::future::join(demote(&bob, &carl_id), demote(&carl, &bob_id)).await;
     let mut statuses = [a.status, b.status];
     statuses.sort();
     assert!(
@@ -353,4 +345,85 @@ async fn the_account_keeps_a_user_who_manages_users_and_roles() {
         admin.account_id
     ));
     assert_eq!(keepers, 1);
+}
+
+/// No escalation: a role holder hands out, and acts on users holding, only
+/// permissions they hold themselves.
+#[actix_web::test]
+async fn nobody_grants_more_than_they_hold() {
+    let app = TestApp::new().await;
+    let admin = app.signup_and_login("ann@example.com").await;
+    let user_admins =
+        create_role(&app, &admin, "User admins", &["users.view", "users.manage"]).await;
+    let role_admins = create_role(&app, &admin, "Role admins", &["roles.manage"]).await;
+    let bob_id = app
+        .create_user(&admin, "bob@example.com", &user_admins, None)
+        .await;
+    app.create_user(&admin, "rae@example.com", &role_admins, None)
+        .await;
+    let bob = app.login("bob@example.com").await;
+    let rae = app.login("rae@example.com").await;
+    // Bob manages users, but cannot make anyone (himself included) more
+    // powerful than he is, nor touch an administrator.
+    app.patch(
+        &format!("/api/v1/users/{bob_id}"),
+        &bob.token,
+        json!({"role": "administrator"}),
+    )
+    .await
+    .problem(403, "forbidden");
+    app.post(
+        "/api/v1/users",
+        Some(&bob.token),
+        json!({"email": "x@example.com", "display_name": "X", "role": "manager", "password": PASSWORD}),
+    )
+    .await
+    .problem(403, "forbidden");
+    app.patch(
+        &format!("/api/v1/users/{}", admin.user_id),
+        &bob.token,
+        json!({"disabled": true}),
+    )
+    .await
+    .problem(403, "forbidden");
+    app.delete(&format!("/api/v1/users/{}", admin.user_id), &bob.token)
+        .await
+        .problem(403, "forbidden");
+    app.post(
+        "/api/v1/users",
+        Some(&bob.token),
+        json!({"email": "ed@example.com", "display_name": "Ed", "role": "editor", "password": PASSWORD}),
+    )
+    .await
+    .ok(201);
+    // Rae manages roles, but cannot put into one (her own included) what
+    // she does not hold.
+    app.post(
+        "/api/v1/roles",
+        Some(&rae.token),
+        json!({"name": "Everything", "permissions": ["users.manage"]}),
+    )
+    .await
+    .problem(403, "forbidden");
+    app.patch(
+        &format!("/api/v1/roles/{role_admins}"),
+        &rae.token,
+        json!({"permissions": ["roles.manage", "sso.manage"]}),
+    )
+    .await
+    .problem(403, "forbidden");
+    app.patch(
+        &format!("/api/v1/roles/{user_admins}"),
+        &rae.token,
+        json!({"name": "Renamed"}),
+    )
+    .await
+    .problem(403, "forbidden");
+    app.post(
+        "/api/v1/roles",
+        Some(&rae.token),
+        json!({"name": "Role admins 2", "permissions": ["roles.manage"]}),
+    )
+    .await
+    .ok(201);
 }
