@@ -10,6 +10,7 @@ import { EditUser, Users } from "./screens/Users";
 import { AccountSettings } from "./screens/AccountSettings";
 import { MyGlue } from "./screens/MyGlue";
 import { AuditLog } from "./screens/AuditLog";
+import { Roles } from "./screens/Roles";
 
 export function App() {
   const auth = useAuth();
@@ -46,6 +47,7 @@ function Shell({ path }: { path: string }) {
   else if (manages && path === "/account/settings") screen = <AccountSettings />;
   else if (manages && path === "/account/myglue") screen = <MyGlue />;
   else if (role === "administrator" && path === "/account/audit") screen = <AuditLog />;
+  else if (role === "administrator" && path === "/account/roles") screen = <Roles />;
   else screen = <Redirect to="/profile" />;
 
   return (
@@ -57,6 +59,7 @@ function Shell({ path }: { path: string }) {
           <nav aria-label="Account">
             <span className="nav-label">Account</span>
             <Link to="/account/users" aria-current={path.startsWith("/account/users") ? "page" : undefined}>Users</Link>
+            {role === "administrator" && <Link to="/account/roles" aria-current={path === "/account/roles" ? "page" : undefined}>Roles</Link>}
             <Link to="/account/settings" aria-current={path === "/account/settings" ? "page" : undefined}>Settings</Link>
             <Link to="/account/myglue" aria-current={path === "/account/myglue" ? "page" : undefined}>MyGlue</Link>
             {role === "administrator" && <Link to="/account/audit" aria-current={path === "/account/audit" ? "page" : undefined}>Audit log</Link>}

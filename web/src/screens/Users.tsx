@@ -4,10 +4,34 @@ import { client } from "../api";
 import { ROLE_LABELS, useAuth } from "../auth";
 import { Link, navigate } from "../router";
 import { Dialog, Empty, ErrorMessage, Field, Loading, PadlockIcon, Pager, useAsync, when } from "../ui";
+import { useCustomRoles } from "./Roles";
 
 /** A built-in role's name or a custom role's id. */
 type Role = string;
 const ROLES = Object.keys(ROLE_LABELS) as Role[];
+/** The roles a user of a MyGlue account (sub-account) may hold. */
+const CLIENT_ROLES: Role[] = ["editor", "creator", "lite", "read_only"];
+type CustomRole = Schemas["RoleResponse"];
+
+/** A role's label: a built-in's, a custom role's name, else the id itself. */
+function roleLabel(role: Role, custom: CustomRole[] | undefined): string {
+  return ROLE_LABELS[role] ?? custom?.find((r) => r.id === role)?.name ?? role;
+}
+
+/** The options of a role picker: built-in roles, then the account's custom roles (account users only). */
+function RoleOptions({ clientUser, custom }: { clientUser: boolean; custom: CustomRole[] | undefined }) {
+  if (clientUser) return <>{CLIENT_ROLES.map((r) => <option key={r} value={r}>{ROLE_LABELS[r]}</option>)}</>;
+  return (
+    <>
+      {ROLES.map((r) => <option key={r} value={r}>{ROLE_LABELS[r]}</option>)}
+      {custom && custom.length > 0 && (
+        <optgroup label="Custom roles">
+          {custom.map((r) => <option key={r.id} value={r.id}>{r.name}</option>)}
+        </optgroup>
+      )}
+    </>
+  );
+}
 const PER_PAGE = 10;
 
 export function useSubAccounts() {
@@ -35,6 +59,8 @@ export function Users() {
   const [page, setPage] = useState(1);
   const [creating, setCreating] = useState(false);
   const subs = useSubAccounts();
+  // Needs roles.manage; without it the custom roles show as their ids.
+  const custom = useCustomRoles();
   const subName = (id: string | null | undefined) => (id ? subs.data?.items.find((s) => s.id === id)?.name ?? "MyGlue" : "");
 
   // Search as you type, a moment after the last key.
@@ -68,7 +94,7 @@ export function Users() {
           <label htmlFor="f-role">Role</label>
           <select id="f-role" value={role} onChange={(e) => { setRole(e.target.value); setPage(1); }}>
             <option value="">All roles</option>
-            {ROLES.map((r) => <option key={r} value={r}>{ROLE_LABELS[r]}</option>)}
+            <RoleOptions clientUser={false} custom={custom.data?.items} />
           </select>
         </div>
         <div className="field">
@@ -106,7 +132,7 @@ export function Users() {
                       {lockedNow(u) && <span className="badge warn" title={`Until ${when(u.mfa_locked_until)}`}>MFA locked</span>}
                     </td>
                     <td>{u.email}</td>
-                    <td>{ROLE_LABELS[u.role] ?? u.role}</td>
+                    <td>{roleLabel(u.role, custom.data?.items)}</td>
                     <td>{subName(u.sub_account_id)}</td>
                     <td>{when(u.last_login_at)}</td>
                     <td>{isAdmin && <Link to={`/account/users/${u.id}`} className="icon" aria-label={`Edit ${u.display_name}`} title="Edit">✎</Link>}</td>
@@ -118,16 +144,17 @@ export function Users() {
           </>
         )
       )}
-      {creating && <NewUserDialog subAccounts={subs.data?.items ?? []} onClose={(created) => { setCreating(false); if (created) users.reload(); }} />}
+      {creating && <NewUserDialog subAccounts={subs.data?.items ?? []} customRoles={custom.data?.items} onClose={(created) => { setCreating(false); if (created) users.reload(); }} />}
     </main>
   );
 }
 
-function NewUserDialog({ subAccounts, onClose }: { subAccounts: Schemas["SubAccountResponse"][]; onClose: (created: boolean) => void }) {
+function NewUserDialog({ subAccounts, customRoles, onClose }: {
+  subAccounts: Schemas["SubAccountResponse"][]; customRoles: CustomRole[] | undefined; onClose: (created: boolean) => void;
+}) {
   const [form, setForm] = useState({ email: "", display_name: "", role: "editor" as Role, password: "", sub_account_id: "" });
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
-  const clientRoles: Role[] = ["editor", "creator", "lite", "read_only"];
   async function submit(e: FormEvent) {
     e.preventDefault();
     setBusy(true); setError(null);
@@ -149,7 +176,7 @@ function NewUserDialog({ subAccounts, onClose }: { subAccounts: Schemas["SubAcco
           <label htmlFor="nu-sub">Belongs to</label>
           <select id="nu-sub" value={form.sub_account_id} onChange={(e) => {
             const sub = e.target.value;
-            setForm({ ...form, sub_account_id: sub, role: sub && !clientRoles.includes(form.role) ? "editor" : form.role });
+            setForm({ ...form, sub_account_id: sub, role: sub && !CLIENT_ROLES.includes(form.role) ? "editor" : form.role });
           }}>
             <option value="">This account</option>
             {subAccounts.map((s) => <option key={s.id} value={s.id}>MyGlue: {s.name}</option>)}
@@ -158,7 +185,7 @@ function NewUserDialog({ subAccounts, onClose }: { subAccounts: Schemas["SubAcco
         <div className="field">
           <label htmlFor="nu-role">Role</label>
           <select id="nu-role" value={form.role} onChange={(e) => setForm({ ...form, role: e.target.value as Role })}>
-            {(form.sub_account_id ? clientRoles : ROLES).map((r) => <option key={r} value={r}>{ROLE_LABELS[r]}</option>)}
+            <RoleOptions clientUser={!!form.sub_account_id} custom={customRoles} />
           </select>
         </div>
         <Field label="Initial password" type="password" autoComplete="new-password" required minLength={12} value={form.password}
@@ -178,6 +205,7 @@ export function EditUser({ id }: { id: string }) {
   const auth = useAuth();
   const user = useAsync(() => unwrap(client.api.GET("/api/v1/users/{id}", { params: { path: { id } } })), [id]);
   const me = useAsync(() => unwrap(client.api.GET("/api/v1/me")), []);
+  const custom = useCustomRoles();
   const [form, setForm] = useState<{ display_name: string; role: Role; disabled: boolean } | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [saved, setSaved] = useState<string | null>(null);
@@ -191,7 +219,6 @@ export function EditUser({ id }: { id: string }) {
   if (user.error || !user.data || !form) return <main><h1>Edit User</h1><ErrorMessage error={user.error} /><Link to="/account/users">Back to Users</Link></main>;
   const u = user.data;
   const clientUser = !!u.sub_account_id;
-  const roles: Role[] = clientUser ? ["editor", "creator", "lite", "read_only"] : ROLES;
 
   const isAdmin = auth.status === "authenticated" && auth.claims.role === "administrator";
   const aal2 = auth.status === "authenticated" && auth.claims.aal === "aal2";
@@ -246,7 +273,9 @@ export function EditUser({ id }: { id: string }) {
           <div className="field">
             <label htmlFor="eu-role">Role</label>
             <select id="eu-role" value={form.role} onChange={(e) => setForm({ ...form, role: e.target.value as Role })}>
-              {roles.map((r) => <option key={r} value={r}>{ROLE_LABELS[r]}</option>)}
+              <RoleOptions clientUser={clientUser} custom={custom.data?.items} />
+              {/* A custom role not (yet) listed still shows as what the user holds. */}
+              {!ROLE_LABELS[form.role] && !custom.data?.items.some((r) => r.id === form.role) && <option value={form.role}>{form.role}</option>}
             </select>
           </div>
           <div className="field checkbox">
