@@ -14,7 +14,7 @@ use crate::store::accounts::{self as account_store, Account, AccountChanges};
 use crate::store::sub_accounts::{self as sub_store, SubAccount, SubAccountChanges};
 use crate::store::types::RoleRef;
 use crate::store::users::{self as user_store, User, UserChanges, UserFilter};
-use crate::store::{is_unique_violation, write_tx, DbConn};
+use crate::store::{write_tx, DbConn};
 
 /// A user as administrators see them.
 #[derive(Debug, Clone)]
@@ -274,13 +274,7 @@ pub fn user(conn: &mut DbConn, actor: &Principal, id: &str) -> ApiResult<UserVie
 
 /// Inserts a user; a taken email is 409 `conflict` (sign-up shares this).
 pub fn insert_user(conn: &mut DbConn, user: &User) -> ApiResult<()> {
-    user_store::insert(conn, user).map_err(|e| {
-        if is_unique_violation(&e) {
-            ApiError::Conflict("A user with this email already exists.".into())
-        } else {
-            e.into()
-        }
-    })
+    user_store::insert(conn, user).map_err(super::taken("A user with this email already exists."))
 }
 
 /// Validated input of a new user; the password is already hashed.

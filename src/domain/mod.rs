@@ -70,6 +70,18 @@ pub fn parse_id(raw: &str) -> ApiResult<String> {
         .map_err(|_| ApiError::NotFound)
 }
 
+/// A store error where a unique violation means the thing is taken: 409
+/// `conflict` with `message`; anything else as usual.
+pub(crate) fn taken(message: &'static str) -> impl Fn(diesel::result::Error) -> ApiError {
+    move |e| {
+        if crate::store::is_unique_violation(&e) {
+            ApiError::Conflict(message.into())
+        } else {
+            e.into()
+        }
+    }
+}
+
 /// The outcome of a unit of work that must be committed even when it ends
 /// in a refusal ("commit, then refuse"): a wrong code still counts.
 pub enum Verdict<T> {

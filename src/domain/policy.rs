@@ -9,7 +9,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::store::users::User;
 use crate::store::{accounts, sub_accounts, DbConn};
 
-pub use crate::store::types::{Aal, Role};
+pub use crate::store::types::{Aal, Role, RoleRef};
 
 /// The named permissions a role is made of (`GET /api/v1/permissions`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -247,14 +247,16 @@ pub fn is_keeper(permissions: Permissions) -> bool {
     KEEPER.iter().all(|p| permissions.contains(*p))
 }
 
-/// Roles a user of a sub-account (a client user) may hold: none that can
-/// act on the account.
-pub fn role_allowed_in_scope(role: Role, in_sub_account: bool) -> bool {
-    !in_sub_account || !matches!(role, Role::Administrator | Role::Manager)
+/// Roles a user of a sub-account (a client user) may hold: the four client
+/// roles, none that can act on the account (no account role, no custom
+/// role). Account users may hold any.
+pub fn role_allowed_in_scope(role: &RoleRef, in_sub_account: bool) -> bool {
+    !in_sub_account
+        || matches!(
+            role.builtin(),
+            Some(Role::Editor | Role::Creator | Role::Lite | Role::ReadOnly)
+        )
 }
-
-/// The role a client user holding an account role is demoted to.
-pub const CLIENT_FALLBACK_ROLE: Role = Role::Editor;
 
 /// Which policy makes MFA mandatory for a user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -377,12 +379,15 @@ mod tests {
     #[test]
     fn client_users_never_hold_account_roles() {
         for role in Role::ALL {
-            assert!(role_allowed_in_scope(role, false));
+            let role_ref = RoleRef::from(role);
+            assert!(role_allowed_in_scope(&role_ref, false));
             assert_eq!(
-                role_allowed_in_scope(role, true),
+                role_allowed_in_scope(&role_ref, true),
                 !matches!(role, Role::Administrator | Role::Manager)
             );
         }
-        assert!(role_allowed_in_scope(CLIENT_FALLBACK_ROLE, true));
+        let custom = RoleRef::parse("11111111-1111-4111-8111-111111111111");
+        assert!(role_allowed_in_scope(&custom, false));
+        assert!(!role_allowed_in_scope(&custom, true));
     }
 }

@@ -14,7 +14,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::store::roles::{self as role_store, CustomRole, RoleChanges};
 use crate::store::types::RoleRef;
 use crate::store::users::{self as user_store, User};
-use crate::store::{is_unique_violation, write_tx, DbConn};
+use crate::store::{write_tx, DbConn};
 
 /// What a user's role holds, given the permissions text of their custom role
 /// (read with the user). A custom role that no longer exists holds nothing.
@@ -41,11 +41,7 @@ pub fn permissions_of_role(
 
 /// What `user`'s role holds, read now.
 pub fn permissions_of(conn: &mut DbConn, user: &User) -> ApiResult<Permissions> {
-    let custom = match &user.role {
-        RoleRef::BuiltIn(_) => None,
-        RoleRef::Custom(id) => role_store::permissions_of(conn, &user.account_id, id)?,
-    };
-    Ok(permissions_from(&user.role, custom.as_deref()))
+    permissions_of_role(conn, &user.account_id, &user.role)
 }
 
 /// 422 on `role` unless `role` may be given to a user of `account_id`
@@ -57,16 +53,14 @@ pub fn check_assignable(
     role: &RoleRef,
     in_sub_account: bool,
 ) -> ApiResult<()> {
+    if !policy::role_allowed_in_scope(role, in_sub_account) {
+        return Err(ApiError::invalid(
+            "role",
+            "users of a sub-account hold editor, creator, lite or read_only",
+        ));
+    }
     match role {
-        RoleRef::BuiltIn(role) if policy::role_allowed_in_scope(*role, in_sub_account) => Ok(()),
-        RoleRef::BuiltIn(_) => Err(ApiError::invalid(
-            "role",
-            "users of a sub-account hold editor, creator, lite or read_only",
-        )),
-        RoleRef::Custom(_) if in_sub_account => Err(ApiError::invalid(
-            "role",
-            "users of a sub-account hold editor, creator, lite or read_only",
-        )),
+        RoleRef::BuiltIn(_) => Ok(()),
         RoleRef::Custom(id) => {
             let known = parse_id(id)
                 .ok()
@@ -164,22 +158,7 @@ pub fn role_input(name: &str, description: &str, permissions: &[String]) -> ApiR
     })
 }
 
-fn conflict_on_name(e: ApiError) -> ApiError {
-    match e {
-        ApiError::Conflict(_) => ApiError::Conflict("A role with this name already exists.".into()),
-        other => other,
-    }
-}
-
-fn insert_or_conflict(conn: &mut DbConn, role: &CustomRole) -> ApiResult<()> {
-    role_store::insert(conn, role).map_err(|e| {
-        if is_unique_violation(&e) {
-            ApiError::Conflict("A role with this name already exists.".into())
-        } else {
-            e.into()
-        }
-    })
-}
+const NAME_TAKEN: &str = "A role with this name already exists.";
 
 pub fn list(
     conn: &mut DbConn,
@@ -241,7 +220,7 @@ pub fn create(
             created_at: ctx.now,
             updated_at: ctx.now,
         };
-        insert_or_conflict(conn, &role)?;
+        role_store::insert(conn, &role).map_err(super::taken(NAME_TAKEN))?;
         audit_role(conn, ctx, audit::ROLE_CREATED, &current.user, &role)?;
         Ok(role)
     })
@@ -294,9 +273,7 @@ pub fn update(
             permissions: update.permissions.map(Permissions::to_text),
             updated_at: Some(ctx.now),
         };
-        role_store::update(conn, &id, &changes)
-            .map_err(ApiError::from)
-            .map_err(conflict_on_name)?;
+        role_store::update(conn, &id, &changes).map_err(super::taken(NAME_TAKEN))?;
         ensure_a_keeper_remains(conn, &account_id)?;
         let after =
             role_store::find_in_account(conn, &account_id, &id)?.ok_or(ApiError::NotFound)?;
