@@ -128,6 +128,19 @@ pub struct ConfigArgs {
         global = true
     )]
     pub key_refresh_seconds: u64,
+    /// The address clients and identity providers reach this service at
+    /// (the base of the SSO callback URL), e.g. `https://auth.example.com`;
+    /// default `http://<bind>`.
+    #[arg(long, env = "LATCHKEY_PUBLIC_URL", global = true)]
+    pub public_url: Option<String>,
+    /// Seconds a request to an identity provider may take.
+    #[arg(
+        long,
+        env = "LATCHKEY_SSO_HTTP_TIMEOUT_SECONDS",
+        default_value_t = 10,
+        global = true
+    )]
+    pub sso_http_timeout_seconds: u64,
 }
 
 /// The validated configuration.
@@ -152,6 +165,14 @@ pub struct Config {
     pub db_pool_size: u32,
     pub audit_retention: Duration,
     pub key_refresh: Duration,
+    /// Base URL of this service, without a trailing slash.
+    pub public_url: String,
+    /// How long an SSO authorization flow may take (10 minutes).
+    pub sso_flow_ttl: Duration,
+    /// How long an SSO login code lives (60 seconds).
+    pub sso_login_code_ttl: Duration,
+    /// Timeout of one request to an identity provider.
+    pub sso_http_timeout: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -229,6 +250,27 @@ impl Config {
                 "LATCHKEY_KEY_REFRESH_SECONDS must be 1 to 30".into(),
             ));
         }
+        let public_url = match args.public_url.as_deref().map(str::trim) {
+            Some(url) if !url.is_empty() => {
+                let url = url.trim_end_matches('/');
+                let valid = (url.starts_with("http://") || url.starts_with("https://"))
+                    && !url.contains(['?', '#'])
+                    && !url.chars().any(|c| c.is_control() || c.is_whitespace());
+                if !valid {
+                    return Err(ConfigError(
+                        "LATCHKEY_PUBLIC_URL must be an http(s) URL without query or fragment"
+                            .into(),
+                    ));
+                }
+                url.to_string()
+            }
+            _ => format!("http://{}", args.bind),
+        };
+        if !(1..=120).contains(&args.sso_http_timeout_seconds) {
+            return Err(ConfigError(
+                "LATCHKEY_SSO_HTTP_TIMEOUT_SECONDS must be 1 to 120".into(),
+            ));
+        }
         Ok(Config {
             bind: args.bind.clone(),
             database,
@@ -249,6 +291,10 @@ impl Config {
             db_pool_size: args.db_pool_size.max(1),
             audit_retention: Duration::from_secs(args.audit_retention_days * DAY),
             key_refresh: Duration::from_secs(args.key_refresh_seconds),
+            public_url,
+            sso_flow_ttl: Duration::from_secs(10 * 60),
+            sso_login_code_ttl: Duration::from_secs(60),
+            sso_http_timeout: Duration::from_secs(args.sso_http_timeout_seconds),
         })
     }
 
@@ -274,6 +320,10 @@ impl Config {
             db_pool_size: 8,
             audit_retention: Duration::from_secs(400 * DAY),
             key_refresh: Duration::from_secs(10),
+            public_url: "http://127.0.0.1:8080".into(),
+            sso_flow_ttl: Duration::from_secs(10 * 60),
+            sso_login_code_ttl: Duration::from_secs(60),
+            sso_http_timeout: Duration::from_secs(10),
         }
     }
 }

@@ -43,6 +43,51 @@ pub struct Problem {
     pub retry_after: Option<u64>,
 }
 
+/// Why a single sign-on did not finish: the `error` code handed back to the
+/// client's `redirect_uri` (and the `code` of the problem where one is sent).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SsoFailure {
+    /// The provider answered with an error (the user cancelled, ...).
+    AccessDenied,
+    /// The ID token failed validation (issuer, audience, signature, nonce,
+    /// expiry) or was missing.
+    InvalidIdToken,
+    /// The provider does not vouch for the email, and no link exists.
+    EmailNotVerified,
+    /// No usable user: none linked, none with that email in the provider's
+    /// scope and no just-in-time provisioning, or the user is disabled (the
+    /// audit event tells which; the client is not told).
+    UserNotFound,
+    /// The sign-in flow is unknown, spent or older than 10 minutes.
+    FlowExpired,
+}
+
+impl SsoFailure {
+    pub fn code(self) -> &'static str {
+        match self {
+            SsoFailure::AccessDenied => "access_denied",
+            SsoFailure::InvalidIdToken => "invalid_id_token",
+            SsoFailure::EmailNotVerified => "email_not_verified",
+            SsoFailure::UserNotFound => "user_not_found",
+            SsoFailure::FlowExpired => "flow_expired",
+        }
+    }
+
+    fn detail(self) -> &'static str {
+        match self {
+            SsoFailure::AccessDenied => "The identity provider did not sign you in.",
+            SsoFailure::InvalidIdToken => "The identity provider's answer could not be verified.",
+            SsoFailure::EmailNotVerified => {
+                "The identity provider has not verified your email address."
+            }
+            SsoFailure::UserNotFound => {
+                "No user of this account matches your identity provider's account."
+            }
+            SsoFailure::FlowExpired => "The sign-in attempt has expired; start again.",
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("bad request: {0}")]
@@ -85,6 +130,14 @@ pub enum ApiError {
     TooManyAttempts { retry_after: u64 },
     #[error("service unavailable: {0}")]
     Unavailable(String),
+    /// A single sign-on that cannot finish (the provider said no, its ID
+    /// token is not valid, no user to sign in, ...).
+    #[error("single sign-on refused: {0:?}")]
+    Sso(SsoFailure),
+    /// The identity provider could not be reached or answered nonsense
+    /// (502); the cause is logged, never sent.
+    #[error("identity provider unavailable: {0}")]
+    IdentityProviderUnavailable(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -125,6 +178,8 @@ impl ApiError {
             ApiError::Validation(_) => "validation_failed",
             ApiError::TooManyAttempts { .. } => "too_many_attempts",
             ApiError::Unavailable(_) => "service_unavailable",
+            ApiError::Sso(failure) => failure.code(),
+            ApiError::IdentityProviderUnavailable(_) => "identity_provider_unavailable",
             ApiError::Internal(_) => "internal_error",
         }
     }
@@ -193,6 +248,11 @@ impl ApiError {
                 "Service unavailable",
                 "The service is temporarily unavailable.".into(),
             ),
+            ApiError::Sso(failure) => ("Single sign-on failed", failure.detail().into()),
+            ApiError::IdentityProviderUnavailable(_) => (
+                "Identity provider unavailable",
+                "The identity provider could not be reached or gave an invalid answer; try again later.".into(),
+            ),
             ApiError::Internal(_) => ("Internal error", "An unexpected error occurred.".into()),
         }
     }
@@ -245,12 +305,17 @@ impl ResponseError for ApiError {
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Sso(_) => StatusCode::UNAUTHORIZED,
+            ApiError::IdentityProviderUnavailable(_) => StatusCode::BAD_GATEWAY,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
-        if let ApiError::Internal(cause) | ApiError::Unavailable(cause) = self {
+        if let ApiError::Internal(cause)
+        | ApiError::Unavailable(cause)
+        | ApiError::IdentityProviderUnavailable(cause) = self
+        {
             tracing::error!(%cause, "request failed");
         }
         let mut builder = HttpResponse::build(self.status_code());

@@ -1,7 +1,8 @@
 //! Latchkey: a multi-factor authentication service.
 //!
 //! Layers: `http` (handlers) → `domain` (rules, one transaction each) →
-//! `store` (SQL); `crypto` holds pure functions.
+//! `store` (SQL); `crypto` holds pure functions; `oidc` is the OpenID
+//! Connect relying party (HTTP to identity providers, no policy).
 
 pub mod app;
 pub mod cli;
@@ -11,6 +12,7 @@ pub mod crypto;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod oidc;
 pub mod openapi;
 pub mod state;
 pub mod store;

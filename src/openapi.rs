@@ -26,6 +26,7 @@ use utoipa::{Modify, OpenApi};
         (name = "sub-accounts", description = "Client organizations with their own MFA policy"),
         (name = "audit", description = "Audit log"),
         (name = "roles", description = "Named permissions and the account's custom roles"),
+        (name = "sso", description = "Single sign-on (OpenID Connect) with Latchkey's MFA policy on top"),
         (name = "operations", description = "Health, readiness, metrics, JWKS")
     )
 )]

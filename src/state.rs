@@ -2,7 +2,7 @@
 //! key ring and the bounded password hasher.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use actix_web::web;
 use tokio::sync::Semaphore;
@@ -23,6 +23,8 @@ pub struct AppState {
     pub keys: Arc<KeyRing>,
     pub hasher: Arc<Hasher>,
     pub limiter: Arc<RateLimiter>,
+    /// The OpenID Connect relying party (providers' metadata cached).
+    pub oidc: Arc<crate::oidc::Oidc>,
 }
 
 impl AppState {
@@ -39,6 +41,7 @@ impl AppState {
         })?;
         drop(conn);
         let limiter = RateLimiter::new(config.ip_rate_limit);
+        let oidc = Arc::new(crate::oidc::Oidc::new(config.sso_http_timeout));
         Ok(AppState {
             config: Arc::new(config),
             pool,
@@ -46,6 +49,7 @@ impl AppState {
             keys: Arc::new(keys),
             hasher: Arc::new(Hasher::new()),
             limiter: Arc::new(limiter),
+            oidc,
         })
     }
 
@@ -71,13 +75,6 @@ pub struct Hasher {
     verifications: AtomicU64,
 }
 
-/// A hash of a random password, verified against when an email is unknown so
-/// the answer costs the same time as for a known one.
-fn dummy_hash() -> &'static str {
-    static DUMMY: OnceLock<String> = OnceLock::new();
-    DUMMY.get_or_init(|| password::hash(&crate::crypto::tokens::random_token("dummy-")))
-}
-
 impl Default for Hasher {
     fn default() -> Self {
         Self::new()
@@ -90,7 +87,7 @@ impl Hasher {
             .map(|n| n.get())
             .unwrap_or(2);
         // Computed now so the first unknown-email login is not slower.
-        let _ = dummy_hash();
+        let _ = password::dummy_hash();
         Hasher {
             permits: Semaphore::new(cores),
             verifications: AtomicU64::new(0),
@@ -133,7 +130,7 @@ impl Hasher {
         self.run(move || match phc {
             Some(phc) => password::verify(&password, &phc),
             None => {
-                password::verify(&password, dummy_hash());
+                password::verify(&password, password::dummy_hash());
                 false
             }
         })

@@ -24,14 +24,31 @@ pub fn hash(password: &str) -> String {
         .to_string()
 }
 
+/// The stored "hash" of a user who has no password (provisioned by single
+/// sign-on): no password verifies against it.
+pub const NO_PASSWORD: &str = "!no-password";
+
+/// A hash of a random password, verified against when there is no real
+/// hash to check, so the answer costs the same time either way.
+pub fn dummy_hash() -> &'static str {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY.get_or_init(|| hash(&crate::crypto::tokens::random_token("dummy-")))
+}
+
 /// Verifies a password against a PHC string (constant time inside argon2).
-/// A malformed stored hash verifies as false.
+/// A malformed stored hash (or [`NO_PASSWORD`]) verifies as false, after the
+/// same argon2 work as a real one.
 pub fn verify(password: &str, phc: &str) -> bool {
     match PasswordHash::new(phc) {
         Ok(parsed) => argon2()
             .verify_password(password.as_bytes(), &parsed)
             .is_ok(),
-        Err(_) => false,
+        Err(_) => {
+            if let Ok(dummy) = PasswordHash::new(dummy_hash()) {
+                let _ = argon2().verify_password(password.as_bytes(), &dummy);
+            }
+            false
+        }
     }
 }
 

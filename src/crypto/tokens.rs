@@ -16,6 +16,8 @@ pub const REFRESH_PREFIX: &str = "lkr_";
 pub const MFA_PREFIX: &str = "lkm_";
 /// Prefix of enrollment tokens.
 pub const ENROLLMENT_PREFIX: &str = "lke_";
+/// Prefix of single sign-on login codes (`login_code`).
+pub const SSO_LOGIN_PREFIX: &str = "lks_";
 
 /// A 256-bit random token with a type prefix.
 pub fn random_token(prefix: &str) -> String {

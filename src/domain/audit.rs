@@ -58,10 +58,20 @@ pub enum EventType {
     RoleUpdated,
     #[serde(rename = "role.deleted")]
     RoleDeleted,
+    #[serde(rename = "sso.login_succeeded")]
+    SsoLoginSucceeded,
+    #[serde(rename = "sso.login_failed")]
+    SsoLoginFailed,
+    #[serde(rename = "identity_provider.created")]
+    IdentityProviderCreated,
+    #[serde(rename = "identity_provider.updated")]
+    IdentityProviderUpdated,
+    #[serde(rename = "identity_provider.deleted")]
+    IdentityProviderDeleted,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 23] = [
+    pub const ALL: [EventType; 28] = [
         EventType::LoginSucceeded,
         EventType::LoginFailed,
         EventType::LoginLocked,
@@ -85,6 +95,11 @@ impl EventType {
         EventType::RoleCreated,
         EventType::RoleUpdated,
         EventType::RoleDeleted,
+        EventType::SsoLoginSucceeded,
+        EventType::SsoLoginFailed,
+        EventType::IdentityProviderCreated,
+        EventType::IdentityProviderUpdated,
+        EventType::IdentityProviderDeleted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -112,6 +127,11 @@ impl EventType {
             EventType::RoleCreated => "role.created",
             EventType::RoleUpdated => "role.updated",
             EventType::RoleDeleted => "role.deleted",
+            EventType::SsoLoginSucceeded => "sso.login_succeeded",
+            EventType::SsoLoginFailed => "sso.login_failed",
+            EventType::IdentityProviderCreated => "identity_provider.created",
+            EventType::IdentityProviderUpdated => "identity_provider.updated",
+            EventType::IdentityProviderDeleted => "identity_provider.deleted",
         }
     }
 }
@@ -139,6 +159,11 @@ pub const REAUTHENTICATION_FAILED: EventType = EventType::ReauthenticationFailed
 pub const ROLE_CREATED: EventType = EventType::RoleCreated;
 pub const ROLE_UPDATED: EventType = EventType::RoleUpdated;
 pub const ROLE_DELETED: EventType = EventType::RoleDeleted;
+pub const SSO_LOGIN_SUCCEEDED: EventType = EventType::SsoLoginSucceeded;
+pub const SSO_LOGIN_FAILED: EventType = EventType::SsoLoginFailed;
+pub const IDENTITY_PROVIDER_CREATED: EventType = EventType::IdentityProviderCreated;
+pub const IDENTITY_PROVIDER_UPDATED: EventType = EventType::IdentityProviderUpdated;
+pub const IDENTITY_PROVIDER_DELETED: EventType = EventType::IdentityProviderDeleted;
 
 /// What happened, to whom, by whom.
 pub struct Event<'a> {

@@ -125,6 +125,8 @@ pub fn authorize(conn: &mut DbConn, principal: &Principal, action: Action) -> Ap
 pub struct EnrollmentGrant {
     pub user: User,
     pub challenge_id: String,
+    /// What the user proved to get the grant (`pwd` or `sso`).
+    pub first_factor: String,
 }
 
 /// The grant behind an enrollment token, if it is live.
@@ -148,6 +150,7 @@ pub fn enrollment_grant(
     Ok(user.map(|user| EnrollmentGrant {
         user,
         challenge_id: challenge.id,
+        first_factor: challenge.first_factor,
     }))
 }
 

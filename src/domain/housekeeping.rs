@@ -4,7 +4,7 @@
 use chrono::{Duration, NaiveDateTime};
 use diesel::QueryResult;
 
-use crate::store::{audit, challenges, sessions, throttles, totp, DbConn};
+use crate::store::{audit, challenges, sessions, sso, throttles, totp, DbConn};
 
 /// How many rows each purge removed.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -13,9 +13,11 @@ pub struct Purged {
     pub pending_enrollments: usize,
     pub sessions: usize,
     pub throttles: usize,
+    pub sso_flows: usize,
 }
 
-/// Deletes challenges and pending enrollments a day past their expiry,
+/// Deletes challenges (login codes included), SSO flows and pending
+/// enrollments a day past their expiry,
 /// sessions (with their refresh tokens) ended or expired over a day ago, and
 /// idle password-failure counters.
 ///
@@ -31,6 +33,7 @@ pub fn purge(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult<Purged> {
         pending_enrollments: totp::purge_expired_pending(conn, day_ago)?,
         sessions: sessions::purge_dead(conn, day_ago)?,
         throttles: throttles::purge_idle(conn, day_ago)?,
+        sso_flows: sso::purge_expired_flows(conn, day_ago)?,
     })
 }
 

@@ -36,9 +36,9 @@ pub fn begin_password_attempt(conn: &mut DbConn, email: &str, ctx: &Ctx) -> ApiR
     })
 }
 
-/// The answer to a correct password.
+/// The answer to a first factor (a correct password, or a single sign-on).
 #[derive(Debug)]
-pub enum PasswordOutcome {
+pub enum LoginOutcome {
     Authenticated(Box<Issued>),
     MfaRequired {
         mfa_token: String,
@@ -51,11 +51,14 @@ pub enum PasswordOutcome {
     },
 }
 
-fn new_challenge(
+/// A new challenge of `kind` for `user`, following `first_factor`; returns
+/// its token.
+pub(crate) fn new_challenge(
     conn: &mut DbConn,
     kind: &str,
     prefix: &str,
     user: &User,
+    first_factor: &str,
     ttl: std::time::Duration,
     now: NaiveDateTime,
 ) -> ApiResult<String> {
@@ -71,9 +74,65 @@ fn new_challenge(
             created_at: now,
             expires_at: now + Duration::from_std(ttl).unwrap_or(Duration::minutes(5)),
             consumed_at: None,
+            first_factor: first_factor.to_string(),
         },
     )?;
     Ok(token)
+}
+
+/// Latchkey's policy on top of a first factor, for password and SSO logins
+/// alike: a user with MFA gets a challenge, an MFA-required user without it
+/// an enrollment grant, anyone else a session — unless `first_factor`
+/// already includes a second factor (`sso mfa`: a provider trusted for MFA
+/// did it), which gives a session at once. Call inside the transaction that
+/// spent the first factor, holding the user's row lock, with the user as
+/// read under it.
+pub(crate) fn after_first_factor(
+    conn: &mut DbConn,
+    keys: &KeyRing,
+    config: &Config,
+    user: &User,
+    first_factor: &[&str],
+    ctx: &Ctx,
+) -> ApiResult<LoginOutcome> {
+    let first = first_factor.join(" ");
+    if sessions::aal_of(first_factor) == policy::Aal::Aal2 {
+        let issued = sessions::issue(conn, keys, config, user, first_factor, ctx)?;
+        return Ok(LoginOutcome::Authenticated(Box::new(issued)));
+    }
+    if user.mfa_enabled_at.is_some() {
+        let mfa_token = new_challenge(
+            conn,
+            KIND_MFA,
+            tokens::MFA_PREFIX,
+            user,
+            &first,
+            config.mfa_challenge_ttl,
+            ctx.now,
+        )?;
+        return Ok(LoginOutcome::MfaRequired {
+            mfa_token,
+            expires_in: config.mfa_challenge_ttl.as_secs(),
+            methods: methods(conn, &user.id)?,
+        });
+    }
+    if policy::required_by(conn, user)?.is_some() {
+        let enrollment_token = new_challenge(
+            conn,
+            KIND_ENROLLMENT,
+            tokens::ENROLLMENT_PREFIX,
+            user,
+            &first,
+            config.enrollment_ttl,
+            ctx.now,
+        )?;
+        return Ok(LoginOutcome::EnrollmentRequired {
+            enrollment_token,
+            expires_in: config.enrollment_ttl.as_secs(),
+        });
+    }
+    let issued = sessions::issue(conn, keys, config, user, first_factor, ctx)?;
+    Ok(LoginOutcome::Authenticated(Box::new(issued)))
 }
 
 /// Second factors the user can present on the second step.
@@ -94,7 +153,7 @@ pub fn finish_password_attempt(
     user: Option<User>,
     password_ok: bool,
     ctx: &Ctx,
-) -> ApiResult<PasswordOutcome> {
+) -> ApiResult<LoginOutcome> {
     let user = match user {
         Some(user) if password_ok && !user.disabled => user,
         other => {
@@ -137,37 +196,7 @@ pub fn finish_password_attempt(
         let user = user_store::find(conn, &user.id)?
             .filter(|u| !u.disabled)
             .ok_or(ApiError::InvalidCredentials)?;
-        if user.mfa_enabled_at.is_some() {
-            let mfa_token = new_challenge(
-                conn,
-                KIND_MFA,
-                tokens::MFA_PREFIX,
-                &user,
-                config.mfa_challenge_ttl,
-                ctx.now,
-            )?;
-            return Ok(PasswordOutcome::MfaRequired {
-                mfa_token,
-                expires_in: config.mfa_challenge_ttl.as_secs(),
-                methods: methods(conn, &user.id)?,
-            });
-        }
-        if policy::required_by(conn, &user)?.is_some() {
-            let enrollment_token = new_challenge(
-                conn,
-                KIND_ENROLLMENT,
-                tokens::ENROLLMENT_PREFIX,
-                &user,
-                config.enrollment_ttl,
-                ctx.now,
-            )?;
-            return Ok(PasswordOutcome::EnrollmentRequired {
-                enrollment_token,
-                expires_in: config.enrollment_ttl.as_secs(),
-            });
-        }
-        let issued = sessions::issue(conn, keys, config, &user, AMR_PASSWORD, ctx)?;
-        Ok(PasswordOutcome::Authenticated(Box::new(issued)))
+        after_first_factor(conn, keys, config, &user, AMR_PASSWORD, ctx)
     })
 }
 
@@ -213,12 +242,13 @@ pub fn complete_mfa(
                 if challenge_store::consume(conn, &challenge.id, ctx.now)? == 0 {
                     return Err(ApiError::ChallengeExpired);
                 }
-                let amr = if recovery_used {
-                    sessions::AMR_RECOVERY
+                let second = if recovery_used {
+                    sessions::RECOVERY
                 } else {
-                    sessions::AMR_TOTP
+                    sessions::TOTP
                 };
-                let issued = sessions::issue(conn, keys, config, &user, amr, ctx)?;
+                let amr = sessions::then(&challenge.first_factor, second);
+                let issued = sessions::issue(conn, keys, config, &user, &amr, ctx)?;
                 Ok(Verdict::Granted(SecondStep {
                     issued,
                     recovery_token_used: recovery_used,

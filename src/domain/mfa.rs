@@ -20,7 +20,7 @@ use super::auth::{self, MfaActor, Principal};
 use super::keys::KeyRing;
 use super::policy::{self, Action, RequiredBy};
 use super::reauth::{self, Reauthenticated};
-use super::sessions::{self, Issued, AMR_TOTP};
+use super::sessions::{self, Issued};
 use super::{commit_then_refuse, lockout, Ctx, Verdict};
 use crate::config::Config;
 use crate::crypto::{tokens, totp};
@@ -315,14 +315,15 @@ pub fn verify_enrollment(
     commit_then_refuse(conn, |conn| {
         let user = lockout::lock_second_factor(conn, &actor.user().id, ctx)?
             .ok_or(ApiError::Unauthorized)?;
-        let keep_session = match actor {
+        let (keep_session, first_factor) = match actor {
             MfaActor::Session(principal) => {
-                auth::authorize(conn, principal, Action::ManageOwnMfa)?;
-                Some(principal.session.id.as_str())
+                let current = auth::authorize(conn, principal, Action::ManageOwnMfa)?;
+                let first = sessions::first_factor_of(&current.session.amr).to_string();
+                (Some(principal.session.id.as_str()), first)
             }
             MfaActor::Enrollment(grant) => {
                 live_grant_user(conn, grant, ctx)?;
-                None
+                (None, grant.first_factor.clone())
             }
         };
         let pending = totp_store::find(conn, &user.id, STATUS_PENDING)?
@@ -364,11 +365,12 @@ pub fn verify_enrollment(
         user.mfa_enabled_at = Some(ctx.now);
         user.mfa_failures = 0;
         user.mfa_locked_until = None;
+        let amr = sessions::then(&first_factor, sessions::TOTP);
         let session = match keep_session {
             Some(session_id) => {
-                sessions::upgrade(conn, keys, config, &user, session_id, AMR_TOTP, ctx)?
+                sessions::upgrade(conn, keys, config, &user, session_id, &amr, ctx)?
             }
-            None => sessions::issue(conn, keys, config, &user, AMR_TOTP, ctx)?,
+            None => sessions::issue(conn, keys, config, &user, &amr, ctx)?,
         };
         Ok(Verdict::Granted(Verified {
             mfa: status(conn, &user)?,

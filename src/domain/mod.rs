@@ -17,6 +17,7 @@ pub mod reauth;
 pub mod roles;
 pub mod sessions;
 pub mod signup;
+pub mod sso;
 pub mod validate;
 
 use chrono::NaiveDateTime;
@@ -29,6 +30,7 @@ pub use crate::store::accounts::{Account, AccountChanges};
 pub use crate::store::audit::{AuditEvent, AuditFilter};
 pub use crate::store::roles::CustomRole;
 pub use crate::store::sessions::Session;
+pub use crate::store::sso::IdentityProvider;
 pub use crate::store::sub_accounts::{SubAccount, SubAccountChanges};
 pub use crate::store::types::RoleRef;
 pub use crate::store::users::{User, UserFilter};

@@ -160,6 +160,8 @@ pub enum Action {
     ViewAudit,
     /// Create, edit and delete custom roles.
     ManageRoles,
+    /// Connect and configure single sign-on identity providers.
+    ManageSso,
     /// Re-enroll TOTP, regenerate the recovery token, disable MFA (one's own).
     ManageOwnMfa,
 }
@@ -199,6 +201,7 @@ pub fn requirement(action: Action) -> (Need, Assurance) {
         Action::ManageSubAccounts => (Need::AllOf(&[SubAccountsManage]), Assurance::Any),
         Action::ViewAudit => (Need::AllOf(&[AuditView]), Assurance::Any),
         Action::ManageRoles => (Need::AllOf(&[RolesManage]), Assurance::Any),
+        Action::ManageSso => (Need::AllOf(&[SsoManage]), Assurance::Any),
         Action::ManageOwnMfa => (Need::AllOf(&[]), Assurance::Aal2IfMfa),
     }
 }

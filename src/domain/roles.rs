@@ -297,6 +297,16 @@ pub fn delete(conn: &mut DbConn, actor: &Principal, id: &str, ctx: &Ctx) -> ApiR
                 "{holders} user(s) hold this role; give them another role first."
             )));
         }
+        let providers = crate::store::sso::count_with_default_role(
+            conn,
+            &account_id,
+            &RoleRef::Custom(role.id.clone()),
+        )?;
+        if providers > 0 {
+            return Err(ApiError::Conflict(format!(
+                "{providers} identity provider(s) give this role to new users; change their default role first."
+            )));
+        }
         role_store::delete(conn, &role.id)?;
         audit_role(conn, ctx, audit::ROLE_DELETED, &current.user, &role)?;
         Ok(())

@@ -16,10 +16,30 @@ use crate::store::sessions::{self as session_store, Session};
 use crate::store::users::{self as user_store, User};
 use crate::store::{write_tx, DbConn};
 
-/// Authentication methods of a session.
-pub const AMR_PASSWORD: &[&str] = &["pwd"];
-pub const AMR_TOTP: &[&str] = &["pwd", "otp"];
-pub const AMR_RECOVERY: &[&str] = &["pwd", "rec"];
+/// Authentication methods of a session (`amr`): a first factor (`pwd`, or
+/// `sso`, then `mfa` when a provider trusted for MFA did it), then a second
+/// one of Latchkey's (`otp` or `rec`).
+pub const PASSWORD: &str = "pwd";
+pub const SSO: &str = "sso";
+pub const IDP_MFA: &str = "mfa";
+pub const TOTP: &str = "otp";
+pub const RECOVERY: &str = "rec";
+pub const AMR_PASSWORD: &[&str] = &[PASSWORD];
+pub const AMR_SSO: &[&str] = &[SSO];
+pub const AMR_SSO_MFA: &[&str] = &[SSO, IDP_MFA];
+
+/// The methods of `first_factor` (as stored: space-separated) followed by
+/// `second`.
+pub fn then<'a>(first_factor: &'a str, second: &'a str) -> Vec<&'a str> {
+    let mut amr: Vec<&str> = first_factor.split_whitespace().collect();
+    amr.push(second);
+    amr
+}
+
+/// The first factor of a session's stored `amr`: its first method.
+pub fn first_factor_of(amr: &str) -> &str {
+    amr.split_whitespace().next().unwrap_or(PASSWORD)
+}
 
 /// Tokens handed out when a login (or refresh) completes.
 #[derive(Debug, Clone)]

@@ -35,6 +35,11 @@ pub async fn get_me(auth: AuthSession) -> ApiResult<web::Json<MeResponse>> {
     Ok(web::Json(MeResponse {
         user: UserResponse::new(&user, mfa.required),
         mfa,
+        permissions: auth
+            .permissions
+            .iter()
+            .map(|p| p.as_str().to_string())
+            .collect(),
     }))
 }
 

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod body;
 pub mod dto;
 pub mod extract;
+pub mod identity_providers;
 pub mod me;
 pub mod mfa;
 pub mod ops;
@@ -13,6 +14,7 @@ pub mod problems;
 pub mod ratelimit;
 pub mod roles;
 pub mod sessions;
+pub mod sso;
 pub mod sub_accounts;
 pub mod users;
 
@@ -134,6 +136,8 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
             .configure(users::configure)
             .configure(sub_accounts::configure)
             .configure(audit::configure)
-            .configure(roles::configure),
+            .configure(roles::configure)
+            .configure(identity_providers::configure)
+            .configure(sso::configure),
     );
 }

@@ -102,29 +102,7 @@ async fn password_step(
                 ok,
                 &ctx,
             )?;
-            Ok(match outcome {
-                login::PasswordOutcome::Authenticated(issued) => {
-                    LoginResponse::Authenticated(AuthenticatedResponse::new(*issued, None))
-                }
-                login::PasswordOutcome::MfaRequired {
-                    mfa_token,
-                    expires_in,
-                    methods,
-                } => LoginResponse::MfaRequired(MfaRequiredResponse {
-                    status: MfaRequiredStatus::MfaRequired,
-                    mfa_token,
-                    expires_in,
-                    methods: methods.into_iter().map(String::from).collect(),
-                }),
-                login::PasswordOutcome::EnrollmentRequired {
-                    enrollment_token,
-                    expires_in,
-                } => LoginResponse::EnrollmentRequired(EnrollmentRequiredResponse {
-                    status: EnrollmentRequiredStatus::MfaEnrollmentRequired,
-                    enrollment_token,
-                    expires_in,
-                }),
-            })
+            Ok(LoginResponse::from(outcome))
         })
         .await?;
     Ok(response)

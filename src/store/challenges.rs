@@ -1,5 +1,6 @@
-//! `login_challenges`: the pending second step of a login (`mfa`) and forced
-//! enrollment grants (`enrollment`), stored by the SHA-256 of their token.
+//! `login_challenges`: the pending second step of a login (`mfa`), forced
+//! enrollment grants (`enrollment`) and SSO login codes (`sso`), stored by
+//! the SHA-256 of their token, each with the first factor it follows.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -9,6 +10,7 @@ use super::DbConn;
 
 pub const KIND_MFA: &str = "mfa";
 pub const KIND_ENROLLMENT: &str = "enrollment";
+pub const KIND_SSO: &str = "sso";
 
 #[derive(Queryable, Selectable, Insertable, Clone, Debug)]
 #[diesel(table_name = login_challenges)]
@@ -21,6 +23,9 @@ pub struct Challenge {
     pub created_at: NaiveDateTime,
     pub expires_at: NaiveDateTime,
     pub consumed_at: Option<NaiveDateTime>,
+    /// The methods proven before this step, space-separated as in a
+    /// session's `amr`: `pwd`, `sso`, or `sso mfa`.
+    pub first_factor: String,
 }
 
 pub fn insert(conn: &mut DbConn, challenge: &Challenge) -> QueryResult<()> {

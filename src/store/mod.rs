@@ -14,6 +14,7 @@ pub mod refresh_tokens;
 pub mod roles;
 pub mod schema;
 pub mod sessions;
+pub mod sso;
 pub mod sub_accounts;
 pub mod throttles;
 pub mod totp;

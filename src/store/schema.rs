@@ -73,6 +73,7 @@ diesel::table! {
         created_at -> Timestamp,
         expires_at -> Timestamp,
         consumed_at -> Nullable<Timestamp>,
+        first_factor -> Text,
     }
 }
 
@@ -143,7 +144,56 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    identity_providers (id) {
+        id -> Text,
+        account_id -> Text,
+        sub_account_id -> Nullable<Text>,
+        name -> Text,
+        issuer -> Text,
+        client_id -> Text,
+        client_secret_sealed -> Text,
+        scopes -> Text,
+        allowed_redirect_uris -> Text,
+        trust_idp_mfa -> Bool,
+        jit_provisioning -> Bool,
+        default_role -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sso_identities (id) {
+        id -> Text,
+        account_id -> Text,
+        issuer -> Text,
+        subject -> Text,
+        user_id -> Text,
+        provider_id -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sso_flows (id) {
+        id -> Text,
+        state_hash -> Text,
+        provider_id -> Text,
+        nonce -> Text,
+        pkce_verifier_sealed -> Text,
+        redirect_uri -> Text,
+        client_state -> Nullable<Text>,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        consumed_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(sub_accounts -> accounts (account_id));
+diesel::joinable!(identity_providers -> accounts (account_id));
+diesel::joinable!(sso_identities -> users (user_id));
+diesel::joinable!(sso_flows -> identity_providers (provider_id));
 diesel::joinable!(users -> accounts (account_id));
 diesel::joinable!(users -> sub_accounts (sub_account_id));
 diesel::joinable!(sessions -> users (user_id));
@@ -165,4 +215,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_events,
     login_throttles,
     roles,
+    identity_providers,
+    sso_identities,
+    sso_flows,
 );

@@ -576,7 +576,8 @@ async fn housekeeping_purges_only_dead_rows() {
             challenges: 0,
             pending_enrollments: 1,
             sessions: 2,
-            throttles: 2
+            throttles: 2,
+            sso_flows: 0,
         }
     );
     let fresh = app.login("ann@example.com").await;

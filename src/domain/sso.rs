@@ -1,0 +1,918 @@
+//! Single sign-on with Latchkey's MFA policy on top: an account's identity
+//! providers (permission `sso.manage`), the authorization flow kept in the
+//! database (so any node finishes it, once), linking a provider's subject to
+//! a user, and the single-use login code that `POST /sessions/sso` turns
+//! into the same three-way answer as a password.
+//!
+//! The rules, each asserted here whoever calls:
+//! - a flow is spent by one conditional UPDATE, lives 10 minutes, and its
+//!   `redirect_uri` is one of the provider's, compared exactly;
+//! - a subject is linked once per account; the first link is by an email
+//!   the provider verified, to a user of the provider's own scope (the
+//!   account's users, or one sub-account's), never across accounts;
+//! - just-in-time provisioning is off unless turned on, and its default role
+//!   is one the configuring administrator could hand out (client roles only
+//!   for a sub-account's provider);
+//! - a login code is single use and lives 60 seconds; the session it gives
+//!   is `sso` (aal1) unless the provider is trusted for MFA and says it did
+//!   MFA (`sso mfa`, aal2); otherwise Latchkey's own MFA and policy apply.
+
+use openidconnect::url::Url;
+
+use super::admin::begin_change;
+use super::audit::{self, Event};
+use super::auth::Principal;
+use super::keys::KeyRing;
+use super::login::{self, LoginOutcome};
+use super::policy::{self, Action};
+use super::{commit_then_refuse, new_id, parse_id, validate, Ctx, Verdict};
+use crate::config::Config;
+use crate::crypto::{password, tokens};
+use crate::error::{ApiError, ApiResult, SsoFailure};
+use crate::oidc::{AuthorizeRequest, Identity, ProviderClient};
+use crate::store::challenges::{self as challenge_store, KIND_SSO};
+use crate::store::sso::{
+    self as sso_store, IdentityProvider, ProviderChanges, SsoFlow, SsoIdentity,
+};
+use crate::store::sub_accounts as sub_store;
+use crate::store::types::RoleRef;
+use crate::store::users::{self as user_store, User};
+use crate::store::{write_tx, DbConn};
+
+/// Most redirect URIs and scopes one provider may list.
+const MAX_LIST: usize = 20;
+/// Longest URL (issuer, redirect URI) accepted.
+const MAX_URL: usize = 2048;
+/// Longest opaque `state` a client may have echoed back.
+pub const MAX_CLIENT_STATE: usize = 256;
+
+/// The path of Latchkey's own callback, under the public URL.
+pub const CALLBACK_PATH: &str = "/api/v1/sso/callback";
+
+/// Latchkey's callback URL, to register at the provider.
+pub fn callback_url(config: &Config) -> String {
+    format!("{}{CALLBACK_PATH}", config.public_url)
+}
+
+/// A provider's fields as given on create (checked here).
+#[derive(Debug, Clone, Default)]
+pub struct ProviderInput {
+    pub name: String,
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: String,
+    pub scopes: Option<Vec<String>>,
+    pub allowed_redirect_uris: Vec<String>,
+    pub trust_idp_mfa: bool,
+    pub jit_provisioning: bool,
+    pub default_role: Option<String>,
+    pub sub_account_id: Option<String>,
+}
+
+/// What `PATCH` may change (absent: unchanged).
+#[derive(Debug, Clone, Default)]
+pub struct ProviderPatch {
+    pub name: Option<String>,
+    pub issuer: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    pub scopes: Option<Vec<String>>,
+    pub allowed_redirect_uris: Option<Vec<String>>,
+    pub trust_idp_mfa: Option<bool>,
+    pub jit_provisioning: Option<bool>,
+    pub default_role: Option<String>,
+}
+
+/// An absolute `https` URL, or `http` on a loopback host (a provider on the
+/// same machine, as in development); no fragment.
+fn check_url(field: &str, raw: &str, allow_query: bool) -> ApiResult<String> {
+    let text = raw.trim();
+    if text.is_empty() || text.len() > MAX_URL || text.chars().any(char::is_control) {
+        return Err(ApiError::invalid(
+            field,
+            "must be an absolute URL of at most 2048 bytes",
+        ));
+    }
+    let url = Url::parse(text).map_err(|_| ApiError::invalid(field, "must be an absolute URL"))?;
+    let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+    let scheme_ok = url.scheme() == "https" || (url.scheme() == "http" && loopback);
+    if !scheme_ok {
+        return Err(ApiError::invalid(
+            field,
+            "must use https (http only on localhost)",
+        ));
+    }
+    if url.fragment().is_some() || (!allow_query && url.query().is_some()) {
+        return Err(ApiError::invalid(
+            field,
+            if allow_query {
+                "must not have a fragment"
+            } else {
+                "must not have a query or fragment"
+            },
+        ));
+    }
+    if url.username() != "" || url.password().is_some() {
+        return Err(ApiError::invalid(field, "must not carry credentials"));
+    }
+    Ok(text.to_string())
+}
+
+fn check_issuer(raw: &str) -> ApiResult<String> {
+    // Compared with the discovery document's and the ID token's `iss`
+    // exactly, as given (a trailing slash matters).
+    check_url("issuer", raw, false)
+}
+
+fn check_client_id(raw: &str) -> ApiResult<String> {
+    let id = raw.trim();
+    if id.is_empty() || id.len() > 256 || id.chars().any(char::is_control) {
+        return Err(ApiError::invalid("client_id", "must be 1 to 256 bytes"));
+    }
+    Ok(id.to_string())
+}
+
+fn check_secret(raw: &str) -> ApiResult<String> {
+    if raw.is_empty() || raw.len() > 4096 || raw.chars().any(char::is_control) {
+        return Err(ApiError::invalid(
+            "client_secret",
+            "must be 1 to 4096 bytes without control characters",
+        ));
+    }
+    Ok(raw.to_string())
+}
+
+/// Scopes as stored: `openid` first, then the others once each.
+fn check_scopes(raw: Option<&[String]>) -> ApiResult<String> {
+    let default = ["openid".to_string(), "email".into(), "profile".into()];
+    let raw = raw.unwrap_or(&default);
+    if raw.len() > MAX_LIST {
+        return Err(ApiError::invalid("scopes", "at most 20 scopes"));
+    }
+    let mut scopes = vec!["openid".to_string()];
+    for scope in raw {
+        let valid = !scope.is_empty()
+            && scope.len() <= 100
+            && scope
+                .bytes()
+                .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\');
+        if !valid {
+            return Err(ApiError::invalid(
+                "scopes",
+                format!("{scope:?} is not a scope token"),
+            ));
+        }
+        if !scopes.contains(scope) {
+            scopes.push(scope.clone());
+        }
+    }
+    Ok(scopes.join(" "))
+}
+
+fn check_redirect_uris(raw: &[String]) -> ApiResult<String> {
+    if raw.is_empty() || raw.len() > MAX_LIST {
+        return Err(ApiError::invalid(
+            "allowed_redirect_uris",
+            "list 1 to 20 URIs",
+        ));
+    }
+    let mut uris: Vec<String> = Vec::with_capacity(raw.len());
+    for uri in raw {
+        let uri = check_url("allowed_redirect_uris", uri, true)?;
+        if !uris.contains(&uri) {
+            uris.push(uri);
+        }
+    }
+    Ok(uris.join("\n"))
+}
+
+/// The default role of just-in-time users: a role of the account, allowed
+/// in the provider's scope, and no more than the actor holds.
+fn check_default_role(
+    conn: &mut DbConn,
+    account_id: &str,
+    actor_permissions: policy::Permissions,
+    raw: &str,
+    in_sub_account: bool,
+) -> ApiResult<RoleRef> {
+    let role = RoleRef::parse(raw);
+    super::roles::check_assignable(conn, account_id, &role, in_sub_account).map_err(
+        |e| match e {
+            ApiError::Validation(mut errors) => {
+                for error in &mut errors {
+                    error.field = "default_role".into();
+                }
+                ApiError::Validation(errors)
+            }
+            other => other,
+        },
+    )?;
+    let granted = super::roles::permissions_of_role(conn, account_id, &role)?;
+    policy::may_grant(actor_permissions, granted)?;
+    Ok(role)
+}
+
+fn client_secret_aad(provider_id: &str) -> String {
+    format!("idp-client-secret:{provider_id}")
+}
+
+fn pkce_aad(flow_id: &str) -> String {
+    format!("sso-pkce:{flow_id}")
+}
+
+fn open_client_secret(config: &Config, provider: &IdentityProvider) -> ApiResult<String> {
+    config
+        .master_key
+        .open(
+            &provider.client_secret_sealed,
+            &client_secret_aad(&provider.id),
+        )
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .ok_or_else(|| {
+            ApiError::internal(format!(
+                "client secret of identity provider {} cannot be opened with the master key",
+                provider.id
+            ))
+        })
+}
+
+fn audit_provider(
+    conn: &mut DbConn,
+    ctx: &Ctx,
+    kind: audit::EventType,
+    actor: &User,
+    provider: &IdentityProvider,
+) -> ApiResult<()> {
+    audit::record(
+        conn,
+        ctx,
+        Event {
+            kind,
+            account_id: Some(&provider.account_id),
+            actor: Some(&actor.id),
+            target: None,
+            details: serde_json::json!({
+                "identity_provider_id": provider.id,
+                "name": provider.name,
+                "issuer": provider.issuer,
+                "trust_idp_mfa": provider.trust_idp_mfa,
+                "jit_provisioning": provider.jit_provisioning,
+                "default_role": provider.default_role,
+            }),
+        },
+    )?;
+    Ok(())
+}
+
+/// The account's providers, by name (permission `sso.manage`).
+pub fn list_providers(
+    conn: &mut DbConn,
+    actor: &Principal,
+    limit: i64,
+    offset: i64,
+) -> ApiResult<(Vec<IdentityProvider>, i64)> {
+    actor.may(Action::ManageSso)?;
+    Ok(sso_store::list_providers(
+        conn,
+        &actor.user.account_id,
+        limit,
+        offset,
+    )?)
+}
+
+/// One of the account's providers (another account's is 404).
+pub fn provider(conn: &mut DbConn, actor: &Principal, id: &str) -> ApiResult<IdentityProvider> {
+    actor.may(Action::ManageSso)?;
+    let id = parse_id(id)?;
+    sso_store::find_provider_in_account(conn, &actor.user.account_id, &id)?
+        .ok_or(ApiError::NotFound)
+}
+
+/// Connects a provider to the actor's account; the client secret is sealed.
+pub fn create_provider(
+    conn: &mut DbConn,
+    config: &Config,
+    actor: &Principal,
+    input: ProviderInput,
+    ctx: &Ctx,
+) -> ApiResult<IdentityProvider> {
+    let name = validate::check_name(&input.name).map_err(|m| ApiError::invalid("name", m))?;
+    let issuer = check_issuer(&input.issuer)?;
+    let client_id = check_client_id(&input.client_id)?;
+    let client_secret = check_secret(&input.client_secret)?;
+    let scopes = check_scopes(input.scopes.as_deref())?;
+    let redirect_uris = check_redirect_uris(&input.allowed_redirect_uris)?;
+    write_tx(conn, |conn| {
+        let current = begin_change(conn, actor, Action::ManageSso)?;
+        let account_id = current.user.account_id.clone();
+        let sub_account_id = match &input.sub_account_id {
+            Some(raw) => {
+                let found = parse_id(raw)
+                    .ok()
+                    .map(|id| sub_store::find_in_account(conn, &account_id, &id))
+                    .transpose()?
+                    .flatten();
+                let sub = found.ok_or_else(|| {
+                    ApiError::invalid("sub_account_id", "no such sub-account in this account")
+                })?;
+                Some(sub.id)
+            }
+            None => None,
+        };
+        let default_role = check_default_role(
+            conn,
+            &account_id,
+            current.permissions,
+            input.default_role.as_deref().unwrap_or("read_only"),
+            sub_account_id.is_some(),
+        )?;
+        let id = new_id();
+        let provider = IdentityProvider {
+            client_secret_sealed: config
+                .master_key
+                .seal(client_secret.as_bytes(), &client_secret_aad(&id)),
+            id,
+            account_id,
+            sub_account_id,
+            name,
+            issuer,
+            client_id,
+            scopes,
+            allowed_redirect_uris: redirect_uris,
+            trust_idp_mfa: input.trust_idp_mfa,
+            jit_provisioning: input.jit_provisioning,
+            default_role,
+            created_at: ctx.now,
+            updated_at: ctx.now,
+        };
+        sso_store::insert_provider(conn, &provider).map_err(super::taken(
+            "An identity provider with this name already exists.",
+        ))?;
+        audit_provider(
+            conn,
+            ctx,
+            audit::IDENTITY_PROVIDER_CREATED,
+            &current.user,
+            &provider,
+        )?;
+        Ok(provider)
+    })
+}
+
+/// Changes a provider; a new client secret is sealed again.
+pub fn update_provider(
+    conn: &mut DbConn,
+    config: &Config,
+    actor: &Principal,
+    id: &str,
+    patch: ProviderPatch,
+    ctx: &Ctx,
+) -> ApiResult<IdentityProvider> {
+    let id = parse_id(id)?;
+    let mut changes = ProviderChanges {
+        name: patch
+            .name
+            .as_deref()
+            .map(validate::check_name)
+            .transpose()
+            .map_err(|m| ApiError::invalid("name", m))?,
+        issuer: patch.issuer.as_deref().map(check_issuer).transpose()?,
+        client_id: patch
+            .client_id
+            .as_deref()
+            .map(check_client_id)
+            .transpose()?,
+        client_secret_sealed: None,
+        scopes: patch
+            .scopes
+            .as_deref()
+            .map(|s| check_scopes(Some(s)))
+            .transpose()?,
+        allowed_redirect_uris: patch
+            .allowed_redirect_uris
+            .as_deref()
+            .map(check_redirect_uris)
+            .transpose()?,
+        trust_idp_mfa: patch.trust_idp_mfa,
+        jit_provisioning: patch.jit_provisioning,
+        default_role: None,
+        updated_at: Some(ctx.now),
+    };
+    if let Some(secret) = &patch.client_secret {
+        let secret = check_secret(secret)?;
+        changes.client_secret_sealed = Some(
+            config
+                .master_key
+                .seal(secret.as_bytes(), &client_secret_aad(&id)),
+        );
+    }
+    write_tx(conn, |conn| {
+        let current = begin_change(conn, actor, Action::ManageSso)?;
+        let provider = sso_store::find_provider_in_account(conn, &current.user.account_id, &id)?
+            .ok_or(ApiError::NotFound)?;
+        if let Some(role) = &patch.default_role {
+            changes.default_role = Some(check_default_role(
+                conn,
+                &provider.account_id,
+                current.permissions,
+                role,
+                provider.sub_account_id.is_some(),
+            )?);
+        }
+        sso_store::update_provider(conn, &id, &changes).map_err(super::taken(
+            "An identity provider with this name already exists.",
+        ))?;
+        let updated = sso_store::find_provider(conn, &id)?.ok_or(ApiError::NotFound)?;
+        audit_provider(
+            conn,
+            ctx,
+            audit::IDENTITY_PROVIDER_UPDATED,
+            &current.user,
+            &updated,
+        )?;
+        Ok(updated)
+    })
+}
+
+/// Disconnects a provider: its links and flows in progress go with it
+/// (users and their sessions stay).
+pub fn delete_provider(conn: &mut DbConn, actor: &Principal, id: &str, ctx: &Ctx) -> ApiResult<()> {
+    let id = parse_id(id)?;
+    write_tx(conn, |conn| {
+        let current = begin_change(conn, actor, Action::ManageSso)?;
+        let provider = sso_store::find_provider_in_account(conn, &current.user.account_id, &id)?
+            .ok_or(ApiError::NotFound)?;
+        sso_store::delete_provider(conn, &provider.id)?;
+        audit_provider(
+            conn,
+            ctx,
+            audit::IDENTITY_PROVIDER_DELETED,
+            &current.user,
+            &provider,
+        )?;
+        Ok(())
+    })
+}
+
+/// The providers a sign-in page of `account_id` offers (public: ids and
+/// names only). An id that is not a UUID is 422, an unknown account an
+/// empty list.
+pub fn sign_in_options(conn: &mut DbConn, account_id: &str) -> ApiResult<Vec<IdentityProvider>> {
+    let account_id =
+        parse_id(account_id).map_err(|_| ApiError::invalid("account_id", "must be a UUID"))?;
+    Ok(sso_store::list_providers(conn, &account_id, 100, 0)?.0)
+}
+
+/// A provider ready for the relying party (its secret opened).
+pub struct ProviderSecrets {
+    pub provider: IdentityProvider,
+    pub client_secret: String,
+}
+
+impl ProviderSecrets {
+    pub fn client<'a>(&'a self, scopes: &'a [String]) -> ProviderClient<'a> {
+        ProviderClient {
+            issuer: &self.provider.issuer,
+            client_id: &self.provider.client_id,
+            client_secret: &self.client_secret,
+            scopes,
+        }
+    }
+}
+
+/// Checks a sign-in request before anything is sent to the provider: the
+/// provider exists (404), `redirect_uri` is one of its allowed URIs exactly
+/// (422: no open redirect) and `client_state` is short and printable (422).
+pub fn begin(
+    conn: &mut DbConn,
+    config: &Config,
+    provider_id: &str,
+    redirect_uri: &str,
+    client_state: Option<&str>,
+) -> ApiResult<ProviderSecrets> {
+    let provider_id = parse_id(provider_id)?;
+    let provider = sso_store::find_provider(conn, &provider_id)?.ok_or(ApiError::NotFound)?;
+    if !provider
+        .redirect_uri_list()
+        .iter()
+        .any(|allowed| allowed == redirect_uri)
+    {
+        return Err(ApiError::invalid(
+            "redirect_uri",
+            "is not one of the identity provider's allowed_redirect_uris",
+        ));
+    }
+    if let Some(state) = client_state {
+        if state.len() > MAX_CLIENT_STATE || !state.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(ApiError::invalid(
+                "state",
+                "must be at most 256 printable ASCII characters",
+            ));
+        }
+    }
+    let client_secret = open_client_secret(config, &provider)?;
+    Ok(ProviderSecrets {
+        provider,
+        client_secret,
+    })
+}
+
+/// Keeps an authorization request in progress (10 minutes); the `state` is
+/// stored as its SHA-256, the PKCE verifier sealed.
+pub fn record_flow(
+    conn: &mut DbConn,
+    config: &Config,
+    provider_id: &str,
+    request: &AuthorizeRequest,
+    redirect_uri: &str,
+    client_state: Option<&str>,
+    ctx: &Ctx,
+) -> ApiResult<()> {
+    let id = new_id();
+    let ttl = chrono::Duration::from_std(config.sso_flow_ttl)
+        .unwrap_or_else(|_| chrono::Duration::minutes(10));
+    sso_store::insert_flow(
+        conn,
+        &SsoFlow {
+            pkce_verifier_sealed: config
+                .master_key
+                .seal(request.pkce_verifier.as_bytes(), &pkce_aad(&id)),
+            id,
+            state_hash: tokens::sha256_hex(&request.state),
+            provider_id: provider_id.to_string(),
+            nonce: request.nonce.clone(),
+            redirect_uri: redirect_uri.to_string(),
+            client_state: client_state.map(String::from),
+            created_at: ctx.now,
+            expires_at: ctx.now + ttl,
+            consumed_at: None,
+        },
+    )?;
+    Ok(())
+}
+
+/// The provider's answer before any code is exchanged: an `error` from the
+/// provider is `access_denied`; an `iss` (RFC 9207) naming another issuer
+/// is a mix-up and refused.
+pub fn check_response(flow: &TakenFlow, error: Option<&str>, iss: Option<&str>) -> ApiResult<()> {
+    if error.is_some() {
+        return Err(ApiError::Sso(SsoFailure::AccessDenied));
+    }
+    if iss.is_some_and(|iss| iss != flow.secrets.provider.issuer) {
+        return Err(ApiError::Sso(SsoFailure::InvalidIdToken));
+    }
+    Ok(())
+}
+
+/// Where the browser goes back to when a flow ends, well or badly.
+#[derive(Debug, Clone)]
+pub struct ReturnTo {
+    pub redirect_uri: String,
+    pub client_state: Option<String>,
+}
+
+/// A flow just spent by this request, ready for the code exchange.
+pub struct TakenFlow {
+    pub secrets: ProviderSecrets,
+    pub nonce: String,
+    pub pkce_verifier: String,
+}
+
+/// Spends the flow of `state`, once. Unknown `state`: 400 (there is nowhere
+/// safe to send the browser). A flow spent before or expired: the second
+/// part is `flow_expired` (recorded as `sso.login_failed`), with the way
+/// back to the client.
+pub fn take_flow(
+    conn: &mut DbConn,
+    config: &Config,
+    state: &str,
+    ctx: &Ctx,
+) -> ApiResult<(ReturnTo, ApiResult<TakenFlow>)> {
+    if state.is_empty() || state.len() > 512 {
+        return Err(ApiError::BadRequest("Unknown sign-in flow.".into()));
+    }
+    let hash = tokens::sha256_hex(state);
+    write_tx(conn, |conn| {
+        let flow = sso_store::find_flow_by_state(conn, &hash)?
+            .ok_or_else(|| ApiError::BadRequest("Unknown sign-in flow.".into()))?;
+        let back = ReturnTo {
+            redirect_uri: flow.redirect_uri.clone(),
+            client_state: flow.client_state.clone(),
+        };
+        let provider = sso_store::find_provider(conn, &flow.provider_id)?;
+        let spent = sso_store::consume_flow(conn, &flow.id, ctx.now)? == 1;
+        let Some(provider) = provider.filter(|_| spent) else {
+            login_failed(
+                conn,
+                ctx,
+                &flow.provider_id,
+                None,
+                SsoFailure::FlowExpired.code(),
+            )?;
+            return Ok((back, Err(ApiError::Sso(SsoFailure::FlowExpired))));
+        };
+        let pkce_verifier = config
+            .master_key
+            .open(&flow.pkce_verifier_sealed, &pkce_aad(&flow.id))
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .ok_or_else(|| ApiError::internal(format!("flow {} cannot be opened", flow.id)))?;
+        let client_secret = open_client_secret(config, &provider)?;
+        Ok((
+            back,
+            Ok(TakenFlow {
+                secrets: ProviderSecrets {
+                    provider,
+                    client_secret,
+                },
+                nonce: flow.nonce,
+                pkce_verifier,
+            }),
+        ))
+    })
+}
+
+fn login_failed(
+    conn: &mut DbConn,
+    ctx: &Ctx,
+    provider_id: &str,
+    user: Option<&User>,
+    reason: &str,
+) -> ApiResult<()> {
+    let account_id = match user {
+        Some(user) => Some(user.account_id.clone()),
+        None => sso_store::find_provider(conn, provider_id)?.map(|p| p.account_id),
+    };
+    audit::record(
+        conn,
+        ctx,
+        Event {
+            kind: audit::SSO_LOGIN_FAILED,
+            account_id: account_id.as_deref(),
+            actor: None,
+            target: user.map(|u| u.id.as_str()),
+            details: serde_json::json!({"identity_provider_id": provider_id, "reason": reason}),
+        },
+    )?;
+    Ok(())
+}
+
+/// Why no user is signed in, for the audit log, and what the client is told.
+struct Refusal {
+    reason: &'static str,
+    failure: SsoFailure,
+    user: Option<User>,
+}
+
+impl Refusal {
+    fn new(reason: &'static str, failure: SsoFailure) -> Refusal {
+        Refusal {
+            reason,
+            failure,
+            user: None,
+        }
+    }
+}
+
+/// The user a verified identity signs in, linking it on first use.
+fn resolve_user(
+    conn: &mut DbConn,
+    provider: &IdentityProvider,
+    identity: &Identity,
+    ctx: &Ctx,
+) -> ApiResult<Result<User, Refusal>> {
+    if let Some(link) = sso_store::find_identity(
+        conn,
+        &provider.account_id,
+        &identity.issuer,
+        &identity.subject,
+    )? {
+        let user = user_store::find(conn, &link.user_id)?;
+        return Ok(match user {
+            Some(user) if user.disabled => Err(Refusal {
+                user: Some(user),
+                ..Refusal::new("user_disabled", SsoFailure::UserNotFound)
+            }),
+            Some(user) => Ok(user),
+            None => Err(Refusal::new("user_not_found", SsoFailure::UserNotFound)),
+        });
+    }
+    // First sign-in of this subject: an email the provider vouches for,
+    // matched inside the provider's scope only.
+    let email = identity
+        .email
+        .as_deref()
+        .and_then(|e| validate::normalize_email(e).ok());
+    let Some(email) = email else {
+        return Ok(Err(Refusal::new("no_email", SsoFailure::UserNotFound)));
+    };
+    if !identity.email_verified {
+        return Ok(Err(Refusal::new(
+            "email_not_verified",
+            SsoFailure::EmailNotVerified,
+        )));
+    }
+    let user = match user_store::find_by_email(conn, &email)? {
+        Some(user)
+            if user.account_id == provider.account_id
+                && user.sub_account_id == provider.sub_account_id =>
+        {
+            if user.disabled {
+                return Ok(Err(Refusal {
+                    user: Some(user),
+                    ..Refusal::new("user_disabled", SsoFailure::UserNotFound)
+                }));
+            }
+            user
+        }
+        // Someone of another account, or of another scope of this one
+        // (a client user for the account's provider, or the reverse):
+        // never linked, and the answer does not say which.
+        Some(_) => {
+            return Ok(Err(Refusal::new(
+                "email_outside_scope",
+                SsoFailure::UserNotFound,
+            )))
+        }
+        None if provider.jit_provisioning => provision(conn, provider, identity, &email, ctx)?,
+        None => {
+            return Ok(Err(Refusal::new(
+                "user_not_found",
+                SsoFailure::UserNotFound,
+            )))
+        }
+    };
+    sso_store::insert_identity(
+        conn,
+        &SsoIdentity {
+            id: new_id(),
+            account_id: provider.account_id.clone(),
+            issuer: identity.issuer.clone(),
+            subject: identity.subject.clone(),
+            user_id: user.id.clone(),
+            provider_id: provider.id.clone(),
+            created_at: ctx.now,
+        },
+    )?;
+    Ok(Ok(user))
+}
+
+/// A new user of the provider's scope, with its default role and no
+/// password (just-in-time provisioning).
+fn provision(
+    conn: &mut DbConn,
+    provider: &IdentityProvider,
+    identity: &Identity,
+    email: &str,
+    ctx: &Ctx,
+) -> ApiResult<User> {
+    // Checked again now: the role must still exist and suit the scope.
+    super::roles::check_assignable(
+        conn,
+        &provider.account_id,
+        &provider.default_role,
+        provider.sub_account_id.is_some(),
+    )?;
+    let display_name = identity
+        .name
+        .as_deref()
+        .and_then(|n| validate::check_name(n).ok())
+        .unwrap_or_else(|| email.to_string());
+    let user = User {
+        id: new_id(),
+        account_id: provider.account_id.clone(),
+        sub_account_id: provider.sub_account_id.clone(),
+        email: email.to_string(),
+        display_name,
+        role: provider.default_role.clone(),
+        password_hash: password::NO_PASSWORD.to_string(),
+        disabled: false,
+        mfa_enabled_at: None,
+        mfa_failures: 0,
+        mfa_locked_until: None,
+        last_login_at: None,
+        created_at: ctx.now,
+        updated_at: ctx.now,
+    };
+    super::admin::insert_user(conn, &user)?;
+    audit::record(
+        conn,
+        ctx,
+        Event {
+            kind: audit::USER_CREATED,
+            account_id: Some(&user.account_id),
+            actor: None,
+            target: Some(&user.id),
+            details: serde_json::json!({
+                "role": user.role,
+                "sub_account_id": user.sub_account_id,
+                "by": "sso_jit_provisioning",
+                "identity_provider_id": provider.id,
+            }),
+        },
+    )?;
+    Ok(user)
+}
+
+/// Ends a flow with what the provider's answer proved: a single-use login
+/// code (60 s) for the linked user, or the refusal, recorded either way as
+/// `sso.login_succeeded` / `sso.login_failed`.
+pub fn finish(
+    conn: &mut DbConn,
+    config: &Config,
+    flow: &TakenFlow,
+    identity: ApiResult<Identity>,
+    ctx: &Ctx,
+) -> ApiResult<String> {
+    let provider_id = flow.secrets.provider.id.clone();
+    commit_then_refuse(conn, |conn| {
+        let identity = match identity {
+            Ok(identity) => identity,
+            Err(e) => {
+                login_failed(conn, ctx, &provider_id, None, e.code())?;
+                return Ok(Verdict::Refused(e));
+            }
+        };
+        // The provider as it is now: deleted or changed while the user was
+        // away, its current settings count.
+        let Some(provider) = sso_store::find_provider(conn, &provider_id)? else {
+            return Ok(Verdict::Refused(ApiError::Sso(SsoFailure::FlowExpired)));
+        };
+        if identity.issuer != provider.issuer {
+            login_failed(conn, ctx, &provider_id, None, "issuer_mismatch")?;
+            return Ok(Verdict::Refused(ApiError::Sso(SsoFailure::InvalidIdToken)));
+        }
+        let user = match resolve_user(conn, &provider, &identity, ctx)? {
+            Ok(user) => user,
+            Err(refusal) => {
+                login_failed(
+                    conn,
+                    ctx,
+                    &provider_id,
+                    refusal.user.as_ref(),
+                    refusal.reason,
+                )?;
+                return Ok(Verdict::Refused(ApiError::Sso(refusal.failure)));
+            }
+        };
+        let idp_mfa = identity.did_mfa();
+        let first_factor = if provider.trust_idp_mfa && idp_mfa {
+            super::sessions::AMR_SSO_MFA
+        } else {
+            super::sessions::AMR_SSO
+        };
+        let code = login::new_challenge(
+            conn,
+            KIND_SSO,
+            tokens::SSO_LOGIN_PREFIX,
+            &user,
+            &first_factor.join(" "),
+            config.sso_login_code_ttl,
+            ctx.now,
+        )?;
+        audit::record(
+            conn,
+            ctx,
+            Event::own(audit::SSO_LOGIN_SUCCEEDED, &user.account_id, &user.id).with(
+                serde_json::json!({
+                    "identity_provider_id": provider.id,
+                    "idp_amr": identity.amr,
+                    "idp_mfa_trusted": provider.trust_idp_mfa && idp_mfa,
+                }),
+            ),
+        )?;
+        Ok(Verdict::Granted(code))
+    })
+}
+
+/// `POST /sessions/sso`: spends a login code, once, and applies Latchkey's
+/// policy on top of the SSO (see [`login::after_first_factor`]). A code
+/// that is unknown, spent, older than 60 s or of a user disabled since is
+/// 401 `invalid_credentials`.
+pub fn sign_in(
+    conn: &mut DbConn,
+    keys: &KeyRing,
+    config: &Config,
+    login_code: &str,
+    ctx: &Ctx,
+) -> ApiResult<LoginOutcome> {
+    if !login_code.starts_with(tokens::SSO_LOGIN_PREFIX) || login_code.len() > 200 {
+        return Err(ApiError::InvalidCredentials);
+    }
+    let hash = tokens::sha256_hex(login_code);
+    write_tx(conn, |conn| {
+        let challenge = challenge_store::find_by_hash(conn, KIND_SSO, &hash)?
+            .filter(|c| c.consumed_at.is_none() && c.expires_at > ctx.now)
+            .ok_or(ApiError::InvalidCredentials)?;
+        user_store::lock(conn, &challenge.user_id)?;
+        if challenge_store::consume(conn, &challenge.id, ctx.now)? != 1 {
+            return Err(ApiError::InvalidCredentials);
+        }
+        let user = user_store::find(conn, &challenge.user_id)?
+            .filter(|u| !u.disabled)
+            .ok_or(ApiError::InvalidCredentials)?;
+        let first_factor: Vec<&str> = challenge.first_factor.split_whitespace().collect();
+        login::after_first_factor(conn, keys, config, &user, &first_factor, ctx)
+    })
+}

@@ -1,0 +1,268 @@
+//! Single sign-on: the providers a sign-in page offers, the authorization
+//! redirect, the provider's callback and `POST /api/v1/sessions/sso`.
+
+use actix_web::http::header;
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use openidconnect::url::Url;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::body::Body;
+use super::dto::*;
+use super::problems::BodyProblems;
+use super::{ctx, rate_limit, State};
+use crate::domain::sso::{self, ReturnTo};
+use crate::error::{ApiError, ApiResult, Problem};
+
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(list_sign_in_providers)
+        .service(authorize)
+        .service(callback)
+        .service(create_sso_session);
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SignInProvidersQuery {
+    /// The account whose sign-in page asks.
+    pub account_id: String,
+}
+
+/// The identity providers a sign-in page of an account offers (public).
+#[utoipa::path(
+    tag = "sso",
+    params(SignInProvidersQuery),
+    responses(
+        (status = 200, description = "Providers (one page)", body = Page<SignInProviderResponse>),
+        (status = 422, description = "`validation_failed`: `account_id` is not a UUID", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`too_many_attempts` (rate limited)", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/sso/providers")]
+pub async fn list_sign_in_providers(
+    req: HttpRequest,
+    state: State,
+    query: web::Query<SignInProvidersQuery>,
+) -> ApiResult<web::Json<Page<SignInProviderResponse>>> {
+    rate_limit(&req, &state)?;
+    let account_id = query.into_inner().account_id;
+    let providers = state
+        .db(move |conn| sso::sign_in_options(conn, &account_id))
+        .await?;
+    let items: Vec<SignInProviderResponse> = providers
+        .into_iter()
+        .map(|p| SignInProviderResponse {
+            id: p.id,
+            name: p.name,
+        })
+        .collect();
+    let total = items.len() as i64;
+    Ok(web::Json(Page {
+        items,
+        page: 1,
+        per_page: 100,
+        total,
+    }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuthorizeQuery {
+    /// Where the browser returns with `login_code` or `error`: exactly one
+    /// of the provider's `allowed_redirect_uris`.
+    pub redirect_uri: String,
+    /// Opaque value (at most 256 printable characters) handed back
+    /// unchanged with the result: keep a random one in the page and compare
+    /// it on return (login CSRF defence).
+    pub state: Option<String>,
+}
+
+/// Sign in with an identity provider: 302 to the provider.
+///
+/// Authorization code flow with PKCE S256, `state` and `nonce` kept in the
+/// database for 10 minutes, so any node finishes the flow.
+#[utoipa::path(
+    tag = "sso",
+    params(
+        ("provider_id" = String, Path, description = "Identity provider id"),
+        AuthorizeQuery,
+    ),
+    responses(
+        (status = 302, description = "To the provider's authorization endpoint"),
+        (status = 404, description = "`not_found`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`: `redirect_uri` is not allowed, or `state` too long", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`too_many_attempts` (rate limited)", body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "`identity_provider_unavailable`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/sso/{provider_id}/authorize")]
+pub async fn authorize(
+    req: HttpRequest,
+    state: State,
+    provider_id: web::Path<String>,
+    query: web::Query<AuthorizeQuery>,
+) -> ApiResult<HttpResponse> {
+    rate_limit(&req, &state)?;
+    let AuthorizeQuery {
+        redirect_uri,
+        state: client_state,
+    } = query.into_inner();
+    let ctx = ctx(&req, &state);
+    let (st, uri, cs) = (state.clone(), redirect_uri.clone(), client_state.clone());
+    let secrets = state
+        .db(move |conn| sso::begin(conn, &st.config, &provider_id, &uri, cs.as_deref()))
+        .await?;
+    let scopes = secrets.provider.scope_list();
+    let request = state
+        .oidc
+        .authorize(&secrets.client(&scopes), &sso::callback_url(&state.config))
+        .await?;
+    let (st, url) = (state.clone(), request.url.clone());
+    state
+        .db(move |conn| {
+            sso::record_flow(
+                conn,
+                &st.config,
+                &secrets.provider.id,
+                &request,
+                &redirect_uri,
+                client_state.as_deref(),
+                &ctx,
+            )
+        })
+        .await?;
+    Ok(HttpResponse::Found()
+        .insert_header((header::LOCATION, url))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish())
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CallbackQuery {
+    pub code: Option<String>,
+    pub state: Option<String>,
+    /// The provider's error, when it did not sign the user in.
+    pub error: Option<String>,
+    /// The provider's issuer (RFC 9207), checked when present.
+    pub iss: Option<String>,
+}
+
+/// 302 back to the client with `key=value` (and its `state`).
+fn back_to(to: &ReturnTo, key: &str, value: &str) -> HttpResponse {
+    let location = match Url::parse(&to.redirect_uri) {
+        Ok(mut url) => {
+            {
+                let mut pairs = url.query_pairs_mut();
+                pairs.append_pair(key, value);
+                if let Some(state) = &to.client_state {
+                    pairs.append_pair("state", state);
+                }
+            }
+            url.to_string()
+        }
+        Err(_) => to.redirect_uri.clone(),
+    };
+    HttpResponse::Found()
+        .insert_header((header::LOCATION, location))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::REFERRER_POLICY, "no-referrer"))
+        .finish()
+}
+
+/// The identity provider's return (its redirect URI): 302 to the client's
+/// `redirect_uri` with `?login_code=` (single use, 60 s) or `?error=`.
+#[utoipa::path(
+    tag = "sso",
+    params(CallbackQuery),
+    responses(
+        (status = 302, description = "To the client's `redirect_uri` with `login_code` or `error` (`access_denied`, `invalid_id_token`, `email_not_verified`, `user_not_found`, `flow_expired`, `identity_provider_unavailable`), and `state`"),
+        (status = 400, description = "`bad_request`: no such sign-in flow", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`too_many_attempts` (rate limited)", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/sso/callback")]
+pub async fn callback(
+    req: HttpRequest,
+    state: State,
+    query: web::Query<CallbackQuery>,
+) -> ApiResult<HttpResponse> {
+    rate_limit(&req, &state)?;
+    let query = query.into_inner();
+    let ctx = ctx(&req, &state);
+    let flow_state = query.state.clone().unwrap_or_default();
+    let (st, c) = (state.clone(), ctx.clone());
+    let (back, taken) = state
+        .db(move |conn| sso::take_flow(conn, &st.config, &flow_state, &c))
+        .await?;
+    let flow = match taken {
+        Ok(flow) => flow,
+        Err(e) => return Ok(back_to(&back, "error", e.code())),
+    };
+    let identity = match sso::check_response(&flow, query.error.as_deref(), query.iss.as_deref()) {
+        Err(e) => Err(e),
+        Ok(()) => {
+            let scopes = flow.secrets.provider.scope_list();
+            state
+                .oidc
+                .exchange(
+                    &flow.secrets.client(&scopes),
+                    &sso::callback_url(&state.config),
+                    query.code.as_deref().unwrap_or_default(),
+                    &flow.pkce_verifier,
+                    &flow.nonce,
+                    state.clock.now(),
+                )
+                .await
+        }
+    };
+    if let Err(ApiError::IdentityProviderUnavailable(cause)) = &identity {
+        tracing::warn!(%cause, "single sign-on: identity provider unavailable");
+    }
+    let st = state.clone();
+    let finished = state
+        .db(move |conn| sso::finish(conn, &st.config, &flow, identity, &ctx))
+        .await;
+    Ok(match finished {
+        Ok(code) => back_to(&back, "login_code", &code),
+        Err(e) => back_to(&back, "error", e.code()),
+    })
+}
+
+/// Sign in with a single sign-on `login_code` (what the `redirect_uri` got).
+///
+/// The same three answers as a password: Latchkey's MFA policy applies on
+/// top of the provider (`mfa_required` with MFA on, `mfa_enrollment_required`
+/// when MFA is required and not set up), except that a provider trusted for
+/// MFA (`trust_idp_mfa`) whose ID token says it did MFA gives an `aal2`
+/// session (`amr` `["sso","mfa"]`) at once; otherwise the session is `sso`.
+#[utoipa::path(
+    tag = "sessions",
+    request_body = SsoLoginRequest,
+    responses(
+        (status = 200, description = "Login code accepted", body = LoginResponse),
+        (status = 401, description = "`invalid_credentials`: unknown, used or expired login code", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`too_many_attempts` (rate limited)", body = Problem, content_type = "application/problem+json"),
+        BodyProblems,
+    )
+)]
+#[post("/sessions/sso")]
+pub async fn create_sso_session(
+    req: HttpRequest,
+    state: State,
+    body: Body<SsoLoginRequest>,
+) -> ApiResult<HttpResponse> {
+    rate_limit(&req, &state)?;
+    let login_code = body.parse()?.login_code;
+    let ctx = ctx(&req, &state);
+    let st = state.clone();
+    let response = state
+        .db(move |conn| {
+            let outcome = sso::sign_in(conn, &st.keys, &st.config, &login_code, &ctx)?;
+            Ok(LoginResponse::from(outcome))
+        })
+        .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(response))
+}
