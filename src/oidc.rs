@@ -105,6 +105,10 @@ impl Oidc {
         let http = reqwest::Client::builder()
             // Following redirects would let a provider point us anywhere (SSRF).
             .redirect(reqwest::redirect::Policy::none())
+            // A few requests per sign-in: a fresh connection each time, so
+            // a provider that closed an idle keep-alive connection never
+            // makes a sign-in fail on a stale one.
+            .pool_max_idle_per_host(0)
             .connect_timeout(timeout.min(Duration::from_secs(5)))
             .timeout(timeout)
             .user_agent(concat!("latchkey/", env!("CARGO_PKG_VERSION")))

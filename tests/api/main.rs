@@ -19,6 +19,7 @@ mod process;
 mod roles;
 mod sessions;
 mod sso;
+mod sso_e2e;
 mod story;
 mod sub_accounts;
 mod support;

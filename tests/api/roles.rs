@@ -97,6 +97,8 @@ async fn a_help_desk_role_lists_users_and_resets_mfa_and_nothing_else() {
     app.post(&reset, Some(&hal.token), json!({})).await.ok(204);
     // Everything else is 403.
     let role_path = format!("/api/v1/roles/{help_desk}");
+    let idp = crate::sso::connect(&app, &admin, "https://idp.example", json!({})).await;
+    let idp_path = format!("/api/v1/identity-providers/{idp}");
     let denied: Vec<(Method, String, Option<Value>)> = vec![
         (Method::GET, "/api/v1/account".into(), None),
         (
@@ -145,6 +147,21 @@ async fn a_help_desk_role_lists_users_and_resets_mfa_and_nothing_else() {
             Some(json!({"permissions": ["roles.manage"]})),
         ),
         (Method::DELETE, role_path.clone(), None),
+        (Method::GET, "/api/v1/identity-providers".into(), None),
+        (
+            Method::POST,
+            "/api/v1/identity-providers".into(),
+            Some(
+                json!({"name": "I", "issuer": "https://idp.example", "client_id": "c", "client_secret": "s", "allowed_redirect_uris": ["https://app.example/cb"]}),
+            ),
+        ),
+        (Method::GET, idp_path.clone(), None),
+        (
+            Method::PATCH,
+            idp_path.clone(),
+            Some(json!({"trust_idp_mfa": true})),
+        ),
+        (Method::DELETE, idp_path.clone(), None),
     ];
     for (method, path, body) in denied {
         let r = app

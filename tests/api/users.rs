@@ -230,6 +230,7 @@ async fn non_admin_roles_get_403_on_every_admin_route() {
         )
         .await
         .id();
+    let idp = crate::sso::connect(&app, &admin, "https://idp.example", json!({})).await;
     let routes: Vec<(Method, String, Option<Value>)> = vec![
         (Method::GET, "/api/v1/account".into(), None),
         (
@@ -271,6 +272,29 @@ async fn non_admin_roles_get_403_on_every_admin_route() {
         ),
         (Method::DELETE, format!("/api/v1/sub-accounts/{sub}"), None),
         (Method::GET, "/api/v1/audit-events".into(), None),
+        (Method::GET, "/api/v1/identity-providers".into(), None),
+        (
+            Method::POST,
+            "/api/v1/identity-providers".into(),
+            Some(
+                json!({"name": "I", "issuer": "https://idp.example", "client_id": "c", "client_secret": "s", "allowed_redirect_uris": ["https://app.example/cb"]}),
+            ),
+        ),
+        (
+            Method::GET,
+            format!("/api/v1/identity-providers/{idp}"),
+            None,
+        ),
+        (
+            Method::PATCH,
+            format!("/api/v1/identity-providers/{idp}"),
+            Some(json!({"trust_idp_mfa": true})),
+        ),
+        (
+            Method::DELETE,
+            format!("/api/v1/identity-providers/{idp}"),
+            None,
+        ),
     ];
     for role in ["read_only", "lite", "editor", "creator"] {
         let email = format!("{role}@example.com");
