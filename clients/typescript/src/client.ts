@@ -1,7 +1,7 @@
 import createClient, { type Client } from "openapi-fetch";
 import type { components, paths } from "./schema.js";
 import { LatchkeyError } from "./errors.js";
-import { memoryStorage, type TokenStorage } from "./storage.js";
+import { memoryStorage, webStorage, type TokenStorage } from "./storage.js";
 import { defaultLock, type RefreshLock } from "./lock.js";
 import { defaultChannel, type TabChannel, type TabMessage } from "./channel.js";
 
@@ -13,6 +13,26 @@ export type Enrollment = Schemas["EnrollmentResponse"];
 export type Authenticated = Schemas["AuthenticatedResponse"];
 export type SignupRequest = Schemas["SignupRequest"];
 export type SignupResponse = Schemas["SignupResponse"];
+type LoginResponse = Schemas["LoginResponse"];
+type JsonOf<T> = T extends { content: { "application/json": infer J } } ? J : never;
+/** A list answer: `{items, page, per_page, total}`. */
+export interface Page<T> { items: T[]; page: number; per_page: number; total: number }
+/** An identity provider as an administrator sees it (no secret). */
+export type IdentityProvider = JsonOf<paths["/api/v1/identity-providers/{id}"]["get"]["responses"][200]>;
+export type CreateIdentityProvider = JsonOf<NonNullable<paths["/api/v1/identity-providers"]["post"]["requestBody"]>>;
+export type UpdateIdentityProvider = JsonOf<NonNullable<paths["/api/v1/identity-providers/{id}"]["patch"]["requestBody"]>>;
+/** A provider offered on an account's sign-in page. */
+export type SsoProvider = JsonOf<paths["/api/v1/sso/providers"]["get"]["responses"][200]>["items"][number];
+
+/** A sign-in started at an identity provider, kept until its callback. */
+interface PendingSso {
+  state: string;
+  providerId: string;
+  redirectUri: string;
+  createdAt: number;
+}
+/** Latchkey's SSO flow lives 10 minutes; a state kept longer is refused. */
+const SSO_STATE_TTL_MS = 15 * 60 * 1000;
 
 /** Claims of the access token that a UI may use (not verified here: the server does). */
 export interface AccessClaims {
@@ -46,6 +66,11 @@ export interface LatchkeyClientOptions {
   refreshMarginSeconds?: number;
   /** Refresh on a timer ahead of expiry (default true). */
   autoRefresh?: boolean;
+  /**
+   * Where `beginSso` keeps the CSRF `state` until `completeSso`; default
+   * this tab's `sessionStorage` (key `latchkey.sso`), else in memory.
+   */
+  ssoStateStorage?: TokenStorage;
   fetch?: (input: Request) => Promise<Response>;
   now?: () => number;
 }
@@ -82,6 +107,8 @@ export class LatchkeyClient {
   private readonly fetchImpl: (input: Request) => Promise<Response>;
   private readonly now: () => number;
   private readonly lockName: string;
+  private readonly baseUrl: string;
+  private readonly ssoState: TokenStorage;
 
   private current: AuthState = { status: "signed_out" };
   private access: Access | null = null;
@@ -109,6 +136,9 @@ export class LatchkeyClient {
     };
     this.now = options.now ?? (() => Date.now());
     this.lockName = `latchkey-refresh ${baseUrl}`;
+    this.baseUrl = baseUrl;
+    this.ssoState = options.ssoStateStorage
+      ?? (typeof sessionStorage === "undefined" ? memoryStorage() : webStorage(sessionStorage, "latchkey.sso"));
     this.anon = createClient<paths>({ baseUrl, fetch: this.fetchImpl });
     this.api = createClient<paths>({ baseUrl, fetch: (r) => this.authorizedFetch(r) });
     this.unsubscribeChannel = this.channel?.subscribe((m) => this.onTabMessage(m)) ?? (() => {});
@@ -150,25 +180,101 @@ export class LatchkeyClient {
    * `verifyEnrollment`, which use the enrollment token).
    */
   async signIn(email: string, password: string): Promise<AuthState> {
-    const res = await unwrap(this.anon.POST("/api/v1/sessions", { body: { email, password } }));
-    this.mfaToken = null;
-    this.enrollmentToken = null;
-    switch (res.status) {
-      case "authenticated":
-        await this.adopt(res);
-        break;
-      case "mfa_required":
-        await this.dropLocal();
-        this.mfaToken = res.mfa_token;
-        this.setState({ status: "mfa_required", methods: res.methods, expiresAt: this.now() + res.expires_in * 1000 });
-        break;
-      case "mfa_enrollment_required":
-        await this.dropLocal();
-        this.enrollmentToken = res.enrollment_token;
-        this.setState({ status: "mfa_enrollment_required", expiresAt: this.now() + res.expires_in * 1000 });
-        break;
+    return this.enter(await unwrap(this.anon.POST("/api/v1/sessions", { body: { email, password } })));
+  }
+
+  // ---- single sign-on ----------------------------------------------------
+
+  /** The identity providers an account offers on its sign-in page (public: no session needed). */
+  async ssoProviders(accountId: string): Promise<SsoProvider[]> {
+    const res = await unwrap(this.anon.GET("/api/v1/sso/providers", { params: { query: { account_id: accountId } } }));
+    return res.items;
+  }
+
+  /**
+   * Starts a sign-in at an identity provider: makes a random `state`, keeps
+   * it in `ssoStateStorage` (this tab's sessionStorage by default) and
+   * resolves with the URL of `GET /api/v1/sso/{id}/authorize` to send the
+   * browser to. `redirectUri` (your callback page) must be one of the
+   * provider's `allowed_redirect_uris`; Latchkey comes back to it with
+   * `?login_code=` or `?error=`, and the same `state`: hand those to
+   * `completeSso`.
+   */
+  async beginSso(providerId: string, redirectUri: string): Promise<string> {
+    const pending: PendingSso = { state: randomState(), providerId, redirectUri, createdAt: this.now() };
+    await this.ssoState.set(JSON.stringify(pending));
+    const q = new URLSearchParams({ redirect_uri: redirectUri, state: pending.state });
+    return `${this.baseUrl}/api/v1/sso/${encodeURIComponent(providerId)}/authorize?${q}`;
+  }
+
+  /**
+   * Finishes a sign-in started with `beginSso`, from the query of the
+   * callback page (`location.search` or its `URLSearchParams`). Refuses
+   * (`sso_state_mismatch`, without calling the server) a callback whose
+   * `state` is not the one this tab made: someone else's login code must
+   * not sign this browser in. The kept state is spent either way. An
+   * `?error=` from Latchkey is thrown as a `LatchkeyError` with that code
+   * (`access_denied`, `identity_provider_unavailable`, `invalid_id_token`,
+   * `email_not_verified`, `user_not_found`, `user_disabled`, `flow_expired`).
+   * Otherwise the login code is exchanged (`signInWithLoginCode`).
+   */
+  async completeSso(query: string | URLSearchParams): Promise<AuthState> {
+    const params = typeof query === "string" ? new URLSearchParams(query) : query;
+    const raw = await this.ssoState.get();
+    await this.ssoState.remove();
+    let pending: Partial<PendingSso> | null = null;
+    try {
+      pending = raw ? (JSON.parse(raw) as Partial<PendingSso>) : null;
+    } catch {
+      pending = null;
     }
-    return this.current;
+    const state = params.get("state");
+    if (!pending || typeof pending.state !== "string" || !state || state !== pending.state) {
+      throw ssoError("sso_state_mismatch", "This sign-in was not started in this browser tab. Start again from the sign-in page.");
+    }
+    if (typeof pending.createdAt !== "number" || this.now() - pending.createdAt > SSO_STATE_TTL_MS) {
+      throw ssoError("flow_expired", "This sign-in took too long. Start again.");
+    }
+    const error = params.get("error");
+    if (error) throw ssoError(error, params.get("error_description") ?? `The single sign-on failed: ${error}.`);
+    const code = params.get("login_code");
+    if (!code) throw ssoError("bad_request", "The callback carries neither a login code nor an error.");
+    return this.signInWithLoginCode(code);
+  }
+
+  /**
+   * Exchanges a single-use SSO login code (`POST /api/v1/sessions/sso`):
+   * the same three outcomes as `signIn`, so `submitMfaCode` and the
+   * enrollment calls follow as after a password. A used or expired code
+   * throws `invalid_credentials`. Prefer `completeSso`, which checks `state`.
+   */
+  async signInWithLoginCode(loginCode: string): Promise<AuthState> {
+    return this.enter(await unwrap(this.anon.POST("/api/v1/sessions/sso", { body: { login_code: loginCode } })));
+  }
+
+  // ---- identity providers (administration, permission sso.manage) -------
+
+  /** The account's identity providers, one page. */
+  listIdentityProviders(query: { page?: number; per_page?: number } = {}): Promise<Page<IdentityProvider>> {
+    return unwrap(this.api.GET("/api/v1/identity-providers", { params: { query } }));
+  }
+
+  getIdentityProvider(id: string): Promise<IdentityProvider> {
+    return unwrap(this.api.GET("/api/v1/identity-providers/{id}", { params: { path: { id } } }));
+  }
+
+  /** Connects a provider; the answer's `callback_url` is what to register at the provider. */
+  createIdentityProvider(body: CreateIdentityProvider): Promise<IdentityProvider> {
+    return unwrap(this.api.POST("/api/v1/identity-providers", { body }));
+  }
+
+  /** Changes any subset of the fields; leave `client_secret` out to keep it. */
+  updateIdentityProvider(id: string, body: UpdateIdentityProvider): Promise<IdentityProvider> {
+    return unwrap(this.api.PATCH("/api/v1/identity-providers/{id}", { params: { path: { id } }, body }));
+  }
+
+  async deleteIdentityProvider(id: string): Promise<void> {
+    await unwrap(this.api.DELETE("/api/v1/identity-providers/{id}", { params: { path: { id } } }));
   }
 
   /**
@@ -306,6 +412,28 @@ export class LatchkeyClient {
   }
 
   // ---- internals -------------------------------------------------------
+
+  /** The three-way answer of a first step (password or SSO login code). */
+  private async enter(res: LoginResponse): Promise<AuthState> {
+    this.mfaToken = null;
+    this.enrollmentToken = null;
+    switch (res.status) {
+      case "authenticated":
+        await this.adopt(res);
+        break;
+      case "mfa_required":
+        await this.dropLocal();
+        this.mfaToken = res.mfa_token;
+        this.setState({ status: "mfa_required", methods: res.methods, expiresAt: this.now() + res.expires_in * 1000 });
+        break;
+      case "mfa_enrollment_required":
+        await this.dropLocal();
+        this.enrollmentToken = res.enrollment_token;
+        this.setState({ status: "mfa_enrollment_required", expiresAt: this.now() + res.expires_in * 1000 });
+        break;
+    }
+    return this.current;
+  }
 
   private async authorizedFetch(request: Request): Promise<Response> {
     if (request.headers.has("authorization")) return this.fetchImpl(request);
@@ -448,6 +576,17 @@ export function decodeClaims(jwt: string): AccessClaims {
   const b64 = part.replace(/-/g, "+").replace(/_/g, "/").padEnd(Math.ceil(part.length / 4) * 4, "=");
   const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
   return JSON.parse(new TextDecoder().decode(bytes)) as AccessClaims;
+}
+
+/** 32 random bytes, base64url: the CSRF `state` of an SSO sign-in. */
+function randomState(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(32));
+  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+/** An SSO failure delivered in the callback's query (no HTTP status of its own: 400). */
+function ssoError(code: string, detail: string): LatchkeyError {
+  return new LatchkeyError({ status: 400, code, title: "Single sign-on failed", detail });
 }
 
 function unauthorized(): LatchkeyError {

@@ -1,7 +1,7 @@
 export { LatchkeyClient, unwrap, decodeClaims } from "./client.js";
 export type {
-  AccessClaims, AuthState, Authenticated, Enrollment, LatchkeyClientOptions, Me, MfaStatus, Schemas, SignupRequest,
-  SignupResponse, User,
+  AccessClaims, AuthState, Authenticated, CreateIdentityProvider, Enrollment, IdentityProvider, LatchkeyClientOptions, Me,
+  MfaStatus, Page, Schemas, SignupRequest, SignupResponse, SsoProvider, UpdateIdentityProvider, User,
 } from "./client.js";
 export { LatchkeyError, isLatchkeyError } from "./errors.js";
 export type { FieldError, Problem } from "./errors.js";

@@ -77,6 +77,50 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/identity-providers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The account's identity providers, by name. */
+        get: operations["list_identity_providers"];
+        put?: never;
+        /**
+         * Connect an OpenID Connect provider (the client secret is sealed at rest
+         *     and never returned).
+         * @description Register the response's `callback_url` at the provider as a redirect URI.
+         */
+        post: operations["create_identity_provider"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/identity-providers/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One identity provider. */
+        get: operations["get_identity_provider"];
+        put?: never;
+        post?: never;
+        /**
+         * Disconnect an identity provider (its users stay, with their sessions;
+         *     their links to the provider go).
+         */
+        delete: operations["delete_identity_provider"];
+        options?: never;
+        head?: never;
+        /** Change an identity provider (a `client_secret` given replaces the old one). */
+        patch: operations["update_identity_provider"];
+        trace?: never;
+    };
     "/api/v1/me": {
         parameters: {
             query?: never;
@@ -374,6 +418,88 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/sessions/sso": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sign in with a single sign-on `login_code` (what the `redirect_uri` got).
+         * @description The same three answers as a password: Latchkey's MFA policy applies on
+         *     top of the provider (`mfa_required` with MFA on, `mfa_enrollment_required`
+         *     when MFA is required and not set up), except that a provider trusted for
+         *     MFA (`trust_idp_mfa`) whose ID token says it did MFA gives an `aal2`
+         *     session (`amr` `["sso","mfa"]`) at once; otherwise the session is `sso`.
+         */
+        post: operations["create_sso_session"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sso/callback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The identity provider's return (its redirect URI): 302 to the client's
+         *     `redirect_uri` with `?login_code=` (single use, 60 s) or `?error=`.
+         */
+        get: operations["callback"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sso/providers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The identity providers a sign-in page of an account offers (public). */
+        get: operations["list_sign_in_providers"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sso/{provider_id}/authorize": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Sign in with an identity provider: 302 to the provider.
+         * @description Authorization code flow with PKCE S256, `state` and `nonce` kept in the
+         *     database for 10 minutes, so any node finishes the flow.
+         */
+        get: operations["authorize"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/sub-accounts": {
         parameters: {
             query?: never;
@@ -587,6 +713,36 @@ export interface components {
             /** @example 123456 */
             code: string;
         };
+        CreateIdentityProviderRequest: {
+            /** @description 1 to 20 absolute URIs a sign-in may return to. */
+            allowed_redirect_uris: string[];
+            client_id: string;
+            /** @description Write-only: sealed at rest, never returned. */
+            client_secret: string;
+            /**
+             * @description A built-in role or a custom role's id (default `read_only`); a
+             *     sub-account's provider gives client roles only.
+             * @example read_only
+             */
+            default_role?: string | null;
+            /**
+             * @description The provider's issuer, exactly as its discovery document names it
+             *     (`https`, or `http` on localhost).
+             * @example https://example.okta.com
+             */
+            issuer: string;
+            jit_provisioning?: boolean;
+            /** @example Okta */
+            name: string;
+            /** @description Default `["openid", "email", "profile"]`; `openid` is always added. */
+            scopes?: string[] | null;
+            /**
+             * @description Sign in this sub-account's users (client users) instead of the
+             *     account's own.
+             */
+            sub_account_id?: string | null;
+            trust_idp_mfa?: boolean;
+        };
         CreateRoleRequest: {
             description?: string;
             /** @example Help desk */
@@ -667,7 +823,7 @@ export interface components {
          * @description The kinds of audit event.
          * @enum {string}
          */
-        EventType: "login.succeeded" | "login.failed" | "login.locked" | "mfa.challenge_failed" | "mfa.replay_refused" | "mfa.enabled" | "mfa.disabled" | "mfa.reset" | "recovery_token.generated" | "recovery_token.used" | "account.policy_changed" | "sub_account.created" | "sub_account.policy_changed" | "sub_account.deleted" | "user.created" | "user.updated" | "user.deleted" | "session.revoked" | "password.changed" | "reauthentication.failed" | "role.created" | "role.updated" | "role.deleted";
+        EventType: "login.succeeded" | "login.failed" | "login.locked" | "mfa.challenge_failed" | "mfa.replay_refused" | "mfa.enabled" | "mfa.disabled" | "mfa.reset" | "recovery_token.generated" | "recovery_token.used" | "account.policy_changed" | "sub_account.created" | "sub_account.policy_changed" | "sub_account.deleted" | "user.created" | "user.updated" | "user.deleted" | "session.revoked" | "password.changed" | "reauthentication.failed" | "role.created" | "role.updated" | "role.deleted" | "sso.login_succeeded" | "sso.login_failed" | "identity_provider.created" | "identity_provider.updated" | "identity_provider.deleted";
         /** @description One invalid field of a 422 answer. */
         FieldError: {
             /** @description The request field, e.g. `email`. */
@@ -677,6 +833,52 @@ export interface components {
         HealthResponse: {
             /** @example ok */
             status: string;
+        };
+        IdentityProviderResponse: {
+            /**
+             * @description Where a sign-in may return to (compared exactly).
+             * @example [
+             *       "https://app.example.com/sso/callback"
+             *     ]
+             */
+            allowed_redirect_uris: string[];
+            /**
+             * @description Latchkey's callback: register it at the provider as a redirect URI.
+             * @example https://auth.example.com/api/v1/sso/callback
+             */
+            callback_url: string;
+            client_id: string;
+            /** Format: date-time */
+            created_at: string;
+            /**
+             * @description Role of users created by just-in-time provisioning.
+             * @example read_only
+             */
+            default_role: string;
+            id: string;
+            /** @example https://example.okta.com */
+            issuer: string;
+            /** @description Create a user on first sign-in when none has the email. */
+            jit_provisioning: boolean;
+            /** @example Okta */
+            name: string;
+            /**
+             * @example [
+             *       "openid",
+             *       "email",
+             *       "profile"
+             *     ]
+             */
+            scopes: string[];
+            /**
+             * @description The sub-account whose users this provider signs in; null for the
+             *     account's own users.
+             */
+            sub_account_id?: string | null;
+            /** @description Sign in at aal2 when the provider's ID token says it did MFA. */
+            trust_idp_mfa: boolean;
+            /** Format: date-time */
+            updated_at: string;
         };
         /** @description One public key of the JWKS document. */
         Jwk: {
@@ -705,6 +907,15 @@ export interface components {
         /** @description `GET /api/v1/me`: the user with their MFA settings. */
         MeResponse: components["schemas"]["UserResponse"] & {
             mfa: components["schemas"]["MfaStatus"];
+            /**
+             * @description What the caller's role holds now (see `GET /api/v1/permissions`):
+             *     what a client may offer this user.
+             * @example [
+             *       "users.view",
+             *       "users.reset_mfa"
+             *     ]
+             */
+            permissions: string[];
         };
         MfaLoginRequest: {
             /**
@@ -764,6 +975,70 @@ export interface components {
                 /** @example mfa.reset */
                 type: string;
                 user_agent?: string | null;
+            }[];
+            /**
+             * Format: int64
+             * @example 1
+             */
+            page: number;
+            /**
+             * Format: int64
+             * @example 50
+             */
+            per_page: number;
+            /**
+             * Format: int64
+             * @description How many items the filters match, over all pages.
+             */
+            total: number;
+        };
+        /** @description The list envelope of every collection. */
+        Page_IdentityProviderResponse: {
+            items: {
+                /**
+                 * @description Where a sign-in may return to (compared exactly).
+                 * @example [
+                 *       "https://app.example.com/sso/callback"
+                 *     ]
+                 */
+                allowed_redirect_uris: string[];
+                /**
+                 * @description Latchkey's callback: register it at the provider as a redirect URI.
+                 * @example https://auth.example.com/api/v1/sso/callback
+                 */
+                callback_url: string;
+                client_id: string;
+                /** Format: date-time */
+                created_at: string;
+                /**
+                 * @description Role of users created by just-in-time provisioning.
+                 * @example read_only
+                 */
+                default_role: string;
+                id: string;
+                /** @example https://example.okta.com */
+                issuer: string;
+                /** @description Create a user on first sign-in when none has the email. */
+                jit_provisioning: boolean;
+                /** @example Okta */
+                name: string;
+                /**
+                 * @example [
+                 *       "openid",
+                 *       "email",
+                 *       "profile"
+                 *     ]
+                 */
+                scopes: string[];
+                /**
+                 * @description The sub-account whose users this provider signs in; null for the
+                 *     account's own users.
+                 */
+                sub_account_id?: string | null;
+                /** @description Sign in at aal2 when the provider's ID token says it did MFA. */
+                trust_idp_mfa: boolean;
+                /** Format: date-time */
+                updated_at: string;
             }[];
             /**
              * Format: int64
@@ -867,6 +1142,29 @@ export interface components {
                 /** Format: date-time */
                 last_used_at: string;
                 user_agent?: string | null;
+            }[];
+            /**
+             * Format: int64
+             * @example 1
+             */
+            page: number;
+            /**
+             * Format: int64
+             * @example 50
+             */
+            per_page: number;
+            /**
+             * Format: int64
+             * @description How many items the filters match, over all pages.
+             */
+            total: number;
+        };
+        /** @description The list envelope of every collection. */
+        Page_SignInProviderResponse: {
+            items: {
+                id: string;
+                /** @example Okta */
+                name: string;
             }[];
             /**
              * Format: int64
@@ -1066,6 +1364,12 @@ export interface components {
             last_used_at: string;
             user_agent?: string | null;
         };
+        /** @description A provider a sign-in page may offer. */
+        SignInProviderResponse: {
+            id: string;
+            /** @example Okta */
+            name: string;
+        };
         SignupRequest: {
             /** @example Acme IT */
             account_name: string;
@@ -1079,6 +1383,10 @@ export interface components {
         SignupResponse: {
             account: components["schemas"]["AccountResponse"];
             user: components["schemas"]["UserResponse"];
+        };
+        SsoLoginRequest: {
+            /** @description The `login_code` handed to the `redirect_uri`. */
+            login_code: string;
         };
         StartEnrollmentRequest: {
             /** @description Required when MFA is already enabled (re-enrollment). */
@@ -1099,6 +1407,18 @@ export interface components {
             name?: string | null;
             /** @description Require MFA for the account's own users. Off never disables anyone's MFA. */
             require_mfa?: boolean | null;
+        };
+        UpdateIdentityProviderRequest: {
+            allowed_redirect_uris?: string[] | null;
+            client_id?: string | null;
+            /** @description Write-only: a new secret replaces the old one. */
+            client_secret?: string | null;
+            default_role?: string | null;
+            issuer?: string | null;
+            jit_provisioning?: boolean | null;
+            name?: string | null;
+            scopes?: string[] | null;
+            trust_idp_mfa?: boolean | null;
         };
         UpdateRoleRequest: {
             description?: string | null;
@@ -1443,6 +1763,348 @@ export interface operations {
                 };
             };
             /** @description `validation_failed`: an invalid query parameter */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_identity_providers: {
+        parameters: {
+            query?: {
+                /**
+                 * @description 1-based page number (default 1).
+                 * @example 1
+                 */
+                page?: number;
+                /**
+                 * @description Items per page, 1 to 100 (default 50).
+                 * @example 50
+                 */
+                per_page?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Identity providers */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_IdentityProviderResponse"];
+                };
+            };
+            /** @description `unauthorized`: missing, invalid, expired or revoked access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `forbidden` (role) or `mfa_enrollment_required` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `validation_failed`: an invalid query parameter */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    create_identity_provider: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateIdentityProviderRequest"];
+            };
+        };
+        responses: {
+            /** @description Connected */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IdentityProviderResponse"];
+                };
+            };
+            /** @description `bad_request`: malformed JSON or no body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unauthorized`: missing, invalid, expired or revoked access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `forbidden` (role) or `mfa_enrollment_required` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `conflict`: the name is taken */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `payload_too_large`: body over 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unsupported_media_type`: not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `validation_failed`: `errors` names each invalid field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_identity_provider: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Identity provider id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The identity provider */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IdentityProviderResponse"];
+                };
+            };
+            /** @description `unauthorized`: missing, invalid, expired or revoked access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `forbidden` (role) or `mfa_enrollment_required` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    delete_identity_provider: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Identity provider id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `unauthorized`: missing, invalid, expired or revoked access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `forbidden` (role) or `mfa_enrollment_required` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    update_identity_provider: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Identity provider id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateIdentityProviderRequest"];
+            };
+        };
+        responses: {
+            /** @description Updated */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IdentityProviderResponse"];
+                };
+            };
+            /** @description `bad_request`: malformed JSON or no body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unauthorized`: missing, invalid, expired or revoked access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `forbidden` (role) or `mfa_enrollment_required` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `conflict`: the name is taken */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `payload_too_large`: body over 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unsupported_media_type`: not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `validation_failed`: `errors` names each invalid field */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2706,6 +3368,237 @@ export interface operations {
             };
             /** @description `too_many_attempts` (rate limited) */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    create_sso_session: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SsoLoginRequest"];
+            };
+        };
+        responses: {
+            /** @description Login code accepted */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LoginResponse"];
+                };
+            };
+            /** @description `bad_request`: malformed JSON or no body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `invalid_credentials`: unknown, used or expired login code */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `payload_too_large`: body over 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unsupported_media_type`: not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `validation_failed`: `errors` names each invalid field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `too_many_attempts` (rate limited) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    callback: {
+        parameters: {
+            query?: {
+                code?: string;
+                state?: string;
+                /** @description The provider's error, when it did not sign the user in. */
+                error?: string;
+                /** @description The provider's issuer (RFC 9207), checked when present. */
+                iss?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description To the client's `redirect_uri` with `login_code` or `error` (`access_denied`, `invalid_id_token`, `email_not_verified`, `user_not_found`, `flow_expired`, `identity_provider_unavailable`), and `state` */
+            302: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `bad_request`: no such sign-in flow */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `too_many_attempts` (rate limited) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_sign_in_providers: {
+        parameters: {
+            query: {
+                /** @description The account whose sign-in page asks. */
+                account_id: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Providers (one page) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_SignInProviderResponse"];
+                };
+            };
+            /** @description `validation_failed`: `account_id` is not a UUID */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `too_many_attempts` (rate limited) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    authorize: {
+        parameters: {
+            query: {
+                /**
+                 * @description Where the browser returns with `login_code` or `error`: exactly one
+                 *     of the provider's `allowed_redirect_uris`.
+                 */
+                redirect_uri: string;
+                /**
+                 * @description Opaque value (at most 256 printable characters) handed back
+                 *     unchanged with the result: keep a random one in the page and compare
+                 *     it on return (login CSRF defence).
+                 */
+                state?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Identity provider id */
+                provider_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description To the provider's authorization endpoint */
+            302: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `validation_failed`: `redirect_uri` is not allowed, or `state` too long */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `too_many_attempts` (rate limited) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `identity_provider_unavailable` */
+            502: {
                 headers: {
                     [name: string]: unknown;
                 };

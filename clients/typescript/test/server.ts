@@ -30,7 +30,11 @@ export async function setup(project: TestProject): Promise<void> {
     dataDir = mkdtempSync(join(tmpdir(), "latchkey-vitest-"));
     url = `http://127.0.0.1:${port}`;
     child = spawn(bin, ["serve"], {
-      env: { ...process.env, LATCHKEY_DATA_DIR: dataDir, LATCHKEY_BIND: `127.0.0.1:${port}`, LATCHKEY_IP_RATE_LIMIT: "0", RUST_LOG: "warn" },
+      env: {
+        ...process.env, LATCHKEY_DATA_DIR: dataDir, LATCHKEY_BIND: `127.0.0.1:${port}`, LATCHKEY_IP_RATE_LIMIT: "0", RUST_LOG: "warn",
+        // The base of the SSO callback URL that the test OpenID provider redirects to.
+        LATCHKEY_PUBLIC_URL: url,
+      },
       stdio: ["ignore", "inherit", "inherit"],
     });
     const deadline = Date.now() + 30_000;
