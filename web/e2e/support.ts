@@ -40,7 +40,8 @@ export async function signInWithPassword(page: Page, email: string, password = P
   await page.goto("/");
   await page.getByLabel("Email").fill(email);
   await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Sign in" }).click();
+  // exact: the page may also offer "Sign in with <provider>".
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
 }
 
 export async function enterMfaCode(page: Page, code: string): Promise<void> {

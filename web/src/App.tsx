@@ -2,7 +2,8 @@ import { useEffect, useRef, useState } from "react";
 import { client } from "./api";
 import { useAuth } from "./auth";
 import { Link, navigate, useLocation } from "./router";
-import { ErrorMessage, Loading } from "./ui";
+import { unwrap } from "@latchkey/client";
+import { ErrorMessage, Loading, useAsync } from "./ui";
 import { SignIn } from "./screens/SignIn";
 import { SignUp } from "./screens/SignUp";
 import { Profile } from "./screens/Profile";
@@ -11,6 +12,9 @@ import { AccountSettings } from "./screens/AccountSettings";
 import { MyGlue } from "./screens/MyGlue";
 import { AuditLog } from "./screens/AuditLog";
 import { Roles } from "./screens/Roles";
+import { SingleSignOn } from "./screens/SingleSignOn";
+import { SsoCallback } from "./screens/SsoCallback";
+import { rememberAccount } from "./sso";
 
 export function App() {
   const auth = useAuth();
@@ -26,6 +30,7 @@ export function App() {
   }, []);
 
   if (!ready) return <main className="auth-page"><Loading what="Starting" /></main>;
+  if (path === "/sso/callback") return <SsoCallback setHold={setHold} />;
   if (auth.status !== "authenticated" || hold) {
     if (path === "/signup" && auth.status === "signed_out") return <SignUp />;
     return <>{error ? <ErrorMessage error={error} /> : null}<SignIn setHold={setHold} /></>;
@@ -33,22 +38,43 @@ export function App() {
   return <Shell path={path} />;
 }
 
+/** What a built-in role holds, for a server that does not list `permissions` in /me. */
+const ROLE_PERMISSIONS: Record<string, string[]> = {
+  administrator: [
+    "account.manage", "account.policy", "users.view", "users.manage", "users.reset_mfa", "sub_accounts.manage",
+    "audit.view", "roles.manage", "sso.manage",
+  ],
+  manager: ["account.manage", "account.policy", "users.view", "sub_accounts.manage"],
+};
+
 function Shell({ path }: { path: string }) {
   const auth = useAuth();
+  const sessionId = auth.status === "authenticated" ? auth.sessionId : null;
+  // The caller's permissions decide the Account menu (custom roles included).
+  const me = useAsync(() => unwrap(client.api.GET("/api/v1/me")), [sessionId]);
+  const accountId = auth.status === "authenticated" ? auth.claims.acc : null;
+  // The next sign-in page in this browser offers this account's SSO buttons.
+  useEffect(() => { if (accountId) rememberAccount(accountId); }, [accountId]);
   if (auth.status !== "authenticated") return null;
-  const role = auth.claims.role;
-  const manages = role === "administrator" || role === "manager";
+  if (!me.data && !me.error) return <main className="content"><Loading /></main>;
+  const listed = (me.data as { permissions?: string[] } | undefined)?.permissions;
+  const perms = new Set(Array.isArray(listed) ? listed : ROLE_PERMISSIONS[auth.claims.role] ?? []);
+  const can = (p: string) => perms.has(p);
   const userMatch = /^\/account\/users\/([^/]+)$/.exec(path);
+  const settings = can("account.manage") || can("account.policy");
+  const manages = can("users.view") || settings || can("sub_accounts.manage") || can("audit.view") || can("roles.manage") || can("sso.manage");
 
   let screen;
   if (path === "/profile") screen = <Profile />;
-  else if (manages && path === "/account/users") screen = <Users />;
-  else if (role === "administrator" && userMatch?.[1]) screen = <EditUser id={userMatch[1]} />;
-  else if (manages && path === "/account/settings") screen = <AccountSettings />;
-  else if (manages && path === "/account/myglue") screen = <MyGlue />;
-  else if (role === "administrator" && path === "/account/audit") screen = <AuditLog />;
-  else if (role === "administrator" && path === "/account/roles") screen = <Roles />;
+  else if (can("users.view") && path === "/account/users") screen = <Users />;
+  else if (can("users.manage") && userMatch?.[1]) screen = <EditUser id={userMatch[1]} />;
+  else if (settings && path === "/account/settings") screen = <AccountSettings />;
+  else if (can("sub_accounts.manage") && path === "/account/myglue") screen = <MyGlue />;
+  else if (can("audit.view") && path === "/account/audit") screen = <AuditLog />;
+  else if (can("roles.manage") && path === "/account/roles") screen = <Roles />;
+  else if (can("sso.manage") && path === "/account/sso") screen = <SingleSignOn />;
   else screen = <Redirect to="/profile" />;
+  const current = (to: string) => (path === to || path.startsWith(`${to}/`) ? "page" : undefined);
 
   return (
     <>
@@ -58,11 +84,12 @@ function Shell({ path }: { path: string }) {
         {manages && (
           <nav aria-label="Account">
             <span className="nav-label">Account</span>
-            <Link to="/account/users" aria-current={path.startsWith("/account/users") ? "page" : undefined}>Users</Link>
-            {role === "administrator" && <Link to="/account/roles" aria-current={path === "/account/roles" ? "page" : undefined}>Roles</Link>}
-            <Link to="/account/settings" aria-current={path === "/account/settings" ? "page" : undefined}>Settings</Link>
-            <Link to="/account/myglue" aria-current={path === "/account/myglue" ? "page" : undefined}>MyGlue</Link>
-            {role === "administrator" && <Link to="/account/audit" aria-current={path === "/account/audit" ? "page" : undefined}>Audit log</Link>}
+            {can("users.view") && <Link to="/account/users" aria-current={current("/account/users")}>Users</Link>}
+            {can("roles.manage") && <Link to="/account/roles" aria-current={current("/account/roles")}>Roles</Link>}
+            {settings && <Link to="/account/settings" aria-current={current("/account/settings")}>Settings</Link>}
+            {can("sso.manage") && <Link to="/account/sso" aria-current={current("/account/sso")}>Single sign-on</Link>}
+            {can("sub_accounts.manage") && <Link to="/account/myglue" aria-current={current("/account/myglue")}>MyGlue</Link>}
+            {can("audit.view") && <Link to="/account/audit" aria-current={current("/account/audit")}>Audit log</Link>}
           </nav>
         )}
         <UserMenu name={auth.user.display_name} />

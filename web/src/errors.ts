@@ -48,6 +48,23 @@ export function describeError(e: unknown): string {
       return "It does not exist (any more).";
     case "validation_failed":
       return e.errors.length ? `Please correct: ${e.errors.map((f) => `${f.field} ${f.message}`).join("; ")}.` : e.detail;
+    // Single sign-on: codes of the callback's ?error= (and the state check).
+    case "sso_state_mismatch":
+      return "This sign-in was not started in this browser tab, so it was refused. Start again from the sign-in page.";
+    case "access_denied":
+      return "The sign-in at the identity provider was cancelled or refused.";
+    case "identity_provider_unavailable":
+      return "The identity provider could not be reached. Try again later, or sign in with your password.";
+    case "invalid_id_token":
+      return "The identity provider's answer could not be verified. Ask your administrator to check the single sign-on settings.";
+    case "email_not_verified":
+      return "Your email address is not verified at the identity provider, so it cannot sign you in here.";
+    case "user_not_found":
+      return "There is no user for you in this account yet. Ask your administrator to add you (with the email you use at the identity provider).";
+    case "user_disabled":
+      return "Your user has been disabled. Ask your administrator.";
+    case "flow_expired":
+      return "This sign-in took too long or was already used. Start again from the sign-in page.";
     default:
       return e.detail || e.title;
   }

@@ -239,7 +239,7 @@ function MySessions() {
                 <td>{when(s.created_at)} {s.current && <strong className="badge">This session</strong>}</td>
                 <td>{when(s.last_used_at)}</td>
                 <td>{s.ip ?? "—"}<br /><small className="muted">{s.user_agent ?? ""}</small></td>
-                <td>{s.aal === "aal2" ? "Password + MFA" : "Password"}{s.amr.includes("rec") ? " (recovery token)" : ""}</td>
+                <td data-testid="session-method">{signInMethod(s.amr, s.aal)}</td>
                 <td><button type="button" onClick={() => end(s.id, s.current)}>Sign out</button></td>
               </tr>
             ))}
@@ -248,4 +248,12 @@ function MySessions() {
       ))}
     </section>
   );
+}
+
+/** How a session was signed in, from its `amr` and `aal`. */
+function signInMethod(amr: string[], aal: string): string {
+  const first = amr.includes("sso") ? "Single sign-on" : "Password";
+  if (amr.includes("sso") && amr.includes("mfa")) return "Single sign-on + MFA at the identity provider";
+  if (aal !== "aal2" && !amr.includes("otp") && !amr.includes("rec")) return first;
+  return `${first} + MFA${amr.includes("rec") ? " (recovery token)" : ""}`;
 }

@@ -1,9 +1,10 @@
-import { useState, type FormEvent } from "react";
+import { useMemo, useState, type FormEvent } from "react";
 import { LatchkeyError } from "@latchkey/client";
 import { client } from "../api";
 import { useAuth } from "../auth";
-import { Link } from "../router";
-import { ErrorMessage, Field } from "../ui";
+import { Link, useLocation } from "../router";
+import { callbackUrl, forgetAccount, rememberAccount } from "../sso";
+import { ErrorMessage, Field, useAsync } from "../ui";
 import { EnableMfaDialog } from "./EnableMfa";
 
 /**
@@ -98,6 +99,53 @@ export function SignIn({ setHold }: { setHold: (hold: boolean) => void }) {
         </div>
         <p className="muted">New to Latchkey? <Link to="/signup">Create an account</Link></p>
       </form>
+      <SsoButtons />
     </main>
+  );
+}
+
+/**
+ * "Sign in with <provider>" for the account of this sign-in page
+ * (`?account=<id>`, remembered in localStorage). Nothing when the page does
+ * not know the account or the account has no providers.
+ */
+function SsoButtons() {
+  const { query } = useLocation();
+  const fromUrl = query.get("account");
+  const accountId = useMemo(() => rememberAccount(fromUrl), [fromUrl]);
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState<string | null>(null);
+  const providers = useAsync(async () => {
+    if (!accountId) return [];
+    try {
+      return await client.ssoProviders(accountId);
+    } catch (err) {
+      // An account id that is not (any more) an account: stop asking.
+      if (err instanceof LatchkeyError && (err.status === 404 || err.status === 422)) forgetAccount();
+      throw err;
+    }
+  }, [accountId]);
+
+  async function start(id: string) {
+    setBusy(id); setError(null);
+    try {
+      location.assign(await client.beginSso(id, callbackUrl()));
+    } catch (err) {
+      setError(err);
+      setBusy(null);
+    }
+  }
+
+  if (!accountId || !providers.data?.length) return null;
+  return (
+    <section className="card sso" aria-label="Single sign-on">
+      <p className="muted">Or sign in through your organization:</p>
+      {providers.data.map((p) => (
+        <button key={p.id} type="button" className="sso-button" disabled={busy !== null} onClick={() => start(p.id)}>
+          {busy === p.id ? "Redirecting…" : `Sign in with ${p.name}`}
+        </button>
+      ))}
+      <ErrorMessage error={error} />
+    </section>
   );
 }

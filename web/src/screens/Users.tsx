@@ -10,7 +10,7 @@ import { useCustomRoles } from "./Roles";
 type Role = string;
 const ROLES = Object.keys(ROLE_LABELS) as Role[];
 /** The roles a user of a MyGlue account (sub-account) may hold. */
-const CLIENT_ROLES: Role[] = ["editor", "creator", "lite", "read_only"];
+export const CLIENT_ROLES: Role[] = ["editor", "creator", "lite", "read_only"];
 type CustomRole = Schemas["RoleResponse"];
 
 /** A role's label: a built-in's, a custom role's name, else the id itself. */
@@ -19,7 +19,7 @@ function roleLabel(role: Role, custom: CustomRole[] | undefined): string {
 }
 
 /** The options of a role picker: built-in roles, then the account's custom roles (account users only). */
-function RoleOptions({ clientUser, custom }: { clientUser: boolean; custom: CustomRole[] | undefined }) {
+export function RoleOptions({ clientUser, custom }: { clientUser: boolean; custom: CustomRole[] | undefined }) {
   if (clientUser) return <>{CLIENT_ROLES.map((r) => <option key={r} value={r}>{ROLE_LABELS[r]}</option>)}</>;
   return (
     <>
