@@ -360,7 +360,8 @@ pub fn create_provider(
     })
 }
 
-/// Changes a provider; a new client secret is sealed again.
+/// Changes a provider; a new client secret is sealed again. Unspent login
+/// codes it vouched for under the old settings stop working.
 pub fn update_provider(
     conn: &mut DbConn,
     config: &Config,
@@ -423,6 +424,8 @@ pub fn update_provider(
         sso_store::update_provider(conn, &id, &changes).map_err(super::taken(
             "An identity provider with this name already exists.",
         ))?;
+        // Login codes issued under the old settings (trust, issuer, ...) die.
+        sso_store::consume_login_codes_of(conn, &id, ctx.now)?;
         let updated = sso_store::find_provider(conn, &id)?.ok_or(ApiError::NotFound)?;
         audit_provider(
             conn,
@@ -435,14 +438,15 @@ pub fn update_provider(
     })
 }
 
-/// Disconnects a provider: its links and flows in progress go with it
-/// (users and their sessions stay).
+/// Disconnects a provider: its links, flows in progress and unspent login
+/// codes go with it (users and their sessions stay).
 pub fn delete_provider(conn: &mut DbConn, actor: &Principal, id: &str, ctx: &Ctx) -> ApiResult<()> {
     let id = parse_id(id)?;
     write_tx(conn, |conn| {
         let current = begin_change(conn, actor, Action::ManageSso)?;
         let provider = sso_store::find_provider_in_account(conn, &current.user.account_id, &id)?
             .ok_or(ApiError::NotFound)?;
+        sso_store::consume_login_codes_of(conn, &provider.id, ctx.now)?;
         sso_store::delete_provider(conn, &provider.id)?;
         audit_provider(
             conn,

@@ -218,6 +218,28 @@ pub fn consume_flow(conn: &mut DbConn, id: &str, now: NaiveDateTime) -> QueryRes
     .execute(conn)
 }
 
+/// Spends every open login code of the users linked through `provider_id`
+/// (the provider was changed or removed: what it vouched for before does
+/// not outlive the change). Returns how many.
+pub fn consume_login_codes_of(
+    conn: &mut DbConn,
+    provider_id: &str,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    use super::schema::login_challenges;
+    let linked = sso_identities::table
+        .filter(sso_identities::provider_id.eq(provider_id))
+        .select(sso_identities::user_id);
+    diesel::update(
+        login_challenges::table
+            .filter(login_challenges::kind.eq(super::challenges::KIND_SSO))
+            .filter(login_challenges::consumed_at.is_null())
+            .filter(login_challenges::user_id.eq_any(linked)),
+    )
+    .set(login_challenges::consumed_at.eq(now))
+    .execute(conn)
+}
+
 /// Deletes flows that expired before `before`; returns how many.
 pub fn purge_expired_flows(conn: &mut DbConn, before: NaiveDateTime) -> QueryResult<usize> {
     diesel::delete(sso_flows::table.filter(sso_flows::expires_at.lt(before))).execute(conn)

@@ -865,3 +865,49 @@ async fn only_allowed_redirect_uris_and_a_provider_that_is_down_is_a_clear_502()
     .await
     .problem(422, "validation_failed");
 }
+
+#[actix_web::test]
+async fn a_login_code_does_not_outlive_a_change_of_its_provider() {
+    let app = TestApp::new().await;
+    let idp = MockIdp::start();
+    let admin = app.signup_and_login("admin@corp.example").await;
+    let provider = connect(&app, &admin, &idp.issuer, json!({"trust_idp_mfa": true})).await;
+    app.create_user(&admin, "ann@corp.example", "editor", None)
+        .await;
+    let sign = |nonce: &str| {
+        let mut c = idp.claims("sub-ann", "ann@corp.example", nonce, now(&app));
+        c["amr"] = json!(["mfa"]);
+        idp.key.sign("k1", &c)
+    };
+    // A code that would sign in at aal2 (trusted MFA)...
+    let trusted = round(&app, &idp, &provider, sign).await;
+    // ...dies when the trust is withdrawn.
+    let path = format!("/api/v1/identity-providers/{provider}");
+    app.patch(&path, &admin.token, json!({"trust_idp_mfa": false}))
+        .await
+        .ok(200);
+    exchange(&app, &trusted["login_code"])
+        .await
+        .problem(401, "invalid_credentials");
+    // A code of a provider that is then disconnected dies with it.
+    let code = round(&app, &idp, &provider, sign).await;
+    app.delete(&path, &admin.token).await.ok(204);
+    exchange(&app, &code["login_code"])
+        .await
+        .problem(401, "invalid_credentials");
+    // A password change or a disabled user ends open login codes too.
+    let provider = connect(&app, &admin, &idp.issuer, json!({"name": "Again"})).await;
+    let code = round(&app, &idp, &provider, sign).await;
+    let ann = app.login("ann@corp.example").await;
+    app.call(
+        Method::PUT,
+        "/api/v1/me/password",
+        Some(&ann.token),
+        Some(json!({"current_password": PASSWORD, "new_password": "another long password"})),
+    )
+    .await
+    .ok(204);
+    exchange(&app, &code["login_code"])
+        .await
+        .problem(401, "invalid_credentials");
+}
