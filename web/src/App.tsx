@@ -15,6 +15,7 @@ import { Roles } from "./screens/Roles";
 import { SingleSignOn } from "./screens/SingleSignOn";
 import { SsoCallback } from "./screens/SsoCallback";
 import { rememberAccount } from "./sso";
+import { PermissionsContext } from "./permissions";
 
 export function App() {
   const auth = useAuth();
@@ -94,7 +95,7 @@ function Shell({ path }: { path: string }) {
         )}
         <UserMenu name={auth.user.display_name} />
       </header>
-      <div id="content" className="content">{screen}</div>
+      <div id="content" className="content"><PermissionsContext.Provider value={perms}>{screen}</PermissionsContext.Provider></div>
     </>
   );
 }

@@ -5,6 +5,7 @@ import { ROLE_LABELS, useAuth } from "../auth";
 import { Link, navigate } from "../router";
 import { Dialog, Empty, ErrorMessage, Field, Loading, PadlockIcon, Pager, useAsync, when } from "../ui";
 import { useCustomRoles } from "./Roles";
+import { useCan } from "../permissions";
 
 /** A built-in role's name or a custom role's id. */
 type Role = string;
@@ -49,8 +50,8 @@ export function Padlock({ user }: { user: Pick<User, "mfa_enabled" | "mfa_requir
 }
 
 export function Users() {
-  const auth = useAuth();
-  const isAdmin = auth.status === "authenticated" && auth.claims.role === "administrator";
+  const can = useCan();
+  const isAdmin = can("users.manage");
   const [q, setQ] = useState("");
   const [query, setQuery] = useState("");
   const [role, setRole] = useState("");
@@ -203,6 +204,7 @@ function NewUserDialog({ subAccounts, customRoles, onClose }: {
 /** Edit User: role, disable, delete, and Reset MFA when the signed-in administrator may. */
 export function EditUser({ id }: { id: string }) {
   const auth = useAuth();
+  const can = useCan();
   const user = useAsync(() => unwrap(client.api.GET("/api/v1/users/{id}", { params: { path: { id } } })), [id]);
   const me = useAsync(() => unwrap(client.api.GET("/api/v1/me")), []);
   const custom = useCustomRoles();
@@ -220,10 +222,10 @@ export function EditUser({ id }: { id: string }) {
   const u = user.data;
   const clientUser = !!u.sub_account_id;
 
-  const isAdmin = auth.status === "authenticated" && auth.claims.role === "administrator";
+  const mayReset = can("users.reset_mfa");
   const aal2 = auth.status === "authenticated" && auth.claims.aal === "aal2";
   const resetBlocked = !u.mfa_enabled ? "This user has not set up MFA, so there is nothing to reset."
-    : !isAdmin ? "Only administrators can reset a user's MFA."
+    : !mayReset ? "Your role cannot reset a user's MFA."
     : me.data && !me.data.mfa.enabled ? "To reset another user's MFA, enable MFA on your own profile first."
     : !aal2 ? "To reset another user's MFA, sign in with your own MFA code (this session was signed in without it)."
     : null;
