@@ -103,6 +103,8 @@ test.describe.serial("single sign-on (OIDC) with MFA on top", () => {
     for (const [email, name] of [["alice@example.com", "Alice Example"], ["bob@example.com", "Bob Example"]]) {
       await api("/api/v1/users", { token: access_token, body: { email, display_name: name, role: "editor", password: PASSWORD } });
     }
+    // A custom role for the default-role picker.
+    await api("/api/v1/roles", { token: access_token, body: { name: "Newcomer", description: "Users made by SSO", permissions: [] } });
     admin = await browser.newPage();
     await signInWithPassword(admin, sam.email);
     await expect(admin.getByRole("heading", { name: "Edit Profile" })).toBeVisible();
@@ -229,6 +231,31 @@ test.describe.serial("single sign-on (OIDC) with MFA on top", () => {
     await expect(bob.getByRole("heading", { name: "Edit Profile" })).toBeVisible();
     await expect(bob.getByTestId("session-row").filter({ hasText: "This session" }).getByTestId("session-method")).toHaveText("Single sign-on + MFA");
     await closeAll(bob);
+  });
+
+  test("just-in-time provisioning: dave gets a user with the default role on his first sign-in", async ({ browser }) => {
+    await admin.getByRole("button", { name: "Edit Test IdP" }).click();
+    const dialog = admin.getByRole("dialog", { name: "Edit identity provider" });
+    await dialog.getByRole("checkbox", { name: "Create users on their first sign-in" }).check();
+    // Built-in and custom roles, as in the user pickers.
+    await expect(dialog.getByLabel("Default role").locator("option")).toContainText(["Administrator", "Read-only", "Newcomer"]);
+    await dialog.getByLabel("Default role").selectOption({ label: "Newcomer" });
+    await shot(admin, "70-sso-jit");
+    await dialog.getByRole("button", { name: "Save" }).click();
+    await expect(dialog).toBeHidden();
+    await expect(admin.getByTestId("idp-row").filter({ hasText: "Test IdP" })).toContainText("Created as Newcomer");
+
+    // Require MFA is still on: the new user sets MFA up straight away.
+    const dave = await ssoSignIn(browser, "dave@example.com");
+    await expect(dave.getByRole("dialog", { name: "Enable MFA" })).toBeVisible();
+    await completeEnableMfa(dave);
+    await expect(dave.getByRole("heading", { name: "Edit Profile" })).toBeVisible();
+    await expect(dave.getByText("dave@example.com")).toBeVisible();
+    await closeAll(dave);
+
+    await admin.getByRole("link", { name: "Users" }).click();
+    await expect(admin.getByTestId("user-row").filter({ hasText: "dave@example.com" })).toContainText("Newcomer");
+    await admin.getByRole("link", { name: "Single sign-on" }).click();
   });
 
   test("deleting the provider takes its button off the sign-in page", async ({ browser }) => {
