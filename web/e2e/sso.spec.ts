@@ -68,6 +68,7 @@ test.describe.serial("single sign-on (OIDC) with MFA on top", () => {
   let admin: Page;
   let bobApp: AuthenticatorApp;
   const sam = { name: "Sam Admin", email: uniqueEmail("sam") };
+  const sid = { email: uniqueEmail("sid") };
 
   /** A fresh browser (no Latchkey or provider cookies) that signs in as `login` at the provider. */
   async function ssoSignIn(browser: Browser, login: string, screenshot?: string): Promise<Page> {
@@ -105,6 +106,11 @@ test.describe.serial("single sign-on (OIDC) with MFA on top", () => {
     }
     // A custom role for the default-role picker.
     await api("/api/v1/roles", { token: access_token, body: { name: "Newcomer", description: "Users made by SSO", permissions: [] } });
+    // Someone who may manage SSO and nothing else.
+    const ssoRole = await api<{ id: string }>("/api/v1/roles", {
+      token: access_token, body: { name: "SSO admin", description: "Connects identity providers", permissions: ["sso.manage"] },
+    });
+    await api("/api/v1/users", { token: access_token, body: { email: sid.email, display_name: "Sid SSO", role: ssoRole.id, password: PASSWORD } });
     admin = await browser.newPage();
     await signInWithPassword(admin, sam.email);
     await expect(admin.getByRole("heading", { name: "Edit Profile" })).toBeVisible();
@@ -142,6 +148,17 @@ test.describe.serial("single sign-on (OIDC) with MFA on top", () => {
     await expect(row).toContainText("Latchkey MFA");
     await expect(row.getByTestId("callback-url")).toHaveText(LATCHKEY_CALLBACK);
     await shot(admin, "61-sso-connected");
+  });
+
+  test("the Account menu follows permissions: sso.manage alone shows Single sign-on only", async ({ browser }) => {
+    const page = await (await browser.newContext({ baseURL: WEB_URL })).newPage();
+    await signInWithPassword(page, sid.email);
+    await expect(page.getByRole("heading", { name: "Edit Profile" })).toBeVisible();
+    const nav = page.getByRole("navigation", { name: "Account" });
+    await expect(nav.getByRole("link")).toHaveText(["Single sign-on"]);
+    await nav.getByRole("link", { name: "Single sign-on" }).click();
+    await expect(page.getByTestId("idp-row").filter({ hasText: "Test IdP" })).toBeVisible();
+    await closeAll(page);
   });
 
   test("alice signs in through the provider", async ({ browser }) => {
