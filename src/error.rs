@@ -94,6 +94,10 @@ pub enum ApiError {
     BadRequest(String),
     #[error("invalid credentials")]
     InvalidCredentials,
+    /// An SSO login code that is unknown, spent or expired (401
+    /// `invalid_credentials`, with its own detail).
+    #[error("invalid login code")]
+    InvalidLoginCode,
     #[error("unauthorized")]
     Unauthorized,
     #[error("mfa code invalid")]
@@ -159,7 +163,7 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             ApiError::BadRequest(_) => "bad_request",
-            ApiError::InvalidCredentials => "invalid_credentials",
+            ApiError::InvalidCredentials | ApiError::InvalidLoginCode => "invalid_credentials",
             ApiError::Unauthorized => "unauthorized",
             ApiError::MfaCodeInvalid { .. } => "mfa_code_invalid",
             ApiError::ChallengeExpired => "challenge_expired",
@@ -190,6 +194,10 @@ impl ApiError {
             ApiError::InvalidCredentials => (
                 "Invalid credentials",
                 "The email or password is not correct.".into(),
+            ),
+            ApiError::InvalidLoginCode => (
+                "Invalid credentials",
+                "The sign-in code is unknown, used or expired; sign in with your identity provider again.".into(),
             ),
             ApiError::Unauthorized => ("Unauthorized", "A valid access token is required.".into()),
             ApiError::MfaCodeInvalid { .. } => ("Invalid code", "The code is not valid.".into()),
@@ -287,6 +295,7 @@ impl ResponseError for ApiError {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::InvalidCredentials
+            | ApiError::InvalidLoginCode
             | ApiError::Unauthorized
             | ApiError::MfaCodeInvalid { .. }
             | ApiError::ChallengeExpired => StatusCode::UNAUTHORIZED,

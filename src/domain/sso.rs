@@ -902,20 +902,20 @@ pub fn sign_in(
     ctx: &Ctx,
 ) -> ApiResult<LoginOutcome> {
     if !login_code.starts_with(tokens::SSO_LOGIN_PREFIX) || login_code.len() > 200 {
-        return Err(ApiError::InvalidCredentials);
+        return Err(ApiError::InvalidLoginCode);
     }
     let hash = tokens::sha256_hex(login_code);
     write_tx(conn, |conn| {
         let challenge = challenge_store::find_by_hash(conn, KIND_SSO, &hash)?
             .filter(|c| c.consumed_at.is_none() && c.expires_at > ctx.now)
-            .ok_or(ApiError::InvalidCredentials)?;
+            .ok_or(ApiError::InvalidLoginCode)?;
         user_store::lock(conn, &challenge.user_id)?;
         if challenge_store::consume(conn, &challenge.id, ctx.now)? != 1 {
-            return Err(ApiError::InvalidCredentials);
+            return Err(ApiError::InvalidLoginCode);
         }
         let user = user_store::find(conn, &challenge.user_id)?
             .filter(|u| !u.disabled)
-            .ok_or(ApiError::InvalidCredentials)?;
+            .ok_or(ApiError::InvalidLoginCode)?;
         let first_factor: Vec<&str> = challenge.first_factor.split_whitespace().collect();
         login::after_first_factor(conn, keys, config, &user, &first_factor, ctx)
     })

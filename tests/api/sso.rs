@@ -911,3 +911,45 @@ async fn a_login_code_does_not_outlive_a_change_of_its_provider() {
         .await
         .problem(401, "invalid_credentials");
 }
+
+#[actix_web::test]
+async fn a_flow_started_on_one_node_finishes_on_another_once() {
+    let app = TestApp::new().await;
+    let idp = MockIdp::start();
+    let admin = app.signup_and_login("admin@corp.example").await;
+    let provider = connect(&app, &admin, &idp.issuer, json!({})).await;
+    app.create_user(&admin, "ann@corp.example", "editor", None)
+        .await;
+    let node_b = Srv::new(&app.node()).await;
+    let q = authorize(&app, &provider).await;
+    idp.answer(idp.key.sign(
+        "k1",
+        &idp.claims("sub-ann", "ann@corp.example", &q["nonce"], now(&app)),
+    ));
+    let path = format!("/api/v1/sso/callback?code=c&state={}", percent(&q["state"]));
+    // Both nodes get the same callback at once: one login code, one
+    // flow_expired.
+    let (a, b) = futures::join!(
+        app.call(Method::GET, &path, None, None),
+        node_b.call(Method::GET, &path, None, None)
+    );
+    let mut answers: Vec<HashMap<String, String>> =
+        [a, b].iter().map(|r| location_query(r).1).collect();
+    answers.sort_by_key(|q| q.contains_key("login_code"));
+    assert_eq!(answers[0]["error"], "flow_expired", "{answers:?}");
+    let code = &answers[1]["login_code"];
+    // The login code made on one node is spent on the other.
+    let r = node_b
+        .call(
+            Method::POST,
+            "/api/v1/sessions/sso",
+            None,
+            Some(json!({"login_code": code})),
+        )
+        .await
+        .ok(200);
+    assert_eq!(r.body["status"], "authenticated");
+    exchange(&app, code)
+        .await
+        .problem(401, "invalid_credentials");
+}
