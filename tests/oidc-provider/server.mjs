@@ -5,7 +5,7 @@
 //
 // Prints one line `ready http://127.0.0.1:<port>` when it accepts requests;
 // exits when stdin closes, on SIGTERM or on SIGINT.
-import { generateKeyPairSync, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { createServer } from "node:http";
 import { parseArgs } from "node:util";
 import Provider, { interactionPolicy } from "oidc-provider";
@@ -44,8 +44,6 @@ policy.get("login").checks.add(
   ),
 );
 
-const signingKey = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ format: "jwk" });
-
 function configuration() {
   return {
     clients: [
@@ -60,7 +58,9 @@ function configuration() {
       },
     ],
     clientAuthMethods: ["client_secret_basic", "client_secret_post"],
-    jwks: { keys: [{ ...signingKey, kid: "test-rs256", alg: "RS256", use: "sig" }] },
+    // No `jwks`: the package's development key set (one RS256 key, the same
+    // in every run). Not generateKeyPairSync: on Node 20 it can deadlock the
+    // process at start (KeyGenJob's destructor in a GC weak callback).
     cookies: { keys: [randomBytes(32).toString("base64url")] },
     pkce: { required: () => true },
     // email, email_verified and name go into the ID token itself (not only
