@@ -277,6 +277,27 @@ pub fn insert_user(conn: &mut DbConn, user: &User) -> ApiResult<()> {
     user_store::insert(conn, user).map_err(super::taken("A user with this email already exists."))
 }
 
+/// The sub-account `raw` names, if it is one of `account_id`'s (422 on
+/// `sub_account_id` otherwise, another tenant's included).
+pub(crate) fn sub_account_in(
+    conn: &mut DbConn,
+    account_id: &str,
+    raw: Option<&str>,
+) -> ApiResult<Option<String>> {
+    let Some(raw) = raw else {
+        return Ok(None);
+    };
+    let found = parse_id(raw)
+        .ok()
+        .map(|id| sub_store::find_in_account(conn, account_id, &id))
+        .transpose()?
+        .flatten();
+    let sub = found.ok_or_else(|| {
+        ApiError::invalid("sub_account_id", "no such sub-account in this account")
+    })?;
+    Ok(Some(sub.id))
+}
+
 /// Validated input of a new user; the password is already hashed.
 pub struct NewUser {
     pub email: String,
@@ -295,20 +316,7 @@ pub fn create_user(
     write_tx(conn, |conn| {
         let current = begin_change(conn, actor, Action::ManageUsers)?;
         let account_id = current.user.account_id.clone();
-        let sub_account_id = match &input.sub_account_id {
-            Some(raw) => {
-                let found = parse_id(raw)
-                    .ok()
-                    .map(|id| sub_store::find_in_account(conn, &account_id, &id))
-                    .transpose()?
-                    .flatten();
-                let sub = found.ok_or_else(|| {
-                    ApiError::invalid("sub_account_id", "no such sub-account in this account")
-                })?;
-                Some(sub.id)
-            }
-            None => None,
-        };
+        let sub_account_id = sub_account_in(conn, &account_id, input.sub_account_id.as_deref())?;
         super::roles::check_assignable(conn, &account_id, &input.role, sub_account_id.is_some())?;
         let granted = super::roles::permissions_of_role(conn, &account_id, &input.role)?;
         policy::may_grant(current.permissions, granted)?;

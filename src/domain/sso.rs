@@ -34,7 +34,6 @@ use crate::store::challenges::{self as challenge_store, KIND_SSO};
 use crate::store::sso::{
     self as sso_store, IdentityProvider, ProviderChanges, SsoFlow, SsoIdentity,
 };
-use crate::store::sub_accounts as sub_store;
 use crate::store::types::RoleRef;
 use crate::store::users::{self as user_store, User};
 use crate::store::{write_tx, DbConn};
@@ -306,20 +305,8 @@ pub fn create_provider(
     write_tx(conn, |conn| {
         let current = begin_change(conn, actor, Action::ManageSso)?;
         let account_id = current.user.account_id.clone();
-        let sub_account_id = match &input.sub_account_id {
-            Some(raw) => {
-                let found = parse_id(raw)
-                    .ok()
-                    .map(|id| sub_store::find_in_account(conn, &account_id, &id))
-                    .transpose()?
-                    .flatten();
-                let sub = found.ok_or_else(|| {
-                    ApiError::invalid("sub_account_id", "no such sub-account in this account")
-                })?;
-                Some(sub.id)
-            }
-            None => None,
-        };
+        let sub_account_id =
+            super::admin::sub_account_in(conn, &account_id, input.sub_account_id.as_deref())?;
         let default_role = check_default_role(
             conn,
             &account_id,
