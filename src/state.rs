@@ -11,6 +11,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::crypto::password;
 use crate::domain::keys::KeyRing;
+use crate::domain::principals::{self, PrincipalCache};
 use crate::error::{ApiError, ApiResult};
 use crate::http::ratelimit::RateLimiter;
 use crate::store::{self, DbConn, Pool, StoreError};
@@ -21,6 +22,10 @@ pub struct AppState {
     pub pool: Pool,
     pub clock: Clock,
     pub keys: Arc<KeyRing>,
+    /// Verified tokens and their sessions (see `domain::principals`).
+    pub principals: Arc<PrincipalCache>,
+    /// SQLite's one writer connection, with group commit (see `store::writer`).
+    pub writer: Option<Arc<store::writer::Writer>>,
     pub hasher: Arc<Hasher>,
     pub limiter: Arc<RateLimiter>,
 }
@@ -39,26 +44,42 @@ impl AppState {
         })?;
         drop(conn);
         let limiter = RateLimiter::new(config.ip_rate_limit);
+        let writer = store::open_writer(&config.database);
+        let principals = Arc::new(PrincipalCache::new());
+        principals::spawn_watcher(&principals, &config.database)
+            .map_err(|e| StoreError(format!("principal cache watcher: {e}")))?;
         Ok(AppState {
             config: Arc::new(config),
             pool,
             clock,
             keys: Arc::new(keys),
+            principals,
+            writer,
             hasher: Arc::new(Hasher::new()),
             limiter: Arc::new(limiter),
         })
     }
 
-    /// Runs one unit of database work on a blocking thread.
+    /// Runs one unit of database work on a blocking thread. The changes it
+    /// recorded (see `domain::principals::changed`) are applied to this
+    /// node's principal cache before it returns, committed or not.
     pub async fn db<T, F>(&self, f: F) -> ApiResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&mut DbConn) -> ApiResult<T> + Send + 'static,
     {
         let pool = self.pool.clone();
+        let cache = self.principals.clone();
+        let writer = self.writer.clone();
         web::block(move || {
-            let mut conn = pool.get()?;
-            f(&mut conn)
+            let result = pool.get().map_err(ApiError::from).and_then(|mut conn| {
+                let _writer = store::writer::attach(writer.as_ref());
+                f(&mut conn)
+            });
+            for key in principals::take_pending() {
+                cache.invalidate(&key);
+            }
+            result
         })
         .await?
     }

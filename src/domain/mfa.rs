@@ -16,6 +16,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::audit::{self, Event};
+use super::principals::{self, Change};
 use super::auth::{self, MfaActor, Principal};
 use super::keys::KeyRing;
 use super::policy::{self, Action, RequiredBy};
@@ -155,6 +156,7 @@ pub fn check_second_factor(
             if recovery_store::use_token(conn, &user.id, &tokens::sha256_hex(&canonical), ctx.now)?
                 == 1
             {
+                principals::changed(conn, Change::User(&user.id))?;
                 lockout::second_factor_cleared(conn, &user.id)?;
                 audit::record(
                     conn,
@@ -274,6 +276,7 @@ fn issue_recovery_token(
     let token = tokens::recovery_token();
     let canonical = tokens::normalize_recovery_token(&token)
         .ok_or_else(|| ApiError::internal("recovery token format"))?;
+    principals::changed(conn, Change::User(&user.id))?;
     recovery_store::replace(
         conn,
         &RecoveryToken {
@@ -349,6 +352,7 @@ pub fn verify_enrollment(
             return Err(ApiError::NoPendingEnrollment);
         }
         user_store::set_mfa_enabled_at(conn, &user.id, Some(ctx.now))?;
+        principals::changed(conn, Change::User(&user.id))?;
         lockout::second_factor_cleared(conn, &user.id)?;
         let ended = sessions::end_access(conn, &user.id, keep_session, ctx)?;
         audit::record(
@@ -404,6 +408,7 @@ fn remove_all_factors(conn: &mut DbConn, user_id: &str) -> ApiResult<()> {
     totp_store::delete_all(conn, user_id)?;
     recovery_store::delete(conn, user_id)?;
     user_store::set_mfa_enabled_at(conn, user_id, None)?;
+    principals::changed(conn, Change::User(user_id))?;
     lockout::second_factor_cleared(conn, user_id)?;
     Ok(())
 }

@@ -5,6 +5,7 @@ use chrono::NaiveDateTime;
 use diesel::QueryResult;
 
 use super::audit::{self, Event};
+use super::principals::{self, Change};
 use super::keys::KeyRing;
 use super::policy::{self, Aal};
 use super::{commit_then_refuse, Ctx, Verdict};
@@ -103,8 +104,21 @@ fn tokens_for(
     session: &Session,
     now: NaiveDateTime,
 ) -> ApiResult<Issued> {
-    let refresh_token = new_refresh_token(conn, &session.id, now)?;
     let mfa_required = policy::required_by(conn, &user)?.is_some();
+    tokens_with(conn, keys, config, user, session, now, mfa_required)
+}
+
+/// [`tokens_for`] when the policy is already known.
+fn tokens_with(
+    conn: &mut DbConn,
+    keys: &KeyRing,
+    config: &Config,
+    user: User,
+    session: &Session,
+    now: NaiveDateTime,
+    mfa_required: bool,
+) -> ApiResult<Issued> {
+    let refresh_token = new_refresh_token(conn, &session.id, now)?;
     Ok(Issued {
         access_token: access_token(keys, config, &user, session, now),
         refresh_token,
@@ -140,6 +154,7 @@ pub fn issue(
     };
     session_store::insert(conn, &session)?;
     user_store::set_last_login(conn, &user.id, ctx.now)?;
+    principals::changed(conn, Change::User(&user.id))?;
     audit::record(
         conn,
         ctx,
@@ -170,6 +185,7 @@ pub fn upgrade(
     session.amr = amr.join(" ");
     session.aal = aal_of(amr);
     session_store::set_assurance(conn, &session.id, &session.amr, session.aal)?;
+    principals::changed(conn, Change::User(&user.id))?;
     // A refresh token handed out before the factor must not become an aal2
     // credential: the session's refresh chain starts again with these tokens.
     refresh_store::delete_for_session(conn, &session.id)?;
@@ -198,6 +214,7 @@ pub fn refresh(
             };
             if let Some(session) = session_store::find(conn, &spent.session_id)? {
                 if session_store::revoke(conn, &session.user_id, &session.id, ctx.now)? > 0 {
+                    principals::changed(conn, Change::User(&session.user_id))?;
                     if let Some(user) = user_store::find(conn, &session.user_id)? {
                         audit::record(
                             conn,
@@ -213,19 +230,29 @@ pub fn refresh(
         let Some(spent) = refresh_store::find(conn, &hash)? else {
             return Err(ApiError::Unauthorized);
         };
-        let live = session_store::find_live_with_user(
+        // The session with its user and their scope's policies, in one query.
+        let live = session_store::find_live_context(
             conn,
             &spent.session_id,
             ctx.now,
             idle_cutoff(config, ctx.now),
         )?;
-        let Some((session, user)) = live else {
+        let Some(found) = live else {
             // Roll back: spending a token of a dead session changes nothing.
             return Err(ApiError::Unauthorized);
         };
-        session_store::touch(conn, &session.id, ctx.now)?;
-        Ok(Verdict::Granted(tokens_for(
-            conn, keys, config, user, &session, ctx.now,
+        let mfa_required =
+            policy::required_by_flags(found.account_requires_mfa, found.sub_account_requires_mfa)
+                .is_some();
+        session_store::touch(conn, &found.session.id, ctx.now)?;
+        Ok(Verdict::Granted(tokens_with(
+            conn,
+            keys,
+            config,
+            found.user,
+            &found.session,
+            ctx.now,
+            mfa_required,
         )?))
     })
 }
@@ -242,6 +269,7 @@ pub fn revoke(
         if session_store::revoke(conn, &user.id, session_id, ctx.now)? == 0 {
             return Err(ApiError::NotFound);
         }
+        principals::changed(conn, Change::User(&user.id))?;
         audit::record(
             conn,
             ctx,
@@ -262,6 +290,7 @@ pub fn end_access(
     ctx: &Ctx,
 ) -> ApiResult<usize> {
     crate::store::challenges::consume_all_for_user(conn, user_id, ctx.now)?;
+    principals::changed(conn, Change::User(user_id))?;
     Ok(session_store::revoke_all_for_user(
         conn, user_id, keep, ctx.now,
     )?)

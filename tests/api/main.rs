@@ -14,6 +14,7 @@ mod layers;
 mod mfa;
 mod migrations;
 mod ops;
+mod principals;
 mod process;
 mod roles;
 mod sessions;
