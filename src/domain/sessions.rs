@@ -43,15 +43,9 @@ pub fn idle_cutoff(config: &Config, now: NaiveDateTime) -> NaiveDateTime {
     now - chrono_dur(config.session_idle)
 }
 
-fn access_token(
-    keys: &KeyRing,
-    config: &Config,
-    user: &User,
-    session: &Session,
-    now: NaiveDateTime,
-) -> String {
+fn access_claims(config: &Config, user: &User, session: &Session, now: NaiveDateTime) -> AccessClaims {
     let iat = now.and_utc().timestamp();
-    keys.sign(&AccessClaims {
+    AccessClaims {
         iss: config.issuer.clone(),
         aud: config.audience.clone(),
         sub: user.id.clone(),
@@ -65,7 +59,7 @@ fn access_token(
         nbf: Some(iat),
         exp: iat + config.access_ttl.as_secs() as i64,
         jti: super::new_id(),
-    })
+    }
 }
 
 fn new_refresh_token(
@@ -118,11 +112,45 @@ fn tokens_with(
     now: NaiveDateTime,
     mfa_required: bool,
 ) -> ApiResult<Issued> {
+    Ok(unsigned_tokens(conn, config, user, session, now, mfa_required)?.sign(keys))
+}
+
+/// Tokens whose access token is still to be signed: refresh signs after its
+/// transaction, so the signature is not computed while holding the write
+/// lock (SQLite's one writer).
+struct Unsigned {
+    claims: AccessClaims,
+    refresh_token: String,
+    expires_in: u64,
+    user: User,
+    mfa_required: bool,
+}
+
+impl Unsigned {
+    fn sign(self, keys: &KeyRing) -> Issued {
+        Issued {
+            access_token: keys.sign(&self.claims),
+            session_id: self.claims.sid.clone(),
+            refresh_token: self.refresh_token,
+            expires_in: self.expires_in,
+            user: self.user,
+            mfa_required: self.mfa_required,
+        }
+    }
+}
+
+fn unsigned_tokens(
+    conn: &mut DbConn,
+    config: &Config,
+    user: User,
+    session: &Session,
+    now: NaiveDateTime,
+    mfa_required: bool,
+) -> ApiResult<Unsigned> {
     let refresh_token = new_refresh_token(conn, &session.id, now)?;
-    Ok(Issued {
-        access_token: access_token(keys, config, &user, session, now),
+    Ok(Unsigned {
+        claims: access_claims(config, &user, session, now),
         refresh_token,
-        session_id: session.id.clone(),
         expires_in: config.access_ttl.as_secs(),
         user,
         mfa_required,
@@ -245,9 +273,8 @@ pub fn refresh(
             policy::required_by_flags(found.account_requires_mfa, found.sub_account_requires_mfa)
                 .is_some();
         session_store::touch(conn, &found.session.id, ctx.now)?;
-        Ok(Verdict::Granted(tokens_with(
+        Ok(Verdict::Granted(unsigned_tokens(
             conn,
-            keys,
             config,
             found.user,
             &found.session,
@@ -255,6 +282,7 @@ pub fn refresh(
             mfa_required,
         )?))
     })
+    .map(|unsigned| unsigned.sign(keys))
 }
 
 /// Ends one of the user's sessions (404 when it is not theirs or not live).

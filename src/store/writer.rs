@@ -212,13 +212,16 @@ impl Writer {
 
     /// Commits the open batch and wakes its waiters.
     fn commit(&self, state: &mut State) {
-        let Some((batch, _)) = state.open.take() else {
+        let Some((batch, units)) = state.open.take() else {
             return;
         };
+        let started = std::time::Instant::now();
         let result = match state.conn.as_mut() {
             Some(DbConn::Sqlite(conn)) => AnsiTransactionManager::commit_transaction(conn),
             _ => Err(DieselError::BrokenTransactionManager),
         };
+        metrics::histogram!("latchkey_sqlite_commit_units").record(units as f64);
+        metrics::histogram!("latchkey_sqlite_commit_seconds").record(started.elapsed().as_secs_f64());
         let mut done = lock(&self.done);
         if let Err(e) = result {
             tracing::error!(error = %e, batch, "group commit failed");
