@@ -26,6 +26,8 @@ pub struct AppState {
     pub principals: Arc<PrincipalCache>,
     /// SQLite's one writer connection, with group commit (see `store::writer`).
     pub writer: Option<Arc<store::writer::Writer>>,
+    /// Units of database work in progress, at most the pool's size.
+    pub db_permits: Arc<Semaphore>,
     pub hasher: Arc<Hasher>,
     pub limiter: Arc<RateLimiter>,
 }
@@ -45,6 +47,7 @@ impl AppState {
         drop(conn);
         let limiter = RateLimiter::new(config.ip_rate_limit);
         let writer = store::open_writer(&config.database);
+        let db_permits = Arc::new(Semaphore::new(config.db_pool_size as usize));
         let principals = Arc::new(PrincipalCache::new());
         principals::spawn_watcher(&principals, &config.database)
             .map_err(|e| StoreError(format!("principal cache watcher: {e}")))?;
@@ -55,6 +58,7 @@ impl AppState {
             keys: Arc::new(keys),
             principals,
             writer,
+            db_permits,
             hasher: Arc::new(Hasher::new()),
             limiter: Arc::new(limiter),
         })
@@ -68,6 +72,14 @@ impl AppState {
         T: Send + 'static,
         F: FnOnce(&mut DbConn) -> ApiResult<T> + Send + 'static,
     {
+        // One blocking thread per pool connection at most: a flood of
+        // requests waits here, as futures, rather than as threads parked in
+        // the pool (each one a stack and, with glibc, a share of an arena).
+        let _permit = self
+            .db_permits
+            .acquire()
+            .await
+            .map_err(|e| ApiError::internal(format!("database permits closed: {e}")))?;
         let pool = self.pool.clone();
         let cache = self.principals.clone();
         let writer = self.writer.clone();
