@@ -46,7 +46,7 @@ impl AppState {
         })?;
         drop(conn);
         let limiter = RateLimiter::new(config.ip_rate_limit);
-        let writer = store::open_writer(&config.database);
+        let writer = store::open_writer(&config.database)?;
         let db_permits = Arc::new(Semaphore::new(config.db_pool_size as usize));
         let principals = Arc::new(PrincipalCache::new());
         principals::spawn_watcher(&principals, &config.database)

@@ -64,7 +64,27 @@ fn pool() -> &'static Pool {
     })
 }
 
+/// Nice value of the argon2 threads. Under a login flood they take what
+/// the cores have left after the HTTP workers, so `/healthz` and token
+/// checks stay quick; on an otherwise idle machine they run at full speed.
+const NICE: libc::c_int = 10;
+
+#[cfg(target_os = "linux")]
+fn lower_priority() {
+    // Linux applies a nice value per thread (the id `setpriority` takes for
+    // PRIO_PROCESS may be a thread id). Failing is harmless: full priority.
+    // SAFETY: two syscalls about the calling thread, no memory involved.
+    unsafe {
+        let tid = libc::gettid();
+        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, NICE);
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn lower_priority() {}
+
 fn worker(jobs: &Mutex<Receiver<Job>>) {
+    lower_priority();
     let mut buffer: Vec<Block> = Vec::new();
     loop {
         let next = {

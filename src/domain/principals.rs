@@ -57,7 +57,7 @@ pub const WATCHER_FRESHNESS: Duration = Duration::from_millis(500);
 /// How often the watcher looks for changes.
 pub const WATCH_INTERVAL: Duration = Duration::from_millis(50);
 /// Most entries kept (each is a token and its session context, ~2 KiB).
-pub const CAPACITY: usize = 8192;
+pub const CAPACITY: usize = 4096;
 
 /// What changed: everything cached for a user, or for a whole account.
 #[derive(Debug, Clone, Copy)]

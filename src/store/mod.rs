@@ -144,12 +144,16 @@ pub fn connect(target: &DatabaseTarget, max_size: u32) -> Result<Pool, StoreErro
 
 /// The one writer of an SQLite database for this process (see [`writer`]);
 /// none for PostgreSQL.
-pub fn open_writer(target: &DatabaseTarget) -> Option<Arc<writer::Writer>> {
-    matches!(target, DatabaseTarget::Sqlite(_)).then(|| {
-        Arc::new(writer::Writer::new(Manager {
-            target: target.clone(),
-        }))
-    })
+pub fn open_writer(target: &DatabaseTarget) -> Result<Option<Arc<writer::Writer>>, StoreError> {
+    if !matches!(target, DatabaseTarget::Sqlite(_)) {
+        return Ok(None);
+    }
+    let writer = Arc::new(writer::Writer::new(Manager {
+        target: target.clone(),
+    }));
+    writer::Writer::spawn_checkpointer(&writer)
+        .map_err(|e| StoreError(format!("WAL checkpointer: {e}")))?;
+    Ok(Some(writer))
 }
 
 /// A start-up or operator error of the store (not a request error).

@@ -26,12 +26,15 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
-use diesel::connection::{AnsiTransactionManager, TransactionManager};
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::r2d2::ManageConnection;
 use diesel::result::Error as DieselError;
 use diesel::sqlite::SqliteConnection;
 
 use super::{DbConn, Manager};
+
+/// How often the checkpointer copies the WAL into the database file.
+pub const CHECKPOINT_INTERVAL: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// Most units of work one commit holds.
 pub const MAX_BATCH: usize = 64;
@@ -130,6 +133,32 @@ impl Writer {
         }
     }
 
+    /// Starts the thread that checkpoints the WAL (`PASSIVE`: it never
+    /// blocks the writer or readers) every [`CHECKPOINT_INTERVAL`], the
+    /// writer's own automatic checkpoints being off. It ends with the writer.
+    pub fn spawn_checkpointer(writer: &Arc<Writer>) -> std::io::Result<()> {
+        let weak = Arc::downgrade(writer);
+        let manager = writer.manager.clone();
+        std::thread::Builder::new()
+            .name("sqlite-checkpoint".into())
+            .spawn(move || {
+                let mut conn = None;
+                while weak.strong_count() > 0 {
+                    std::thread::sleep(CHECKPOINT_INTERVAL);
+                    if conn.is_none() {
+                        conn = manager.connect().ok();
+                    }
+                    if let Some(DbConn::Sqlite(c)) = conn.as_mut() {
+                        if let Err(e) = c.batch_execute("PRAGMA wal_checkpoint(PASSIVE);") {
+                            tracing::warn!(error = %e, "WAL checkpoint failed");
+                            conn = None;
+                        }
+                    }
+                }
+            })
+            .map(drop)
+    }
+
     /// Runs `f` as one unit of work of a write transaction; returns once the
     /// transaction holding it is committed.
     pub fn run<T, E, F>(&self, f: F) -> Result<T, E>
@@ -190,12 +219,15 @@ impl Writer {
             return Ok(batch);
         }
         if state.conn.is_none() {
-            let conn = self.manager.connect().map_err(|e| {
+            let mut conn = self.manager.connect().map_err(|e| {
                 DieselError::DatabaseError(
                     diesel::result::DatabaseErrorKind::ClosedConnection,
                     Box::new(e.to_string()),
                 )
             })?;
+            // Checkpoints run on the checkpointer's connection, not inside a
+            // commit that clients wait for.
+            sqlite(&mut conn).batch_execute("PRAGMA wal_autocheckpoint = 0;")?;
             state.conn = Some(conn);
         }
         let conn = sqlite(state.conn.as_mut().expect("opened above"));
