@@ -233,6 +233,29 @@ pub fn refresh(
         return Err(ApiError::Unauthorized);
     }
     let hash = tokens::sha256_hex(token);
+    let cutoff = idle_cutoff(config, ctx.now);
+    // Where the backend rotates in one statement: an unspent token of a
+    // live session, the common case.
+    let next = tokens::random_token(tokens::REFRESH_PREFIX);
+    if let Some(session_id) =
+        refresh_store::rotate_if_live(conn, &hash, &tokens::sha256_hex(&next), ctx.now, cutoff)?
+    {
+        // Read after the rotation committed: a session ended in between is
+        // refused (its new refresh token is as dead as the session).
+        let found = session_store::find_live_context(conn, &session_id, ctx.now, cutoff)?
+            .ok_or(ApiError::Unauthorized)?;
+        let mfa_required =
+            policy::required_by_flags(found.account_requires_mfa, found.sub_account_requires_mfa)
+                .is_some();
+        return Ok(Unsigned {
+            claims: access_claims(config, &found.user, &found.session, ctx.now),
+            refresh_token: next,
+            expires_in: config.access_ttl.as_secs(),
+            user: found.user,
+            mfa_required,
+        }
+        .sign(keys));
+    }
     commit_then_refuse(conn, |conn| {
         if refresh_store::spend(conn, &hash, ctx.now)? == 0 {
             // Unknown, or spent before: a spent one is a theft signal, and
@@ -259,12 +282,7 @@ pub fn refresh(
             return Err(ApiError::Unauthorized);
         };
         // The session with its user and their scope's policies, in one query.
-        let live = session_store::find_live_context(
-            conn,
-            &spent.session_id,
-            ctx.now,
-            idle_cutoff(config, ctx.now),
-        )?;
+        let live = session_store::find_live_context(conn, &spent.session_id, ctx.now, cutoff)?;
         let Some(found) = live else {
             // Roll back: spending a token of a dead session changes nothing.
             return Err(ApiError::Unauthorized);

@@ -41,6 +41,54 @@ pub fn find(conn: &mut DbConn, hash: &str) -> QueryResult<Option<RefreshToken>> 
         .optional()
 }
 
+/// The one-statement rotation (PostgreSQL): spends the token `hash` if it
+/// is unspent and its session live (not revoked, not expired, used after
+/// `idle_cutoff`, its user enabled), marks the session used and stores
+/// `next_hash` as its successor — all or nothing, in one round trip. The
+/// spend is the same conditional UPDATE as [`spend`], so of concurrent
+/// callers one wins. `Some(session id)` when it rotated; `None` when it did
+/// not (unknown, spent or dead: the caller takes the full path, which tells
+/// these apart), and always on SQLite, whose write transactions run on the
+/// process's writer without round trips (`store::writer`).
+pub fn rotate_if_live(
+    conn: &mut DbConn,
+    hash: &str,
+    next_hash: &str,
+    now: NaiveDateTime,
+    idle_cutoff: NaiveDateTime,
+) -> QueryResult<Option<String>> {
+    use diesel::sql_types::{Text, Timestamp};
+    #[derive(QueryableByName)]
+    struct Rotated {
+        #[diesel(sql_type = Text)]
+        session_id: String,
+    }
+    let DbConn::Postgres(pg) = conn else {
+        return Ok(None);
+    };
+    diesel::sql_query(
+        "WITH spent AS ( \
+             UPDATE refresh_tokens AS r SET spent_at = $1 \
+             FROM sessions AS s JOIN users AS u ON u.id = s.user_id \
+             WHERE r.token_hash = $2 AND r.spent_at IS NULL AND s.id = r.session_id \
+               AND s.revoked_at IS NULL AND s.expires_at > $1 AND s.last_used_at > $3 \
+               AND u.disabled = FALSE \
+             RETURNING r.session_id), \
+         touched AS ( \
+             UPDATE sessions SET last_used_at = $1 \
+             WHERE id IN (SELECT session_id FROM spent) RETURNING id) \
+         INSERT INTO refresh_tokens (token_hash, session_id, created_at, spent_at) \
+         SELECT $4, id, $1, NULL FROM touched RETURNING session_id",
+    )
+    .bind::<Timestamp, _>(now)
+    .bind::<Text, _>(hash)
+    .bind::<Timestamp, _>(idle_cutoff)
+    .bind::<Text, _>(next_hash)
+    .get_result::<Rotated>(pg)
+    .optional()
+    .map(|r| r.map(|r| r.session_id))
+}
+
 /// Deletes every refresh token of a session (its chain starts again).
 pub fn delete_for_session(conn: &mut DbConn, session_id: &str) -> QueryResult<usize> {
     diesel::delete(refresh_tokens::table.filter(refresh_tokens::session_id.eq(session_id)))

@@ -583,3 +583,54 @@ async fn housekeeping_purges_only_dead_rows() {
     assert_eq!(run(), Purged::default());
     app.get("/api/v1/me", &fresh.token).await.ok(200);
 }
+
+#[actix_web::test]
+async fn a_refresh_token_raced_twenty_times_rotates_once() {
+    let app = TestApp::new().await;
+    let s = app.signup_and_login("ann@example.com").await;
+    let srv = app.service().await;
+    let requests = (0..20).map(|_| {
+        srv.call(
+            actix_web::http::Method::POST,
+            "/api/v1/sessions/refresh",
+            None,
+            Some(json!({"refresh_token": s.refresh})),
+        )
+    });
+    let statuses: Vec<u16> = futures::future::join_all(requests)
+        .await
+        .iter()
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(statuses.iter().filter(|s| **s == 401).count(), 19);
+    // Presented again while (or after) it was spent: the session is over.
+    app.get("/api/v1/me", &s.token)
+        .await
+        .problem(401, "unauthorized");
+}
+
+#[actix_web::test]
+async fn a_dead_sessions_refresh_token_is_refused_and_left_unspent() {
+    let app = TestApp::new().await;
+    let s = app.signup_and_login("ann@example.com").await;
+    app.delete("/api/v1/sessions/current", &s.token)
+        .await
+        .ok(204);
+    app.post(
+        "/api/v1/sessions/refresh",
+        None,
+        json!({"refresh_token": s.refresh}),
+    )
+    .await
+    .problem(401, "unauthorized");
+    let unspent = app.count(&format!(
+        "SELECT COUNT(*) AS n FROM refresh_tokens WHERE session_id = '{}' AND spent_at IS NULL",
+        s.session_id
+    ));
+    assert_eq!(unspent, 1, "spending a dead session's token changes nothing");
+}
