@@ -232,7 +232,10 @@ mod tests {
             .unwrap()
             .to_string();
         let mut buffer = Vec::new();
-        assert_eq!(hash_with(b"correct horse battery", &salt, &mut buffer), reference);
+        assert_eq!(
+            hash_with(b"correct horse battery", &salt, &mut buffer),
+            reference
+        );
         // Other parameters and variants than ours still verify (a smaller
         // buffer in use, then a larger one again).
         let other = Argon2::new(
@@ -247,11 +250,12 @@ mod tests {
         assert!(!verify_with(b"correct horse batterz", &other, &mut buffer));
         let ours = hash("correct horse battery");
         assert!(Argon2::default()
-            .verify_password(
-                b"correct horse battery",
-                &PasswordHash::new(&ours).unwrap()
-            )
+            .verify_password(b"correct horse battery", &PasswordHash::new(&ours).unwrap())
             .is_ok());
-        assert!(verify_with(b"correct horse battery", &reference, &mut buffer));
+        assert!(verify_with(
+            b"correct horse battery",
+            &reference,
+            &mut buffer
+        ));
     }
 }

@@ -6,9 +6,9 @@
 //! administrator remains) first takes the account row's lock.
 
 use super::audit::{self, Event};
-use super::principals::{self, Change};
 use super::auth::{self, Current, Principal};
 use super::policy::{self, Action};
+use super::principals::{self, Change};
 use super::{parse_id, Ctx};
 use crate::error::{ApiError, ApiResult};
 use crate::store::accounts::{self as account_store, Account, AccountChanges};

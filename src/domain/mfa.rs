@@ -16,10 +16,10 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::audit::{self, Event};
-use super::principals::{self, Change};
 use super::auth::{self, MfaActor, Principal};
 use super::keys::KeyRing;
 use super::policy::{self, Action, RequiredBy};
+use super::principals::{self, Change};
 use super::reauth::{self, Reauthenticated};
 use super::sessions::{self, Issued, AMR_TOTP};
 use super::{commit_then_refuse, lockout, Ctx, Verdict};

@@ -4,9 +4,9 @@
 use chrono::NaiveDateTime;
 
 use super::audit::{self, Event};
-use super::principals::{self, Change};
 use super::auth::{self, Principal};
 use super::mfa::{self, MfaStatus};
+use super::principals::{self, Change};
 use super::reauth;
 use super::{parse_id, Ctx};
 use crate::error::ApiResult;

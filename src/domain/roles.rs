@@ -7,9 +7,9 @@
 
 use super::admin::begin_change;
 use super::audit::{self, Event};
-use super::principals::{self, Change};
 use super::auth::Principal;
 use super::policy::{self, Action, Permission, Permissions, Role};
+use super::principals::{self, Change};
 use super::{parse_id, validate, Ctx};
 use crate::error::{ApiError, ApiResult};
 use crate::store::roles::{self as role_store, CustomRole, RoleChanges};

@@ -5,9 +5,9 @@ use chrono::NaiveDateTime;
 use diesel::QueryResult;
 
 use super::audit::{self, Event};
-use super::principals::{self, Change};
 use super::keys::KeyRing;
 use super::policy::{self, Aal};
+use super::principals::{self, Change};
 use super::{commit_then_refuse, Ctx, Verdict};
 use crate::config::Config;
 use crate::crypto::tokens::{self, AccessClaims};
@@ -43,7 +43,12 @@ pub fn idle_cutoff(config: &Config, now: NaiveDateTime) -> NaiveDateTime {
     now - chrono_dur(config.session_idle)
 }
 
-fn access_claims(config: &Config, user: &User, session: &Session, now: NaiveDateTime) -> AccessClaims {
+fn access_claims(
+    config: &Config,
+    user: &User,
+    session: &Session,
+    now: NaiveDateTime,
+) -> AccessClaims {
     let iat = now.and_utc().timestamp();
     AccessClaims {
         iss: config.issuer.clone(),

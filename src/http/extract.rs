@@ -53,10 +53,7 @@ async fn access_session(state: &AppState, token: String) -> ApiResult<Principal>
     let naive = now.naive_utc();
     let cutoff = idle_cutoff(&state.config, naive);
     // A token already verified, of a session nothing has changed since.
-    if let Some(principal) = state
-        .principals
-        .lookup(&token, &state.keys, naive, cutoff)
-    {
+    if let Some(principal) = state.principals.lookup(&token, &state.keys, naive, cutoff) {
         return Ok(principal);
     }
     let generation = state.principals.generation();
@@ -82,9 +79,7 @@ async fn access_session(state: &AppState, token: String) -> ApiResult<Principal>
         .db(move |conn| auth::session_principal(conn, claims, naive, cutoff))
         .await?;
     if let Ok(kid) = tokens::header_kid(&token) {
-        state
-            .principals
-            .store(&token, kid, &principal, generation);
+        state.principals.store(&token, kid, &principal, generation);
     }
     Ok(principal)
 }

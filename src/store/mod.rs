@@ -103,10 +103,13 @@ impl ManageConnection for Manager {
                     .map_err(r2d2::Error::ConnectionError)?;
                 // WAL lets readers run beside the one writer; busy_timeout makes
                 // writers queue instead of failing; FULL sync keeps a consumed
-                // one-time credential consumed across a power loss.
+                // one-time credential consumed across a power loss. A small
+                // page cache per connection (512 KiB; the OS caches the file
+                // too) keeps a pool of 32 within the memory budget.
                 conn.batch_execute(
                     "PRAGMA busy_timeout = 15000; PRAGMA journal_mode = WAL; \
-                     PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+                     PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
+                     PRAGMA cache_size = -512;",
                 )
                 .map_err(r2d2::Error::QueryError)?;
                 Ok(DbConn::Sqlite(conn))

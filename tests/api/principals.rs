@@ -43,9 +43,7 @@ pub async fn refused_within_a_second(app: &TestApp, token: &str) {
 
 async fn admin_and_user(app: &TestApp, role: &str) -> (Session, String, Session) {
     let admin = app.signup_and_login("ann@example.com").await;
-    let id = app
-        .create_user(&admin, "ed@example.com", role, None)
-        .await;
+    let id = app.create_user(&admin, "ed@example.com", role, None).await;
     let ed = app.login("ed@example.com").await;
     (admin, id, ed)
 }

@@ -632,5 +632,8 @@ async fn a_dead_sessions_refresh_token_is_refused_and_left_unspent() {
         "SELECT COUNT(*) AS n FROM refresh_tokens WHERE session_id = '{}' AND spent_at IS NULL",
         s.session_id
     ));
-    assert_eq!(unspent, 1, "spending a dead session's token changes nothing");
+    assert_eq!(
+        unspent, 1,
+        "spending a dead session's token changes nothing"
+    );
 }
