@@ -239,8 +239,9 @@ pub fn refresh(
     }
     let hash = tokens::sha256_hex(token);
     let cutoff = idle_cutoff(config, ctx.now);
-    // Where the backend rotates in one statement: an unspent token of a
-    // live session, the common case.
+    // The common case, an unspent token of a live session, in the store's
+    // short rotation; the context is read after it committed, outside the
+    // write transaction.
     let next = tokens::random_token(tokens::REFRESH_PREFIX);
     if let Some(session_id) =
         refresh_store::rotate_if_live(conn, &hash, &tokens::sha256_hex(&next), ctx.now, cutoff)?

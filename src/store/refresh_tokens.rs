@@ -41,15 +41,17 @@ pub fn find(conn: &mut DbConn, hash: &str) -> QueryResult<Option<RefreshToken>> 
         .optional()
 }
 
-/// The one-statement rotation (PostgreSQL): spends the token `hash` if it
-/// is unspent and its session live (not revoked, not expired, used after
-/// `idle_cutoff`, its user enabled), marks the session used and stores
-/// `next_hash` as its successor — all or nothing, in one round trip. The
-/// spend is the same conditional UPDATE as [`spend`], so of concurrent
-/// callers one wins. `Some(session id)` when it rotated; `None` when it did
-/// not (unknown, spent or dead: the caller takes the full path, which tells
-/// these apart), and always on SQLite, whose write transactions run on the
-/// process's writer without round trips (`store::writer`).
+/// The short rotation: spends the token `hash` if it is unspent and its
+/// session live (not revoked, not expired, used after `idle_cutoff`, its
+/// user enabled), marks the session used and stores `next_hash` as its
+/// successor — all or nothing. The spend is the same conditional UPDATE as
+/// [`spend`] (with the liveness in its condition), so of concurrent callers
+/// one wins. `Some(session id)` when it rotated; `None` when it did not
+/// (unknown, spent or dead: the caller takes the full path, which tells
+/// these apart, and nothing was changed).
+///
+/// PostgreSQL: one statement (a CTE), one round trip. SQLite: three
+/// statements in one write transaction, so the writer's turn is short.
 pub fn rotate_if_live(
     conn: &mut DbConn,
     hash: &str,
@@ -63,30 +65,61 @@ pub fn rotate_if_live(
         #[diesel(sql_type = Text)]
         session_id: String,
     }
-    let DbConn::Postgres(pg) = conn else {
-        return Ok(None);
-    };
-    diesel::sql_query(
-        "WITH spent AS ( \
-             UPDATE refresh_tokens AS r SET spent_at = $1 \
-             FROM sessions AS s JOIN users AS u ON u.id = s.user_id \
-             WHERE r.token_hash = $2 AND r.spent_at IS NULL AND s.id = r.session_id \
-               AND s.revoked_at IS NULL AND s.expires_at > $1 AND s.last_used_at > $3 \
-               AND u.disabled = FALSE \
-             RETURNING r.session_id), \
-         touched AS ( \
-             UPDATE sessions SET last_used_at = $1 \
-             WHERE id IN (SELECT session_id FROM spent) RETURNING id) \
-         INSERT INTO refresh_tokens (token_hash, session_id, created_at, spent_at) \
-         SELECT $4, id, $1, NULL FROM touched RETURNING session_id",
-    )
-    .bind::<Timestamp, _>(now)
-    .bind::<Text, _>(hash)
-    .bind::<Timestamp, _>(idle_cutoff)
-    .bind::<Text, _>(next_hash)
-    .get_result::<Rotated>(pg)
-    .optional()
-    .map(|r| r.map(|r| r.session_id))
+    if let DbConn::Postgres(pg) = conn {
+        return diesel::sql_query(
+            "WITH spent AS ( \
+                 UPDATE refresh_tokens AS r SET spent_at = $1 \
+                 FROM sessions AS s JOIN users AS u ON u.id = s.user_id \
+                 WHERE r.token_hash = $2 AND r.spent_at IS NULL AND s.id = r.session_id \
+                   AND s.revoked_at IS NULL AND s.expires_at > $1 AND s.last_used_at > $3 \
+                   AND u.disabled = FALSE \
+                 RETURNING r.session_id), \
+             touched AS ( \
+                 UPDATE sessions SET last_used_at = $1 \
+                 WHERE id IN (SELECT session_id FROM spent) RETURNING id) \
+             INSERT INTO refresh_tokens (token_hash, session_id, created_at, spent_at) \
+             SELECT $4, id, $1, NULL FROM touched RETURNING session_id",
+        )
+        .bind::<Timestamp, _>(now)
+        .bind::<Text, _>(hash)
+        .bind::<Timestamp, _>(idle_cutoff)
+        .bind::<Text, _>(next_hash)
+        .get_result::<Rotated>(pg)
+        .optional()
+        .map(|r| r.map(|r| r.session_id));
+    }
+    super::write_tx(conn, |conn| {
+        let DbConn::Sqlite(lite) = conn else {
+            unreachable!("PostgreSQL is handled above");
+        };
+        let spent = diesel::sql_query(
+            "UPDATE refresh_tokens SET spent_at = ?1 \
+             WHERE token_hash = ?2 AND spent_at IS NULL AND EXISTS ( \
+                 SELECT 1 FROM sessions AS s JOIN users AS u ON u.id = s.user_id \
+                 WHERE s.id = refresh_tokens.session_id AND s.revoked_at IS NULL \
+                   AND s.expires_at > ?1 AND s.last_used_at > ?3 AND u.disabled = 0) \
+             RETURNING session_id",
+        )
+        .bind::<Timestamp, _>(now)
+        .bind::<Text, _>(hash)
+        .bind::<Timestamp, _>(idle_cutoff)
+        .get_result::<Rotated>(lite)
+        .optional()?;
+        let Some(Rotated { session_id }) = spent else {
+            return Ok(None);
+        };
+        super::sessions::touch(conn, &session_id, now)?;
+        insert(
+            conn,
+            &RefreshToken {
+                token_hash: next_hash.to_string(),
+                session_id: session_id.clone(),
+                created_at: now,
+                spent_at: None,
+            },
+        )?;
+        Ok(Some(session_id))
+    })
 }
 
 /// Deletes every refresh token of a session (its chain starts again).
