@@ -95,14 +95,10 @@ pub struct ConfigArgs {
         global = true
     )]
     pub session_max_hours: u64,
-    /// Database connections per process.
-    #[arg(
-        long,
-        env = "LATCHKEY_DB_POOL_SIZE",
-        default_value_t = 16,
-        global = true
-    )]
-    pub db_pool_size: u32,
+    /// Database connections per process (default 32 on SQLite, where more
+    /// waiting writers make larger group commits, and 16 on PostgreSQL).
+    #[arg(long, env = "LATCHKEY_DB_POOL_SIZE", global = true)]
+    pub db_pool_size: Option<u32>,
     /// Days an audit event is kept; older ones are purged.
     #[arg(
         long,
@@ -271,6 +267,13 @@ impl Config {
                 "LATCHKEY_SSO_HTTP_TIMEOUT_SECONDS must be 1 to 120".into(),
             ));
         }
+        let db_pool_size = args
+            .db_pool_size
+            .unwrap_or(match &database {
+                DatabaseTarget::Sqlite(_) => 32,
+                DatabaseTarget::Postgres(_) => 16,
+            })
+            .max(1);
         Ok(Config {
             bind: args.bind.clone(),
             database,
@@ -288,7 +291,7 @@ impl Config {
             mfa_challenge_ttl: Duration::from_secs(5 * 60),
             enrollment_ttl: Duration::from_secs(10 * 60),
             pending_enrollment_ttl: Duration::from_secs(10 * 60),
-            db_pool_size: args.db_pool_size.max(1),
+            db_pool_size,
             audit_retention: Duration::from_secs(args.audit_retention_days * DAY),
             key_refresh: Duration::from_secs(args.key_refresh_seconds),
             public_url,

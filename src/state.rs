@@ -11,6 +11,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::crypto::password;
 use crate::domain::keys::KeyRing;
+use crate::domain::principals::{self, PrincipalCache};
 use crate::error::{ApiError, ApiResult};
 use crate::http::ratelimit::RateLimiter;
 use crate::store::{self, DbConn, Pool, StoreError};
@@ -21,6 +22,12 @@ pub struct AppState {
     pub pool: Pool,
     pub clock: Clock,
     pub keys: Arc<KeyRing>,
+    /// Verified tokens and their sessions (see `domain::principals`).
+    pub principals: Arc<PrincipalCache>,
+    /// SQLite's one writer connection, with group commit (see `store::writer`).
+    pub writer: Option<Arc<store::writer::Writer>>,
+    /// Units of database work in progress, at most the pool's size.
+    pub db_permits: Arc<Semaphore>,
     pub hasher: Arc<Hasher>,
     pub limiter: Arc<RateLimiter>,
     /// The OpenID Connect relying party (providers' metadata cached).
@@ -42,27 +49,53 @@ impl AppState {
         drop(conn);
         let limiter = RateLimiter::new(config.ip_rate_limit);
         let oidc = Arc::new(crate::oidc::Oidc::new(config.sso_http_timeout));
+        let writer = store::open_writer(&config.database)?;
+        let db_permits = Arc::new(Semaphore::new(config.db_pool_size as usize));
+        let principals = Arc::new(PrincipalCache::new());
+        principals::spawn_watcher(&principals, &config.database)
+            .map_err(|e| StoreError(format!("principal cache watcher: {e}")))?;
         Ok(AppState {
             config: Arc::new(config),
             pool,
             clock,
             keys: Arc::new(keys),
+            principals,
+            writer,
+            db_permits,
             hasher: Arc::new(Hasher::new()),
             limiter: Arc::new(limiter),
             oidc,
         })
     }
 
-    /// Runs one unit of database work on a blocking thread.
+    /// Runs one unit of database work on a blocking thread. The changes it
+    /// recorded (see `domain::principals::changed`) are applied to this
+    /// node's principal cache before it returns, committed or not.
     pub async fn db<T, F>(&self, f: F) -> ApiResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&mut DbConn) -> ApiResult<T> + Send + 'static,
     {
+        // One blocking thread per pool connection at most: a flood of
+        // requests waits here, as futures, rather than as threads parked in
+        // the pool (each one a stack and, with glibc, a share of an arena).
+        let _permit = self
+            .db_permits
+            .acquire()
+            .await
+            .map_err(|e| ApiError::internal(format!("database permits closed: {e}")))?;
         let pool = self.pool.clone();
+        let cache = self.principals.clone();
+        let writer = self.writer.clone();
         web::block(move || {
-            let mut conn = pool.get()?;
-            f(&mut conn)
+            let result = pool.get().map_err(ApiError::from).and_then(|mut conn| {
+                let _writer = store::writer::attach(writer.as_ref());
+                f(&mut conn)
+            });
+            for key in principals::take_pending() {
+                cache.invalidate(&key);
+            }
+            result
         })
         .await?
     }

@@ -8,6 +8,7 @@
 use super::audit::{self, Event};
 use super::auth::{self, Current, Principal};
 use super::policy::{self, Action};
+use super::principals::{self, Change};
 use super::{parse_id, Ctx};
 use crate::error::{ApiError, ApiResult};
 use crate::store::accounts::{self as account_store, Account, AccountChanges};
@@ -62,6 +63,7 @@ pub fn update_account(
         }
         let before = own_account(conn, &current.user.account_id)?;
         account_store::update(conn, &before.id, &changes)?;
+        principals::changed(conn, Change::Account(&before.id))?;
         let after = own_account(conn, &before.id)?;
         if before.require_mfa != after.require_mfa {
             audit::record(
@@ -156,6 +158,7 @@ pub fn update_sub_account(
         let account_id = &current.user.account_id;
         let (before, _) = find_sub_account(conn, account_id, id)?;
         sub_store::update(conn, &before.id, &changes)?;
+        principals::changed(conn, Change::Account(account_id))?;
         let (after, count) = find_sub_account(conn, account_id, &before.id)?;
         if before.require_mfa != after.require_mfa {
             audit::record(
@@ -189,6 +192,7 @@ pub fn delete_sub_account(
             )));
         }
         sub_store::delete(conn, &sub.id)?;
+        principals::changed(conn, Change::Account(&sub.account_id))?;
         audit::record(
             conn,
             ctx,
@@ -394,6 +398,7 @@ pub fn update_user(
             updated_at: Some(ctx.now),
         };
         user_store::update(conn, &before.id, &changes)?;
+        principals::changed(conn, Change::User(&before.id))?;
         super::roles::ensure_a_keeper_remains(conn, &account_id)?;
         let newly_disabled = update.disabled == Some(true) && !before.disabled;
         let sessions_ended = if newly_disabled {
@@ -425,6 +430,7 @@ pub fn delete_user(conn: &mut DbConn, actor: &Principal, id: &str, ctx: &Ctx) ->
         let held = super::roles::permissions_of(conn, &target)?;
         policy::may_grant(current.permissions, held)?;
         user_store::delete(conn, &target.id)?;
+        principals::changed(conn, Change::User(&target.id))?;
         super::roles::ensure_a_keeper_remains(conn, &current.user.account_id)?;
         audit::record(
             conn,

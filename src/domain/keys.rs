@@ -229,6 +229,12 @@ impl KeyRing {
         tokens::verify(token, verifier, &self.issuer, &self.audience, now)
     }
 
+    /// Whether tokens signed with `kid` still verify here (a key retired
+    /// past its grace is gone from the set).
+    pub fn verifies(&self, kid: &str) -> bool {
+        self.current().verifiers.contains_key(kid)
+    }
+
     pub fn jwks(&self) -> Vec<Jwk> {
         self.current().jwks.clone()
     }

@@ -19,6 +19,7 @@ use super::audit::{self, Event};
 use super::auth::{self, MfaActor, Principal};
 use super::keys::KeyRing;
 use super::policy::{self, Action, RequiredBy};
+use super::principals::{self, Change};
 use super::reauth::{self, Reauthenticated};
 use super::sessions::{self, Issued};
 use super::{commit_then_refuse, lockout, Ctx, Verdict};
@@ -155,6 +156,7 @@ pub fn check_second_factor(
             if recovery_store::use_token(conn, &user.id, &tokens::sha256_hex(&canonical), ctx.now)?
                 == 1
             {
+                principals::changed(conn, Change::User(&user.id))?;
                 lockout::second_factor_cleared(conn, &user.id)?;
                 audit::record(
                     conn,
@@ -274,6 +276,7 @@ fn issue_recovery_token(
     let token = tokens::recovery_token();
     let canonical = tokens::normalize_recovery_token(&token)
         .ok_or_else(|| ApiError::internal("recovery token format"))?;
+    principals::changed(conn, Change::User(&user.id))?;
     recovery_store::replace(
         conn,
         &RecoveryToken {
@@ -350,6 +353,7 @@ pub fn verify_enrollment(
             return Err(ApiError::NoPendingEnrollment);
         }
         user_store::set_mfa_enabled_at(conn, &user.id, Some(ctx.now))?;
+        principals::changed(conn, Change::User(&user.id))?;
         lockout::second_factor_cleared(conn, &user.id)?;
         let ended = sessions::end_access(conn, &user.id, keep_session, ctx)?;
         audit::record(
@@ -406,6 +410,7 @@ fn remove_all_factors(conn: &mut DbConn, user_id: &str) -> ApiResult<()> {
     totp_store::delete_all(conn, user_id)?;
     recovery_store::delete(conn, user_id)?;
     user_store::set_mfa_enabled_at(conn, user_id, None)?;
+    principals::changed(conn, Change::User(user_id))?;
     lockout::second_factor_cleared(conn, user_id)?;
     Ok(())
 }

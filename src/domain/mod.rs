@@ -12,6 +12,7 @@ pub mod lockout;
 pub mod login;
 pub mod mfa;
 pub mod policy;
+pub mod principals;
 pub mod profile;
 pub mod reauth;
 pub mod roles;

@@ -6,6 +6,7 @@ use chrono::NaiveDateTime;
 use super::audit::{self, Event};
 use super::auth::{self, Principal};
 use super::mfa::{self, MfaStatus};
+use super::principals::{self, Change};
 use super::reauth;
 use super::{parse_id, Ctx};
 use crate::error::ApiResult;
@@ -45,6 +46,7 @@ pub fn change_password(
             return Err(crate::error::ApiError::ReauthenticationRequired);
         }
         user_store::set_password(conn, &now.user.id, new_hash, ctx.now)?;
+        principals::changed(conn, Change::User(&now.user.id))?;
         // Nothing the old password opened outlives it: other sessions, open
         // MFA challenges and enrollment tokens.
         let ended =

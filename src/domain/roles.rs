@@ -9,6 +9,7 @@ use super::admin::begin_change;
 use super::audit::{self, Event};
 use super::auth::Principal;
 use super::policy::{self, Action, Permission, Permissions, Role};
+use super::principals::{self, Change};
 use super::{parse_id, validate, Ctx};
 use crate::error::{ApiError, ApiResult};
 use crate::store::roles::{self as role_store, CustomRole, RoleChanges};
@@ -274,6 +275,7 @@ pub fn update(
             updated_at: Some(ctx.now),
         };
         role_store::update(conn, &id, &changes).map_err(super::taken(NAME_TAKEN))?;
+        principals::changed(conn, Change::Account(&account_id))?;
         ensure_a_keeper_remains(conn, &account_id)?;
         let after =
             role_store::find_in_account(conn, &account_id, &id)?.ok_or(ApiError::NotFound)?;
@@ -308,6 +310,7 @@ pub fn delete(conn: &mut DbConn, actor: &Principal, id: &str, ctx: &Ctx) -> ApiR
             )));
         }
         role_store::delete(conn, &role.id)?;
+        principals::changed(conn, Change::Account(&account_id))?;
         audit_role(conn, ctx, audit::ROLE_DELETED, &current.user, &role)?;
         Ok(())
     })

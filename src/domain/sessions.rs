@@ -7,6 +7,7 @@ use diesel::QueryResult;
 use super::audit::{self, Event};
 use super::keys::KeyRing;
 use super::policy::{self, Aal};
+use super::principals::{self, Change};
 use super::{commit_then_refuse, Ctx, Verdict};
 use crate::config::Config;
 use crate::crypto::tokens::{self, AccessClaims};
@@ -62,15 +63,14 @@ pub fn idle_cutoff(config: &Config, now: NaiveDateTime) -> NaiveDateTime {
     now - chrono_dur(config.session_idle)
 }
 
-fn access_token(
-    keys: &KeyRing,
+fn access_claims(
     config: &Config,
     user: &User,
     session: &Session,
     now: NaiveDateTime,
-) -> String {
+) -> AccessClaims {
     let iat = now.and_utc().timestamp();
-    keys.sign(&AccessClaims {
+    AccessClaims {
         iss: config.issuer.clone(),
         aud: config.audience.clone(),
         sub: user.id.clone(),
@@ -84,7 +84,7 @@ fn access_token(
         nbf: Some(iat),
         exp: iat + config.access_ttl.as_secs() as i64,
         jti: super::new_id(),
-    })
+    }
 }
 
 fn new_refresh_token(
@@ -123,12 +123,59 @@ fn tokens_for(
     session: &Session,
     now: NaiveDateTime,
 ) -> ApiResult<Issued> {
-    let refresh_token = new_refresh_token(conn, &session.id, now)?;
     let mfa_required = policy::required_by(conn, &user)?.is_some();
-    Ok(Issued {
-        access_token: access_token(keys, config, &user, session, now),
+    tokens_with(conn, keys, config, user, session, now, mfa_required)
+}
+
+/// [`tokens_for`] when the policy is already known.
+fn tokens_with(
+    conn: &mut DbConn,
+    keys: &KeyRing,
+    config: &Config,
+    user: User,
+    session: &Session,
+    now: NaiveDateTime,
+    mfa_required: bool,
+) -> ApiResult<Issued> {
+    Ok(unsigned_tokens(conn, config, user, session, now, mfa_required)?.sign(keys))
+}
+
+/// Tokens whose access token is still to be signed: refresh signs after its
+/// transaction, so the signature is not computed while holding the write
+/// lock (SQLite's one writer).
+struct Unsigned {
+    claims: AccessClaims,
+    refresh_token: String,
+    expires_in: u64,
+    user: User,
+    mfa_required: bool,
+}
+
+impl Unsigned {
+    fn sign(self, keys: &KeyRing) -> Issued {
+        Issued {
+            access_token: keys.sign(&self.claims),
+            session_id: self.claims.sid.clone(),
+            refresh_token: self.refresh_token,
+            expires_in: self.expires_in,
+            user: self.user,
+            mfa_required: self.mfa_required,
+        }
+    }
+}
+
+fn unsigned_tokens(
+    conn: &mut DbConn,
+    config: &Config,
+    user: User,
+    session: &Session,
+    now: NaiveDateTime,
+    mfa_required: bool,
+) -> ApiResult<Unsigned> {
+    let refresh_token = new_refresh_token(conn, &session.id, now)?;
+    Ok(Unsigned {
+        claims: access_claims(config, &user, session, now),
         refresh_token,
-        session_id: session.id.clone(),
         expires_in: config.access_ttl.as_secs(),
         user,
         mfa_required,
@@ -160,6 +207,7 @@ pub fn issue(
     };
     session_store::insert(conn, &session)?;
     user_store::set_last_login(conn, &user.id, ctx.now)?;
+    principals::changed(conn, Change::User(&user.id))?;
     audit::record(
         conn,
         ctx,
@@ -190,6 +238,7 @@ pub fn upgrade(
     session.amr = amr.join(" ");
     session.aal = aal_of(amr);
     session_store::set_assurance(conn, &session.id, &session.amr, session.aal)?;
+    principals::changed(conn, Change::User(&user.id))?;
     // A refresh token handed out before the factor must not become an aal2
     // credential: the session's refresh chain starts again with these tokens.
     refresh_store::delete_for_session(conn, &session.id)?;
@@ -209,6 +258,30 @@ pub fn refresh(
         return Err(ApiError::Unauthorized);
     }
     let hash = tokens::sha256_hex(token);
+    let cutoff = idle_cutoff(config, ctx.now);
+    // The common case, an unspent token of a live session, in the store's
+    // short rotation; the context is read after it committed, outside the
+    // write transaction.
+    let next = tokens::random_token(tokens::REFRESH_PREFIX);
+    if let Some(session_id) =
+        refresh_store::rotate_if_live(conn, &hash, &tokens::sha256_hex(&next), ctx.now, cutoff)?
+    {
+        // Read after the rotation committed: a session ended in between is
+        // refused (its new refresh token is as dead as the session).
+        let found = session_store::find_live_context(conn, &session_id, ctx.now, cutoff)?
+            .ok_or(ApiError::Unauthorized)?;
+        let mfa_required =
+            policy::required_by_flags(found.account_requires_mfa, found.sub_account_requires_mfa)
+                .is_some();
+        return Ok(Unsigned {
+            claims: access_claims(config, &found.user, &found.session, ctx.now),
+            refresh_token: next,
+            expires_in: config.access_ttl.as_secs(),
+            user: found.user,
+            mfa_required,
+        }
+        .sign(keys));
+    }
     commit_then_refuse(conn, |conn| {
         if refresh_store::spend(conn, &hash, ctx.now)? == 0 {
             // Unknown, or spent before: a spent one is a theft signal, and
@@ -218,6 +291,7 @@ pub fn refresh(
             };
             if let Some(session) = session_store::find(conn, &spent.session_id)? {
                 if session_store::revoke(conn, &session.user_id, &session.id, ctx.now)? > 0 {
+                    principals::changed(conn, Change::User(&session.user_id))?;
                     if let Some(user) = user_store::find(conn, &session.user_id)? {
                         audit::record(
                             conn,
@@ -233,21 +307,26 @@ pub fn refresh(
         let Some(spent) = refresh_store::find(conn, &hash)? else {
             return Err(ApiError::Unauthorized);
         };
-        let live = session_store::find_live_with_user(
-            conn,
-            &spent.session_id,
-            ctx.now,
-            idle_cutoff(config, ctx.now),
-        )?;
-        let Some((session, user)) = live else {
+        // The session with its user and their scope's policies, in one query.
+        let live = session_store::find_live_context(conn, &spent.session_id, ctx.now, cutoff)?;
+        let Some(found) = live else {
             // Roll back: spending a token of a dead session changes nothing.
             return Err(ApiError::Unauthorized);
         };
-        session_store::touch(conn, &session.id, ctx.now)?;
-        Ok(Verdict::Granted(tokens_for(
-            conn, keys, config, user, &session, ctx.now,
+        let mfa_required =
+            policy::required_by_flags(found.account_requires_mfa, found.sub_account_requires_mfa)
+                .is_some();
+        session_store::touch(conn, &found.session.id, ctx.now)?;
+        Ok(Verdict::Granted(unsigned_tokens(
+            conn,
+            config,
+            found.user,
+            &found.session,
+            ctx.now,
+            mfa_required,
         )?))
     })
+    .map(|unsigned| unsigned.sign(keys))
 }
 
 /// Ends one of the user's sessions (404 when it is not theirs or not live).
@@ -262,6 +341,7 @@ pub fn revoke(
         if session_store::revoke(conn, &user.id, session_id, ctx.now)? == 0 {
             return Err(ApiError::NotFound);
         }
+        principals::changed(conn, Change::User(&user.id))?;
         audit::record(
             conn,
             ctx,
@@ -282,6 +362,7 @@ pub fn end_access(
     ctx: &Ctx,
 ) -> ApiResult<usize> {
     crate::store::challenges::consume_all_for_user(conn, user_id, ctx.now)?;
+    principals::changed(conn, Change::User(user_id))?;
     Ok(session_store::revoke_all_for_user(
         conn, user_id, keep, ctx.now,
     )?)

@@ -50,12 +50,18 @@ async fn enrollment_grant(
 
 async fn access_session(state: &AppState, token: String) -> ApiResult<Principal> {
     let now = state.clock.now();
+    let naive = now.naive_utc();
+    let cutoff = idle_cutoff(&state.config, naive);
+    // A token already verified, of a session nothing has changed since.
+    if let Some(principal) = state.principals.lookup(&token, &state.keys, naive, cutoff) {
+        return Ok(principal);
+    }
+    let generation = state.principals.generation();
     let claims = match state.keys.verify(&token, now.timestamp()) {
         Ok(claims) => claims,
         Err(TokenError::UnknownKid(_)) => {
             // Another node or the CLI may have rotated the keys.
             let keys = state.keys.clone();
-            let naive = now.naive_utc();
             let reloaded = state
                 .db(move |conn| keys.reload(conn, naive).map_err(ApiError::internal))
                 .await?;
@@ -69,11 +75,13 @@ async fn access_session(state: &AppState, token: String) -> ApiResult<Principal>
         }
         Err(_) => return Err(ApiError::Unauthorized),
     };
-    let naive = now.naive_utc();
-    let cutoff = idle_cutoff(&state.config, naive);
-    state
+    let principal = state
         .db(move |conn| auth::session_principal(conn, claims, naive, cutoff))
-        .await
+        .await?;
+    if let Ok(kid) = tokens::header_kid(&token) {
+        state.principals.store(&token, kid, &principal, generation);
+    }
+    Ok(principal)
 }
 
 /// Resolves a bearer token that must be an access token. An enrollment

@@ -8,6 +8,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod challenges;
+pub mod changes;
 pub mod keys;
 pub mod recovery;
 pub mod refresh_tokens;
@@ -20,8 +21,10 @@ pub mod throttles;
 pub mod totp;
 pub mod types;
 pub mod users;
+pub mod writer;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
@@ -101,10 +104,13 @@ impl ManageConnection for Manager {
                     .map_err(r2d2::Error::ConnectionError)?;
                 // WAL lets readers run beside the one writer; busy_timeout makes
                 // writers queue instead of failing; FULL sync keeps a consumed
-                // one-time credential consumed across a power loss.
+                // one-time credential consumed across a power loss. A small
+                // page cache per connection (512 KiB; the OS caches the file
+                // too) keeps a pool of 32 within the memory budget.
                 conn.batch_execute(
                     "PRAGMA busy_timeout = 15000; PRAGMA journal_mode = WAL; \
-                     PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+                     PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
+                     PRAGMA cache_size = -512;",
                 )
                 .map_err(r2d2::Error::QueryError)?;
                 Ok(DbConn::Sqlite(conn))
@@ -138,6 +144,20 @@ pub fn connect(target: &DatabaseTarget, max_size: u32) -> Result<Pool, StoreErro
             target: target.clone(),
         })
         .map_err(|e| StoreError(format!("cannot open {}: {e}", target.describe())))
+}
+
+/// The one writer of an SQLite database for this process (see [`writer`]);
+/// none for PostgreSQL.
+pub fn open_writer(target: &DatabaseTarget) -> Result<Option<Arc<writer::Writer>>, StoreError> {
+    if !matches!(target, DatabaseTarget::Sqlite(_)) {
+        return Ok(None);
+    }
+    let writer = Arc::new(writer::Writer::new(Manager {
+        target: target.clone(),
+    }));
+    writer::Writer::spawn_checkpointer(&writer)
+        .map_err(|e| StoreError(format!("WAL checkpointer: {e}")))?;
+    Ok(Some(writer))
 }
 
 /// A start-up or operator error of the store (not a request error).
@@ -178,13 +198,20 @@ pub fn run_migrations(conn: &mut DbConn) -> Result<usize, StoreError> {
 
 /// Runs `f` in a write transaction. On SQLite it is `BEGIN IMMEDIATE`, so the
 /// write lock is taken up front and a read-then-write unit can never fail with
-/// a stale snapshot; on PostgreSQL a plain `BEGIN` (row locks taken by the
-/// first conditional UPDATE serialize the contenders).
+/// a stale snapshot — on the process's one writer connection, with group
+/// commit, when the thread has it attached (see [`writer`]); on PostgreSQL a
+/// plain `BEGIN` (row locks taken by the first conditional UPDATE serialize
+/// the contenders).
 pub fn write_tx<T, E, F>(conn: &mut DbConn, f: F) -> Result<T, E>
 where
     F: FnOnce(&mut DbConn) -> Result<T, E>,
     E: From<diesel::result::Error>,
 {
+    if matches!(conn, DbConn::Sqlite(_)) {
+        if let Some(writer) = writer::current() {
+            return writer.run(f);
+        }
+    }
     match conn {
         DbConn::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?,
         DbConn::Postgres(c) => AnsiTransactionManager::begin_transaction(c)?,

@@ -15,6 +15,7 @@ mod layers;
 mod mfa;
 mod migrations;
 mod ops;
+mod principals;
 mod process;
 mod roles;
 mod sessions;

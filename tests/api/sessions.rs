@@ -584,3 +584,91 @@ async fn housekeeping_purges_only_dead_rows() {
     assert_eq!(run(), Purged::default());
     app.get("/api/v1/me", &fresh.token).await.ok(200);
 }
+
+#[actix_web::test]
+async fn a_refresh_token_raced_twenty_times_rotates_once() {
+    let app = TestApp::new().await;
+    let s = app.signup_and_login("ann@example.com").await;
+    let srv = app.service().await;
+    let requests = (0..20).map(|_| {
+        srv.call(
+            actix_web::http::Method::POST,
+            "/api/v1/sessions/refresh",
+            None,
+            Some(json!({"refresh_token": s.refresh})),
+        )
+    });
+    let statuses: Vec<u16> = futures::future::join_all(requests)
+        .await
+        .iter()
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(statuses.iter().filter(|s| **s == 401).count(), 19);
+    // Presented again while (or after) it was spent: the session is over.
+    app.get("/api/v1/me", &s.token)
+        .await
+        .problem(401, "unauthorized");
+}
+
+#[actix_web::test]
+async fn a_dead_sessions_refresh_token_is_refused_and_left_unspent() {
+    let app = TestApp::new().await;
+    let s = app.signup_and_login("ann@example.com").await;
+    app.delete("/api/v1/sessions/current", &s.token)
+        .await
+        .ok(204);
+    app.post(
+        "/api/v1/sessions/refresh",
+        None,
+        json!({"refresh_token": s.refresh}),
+    )
+    .await
+    .problem(401, "unauthorized");
+    let unspent = app.count(&format!(
+        "SELECT COUNT(*) AS n FROM refresh_tokens WHERE session_id = '{}' AND spent_at IS NULL",
+        s.session_id
+    ));
+    assert_eq!(
+        unspent, 1,
+        "spending a dead session's token changes nothing"
+    );
+}
+
+#[actix_web::test]
+async fn the_short_rotation_takes_only_an_unspent_token_of_a_live_session() {
+    use latchkey::crypto::tokens::sha256_hex;
+    use latchkey::store::refresh_tokens::rotate_if_live;
+    let app = TestApp::new().await;
+    let s = app.signup_and_login("ann@example.com").await;
+    let now = app.clock.now_naive();
+    let cutoff = now - chrono::Duration::minutes(30);
+    let mut conn = app.state.pool.get().unwrap();
+    let (hash, next) = (sha256_hex(&s.refresh), sha256_hex("lkr_next"));
+    assert_eq!(
+        rotate_if_live(&mut conn, &hash, &next, now, cutoff).unwrap(),
+        Some(s.session_id.clone())
+    );
+    // Spent now: the short path declines (the full path handles reuse).
+    assert_eq!(
+        rotate_if_live(&mut conn, &hash, &sha256_hex("lkr_other"), now, cutoff).unwrap(),
+        None
+    );
+    // The successor works once; after the session is revoked it is declined
+    // and left unspent.
+    app.delete("/api/v1/sessions/current", &s.token)
+        .await
+        .ok(204);
+    assert_eq!(
+        rotate_if_live(&mut conn, &next, &sha256_hex("lkr_third"), now, cutoff).unwrap(),
+        None
+    );
+    let unspent = app.count(&format!(
+        "SELECT COUNT(*) AS n FROM refresh_tokens WHERE token_hash = '{next}' AND spent_at IS NULL"
+    ));
+    assert_eq!(unspent, 1);
+}
