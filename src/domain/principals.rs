@@ -283,7 +283,7 @@ fn watch_postgres(weak: &Weak<PrincipalCache>, url: &str) {
             },
         };
         polls = polls.wrapping_add(1);
-        let checked = if polls % PING_EVERY == 0 {
+        let checked = if polls.is_multiple_of(PING_EVERY) {
             conn.ping()
         } else {
             Ok(())
