@@ -88,17 +88,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn round_trip_and_binding() {
+    fn round_trip_and_binding() -> Result<(), SealError> {
         let (key, text) = MasterKey::generate();
         let sealed = key.seal(b"secret", "totp:1");
         assert_ne!(sealed, key.seal(b"secret", "totp:1"), "nonces differ");
-        assert_eq!(key.open(&sealed, "totp:1").unwrap(), b"secret");
+        assert_eq!(key.open(&sealed, "totp:1")?, b"secret");
         assert_eq!(key.open(&sealed, "totp:2"), Err(SealError::Open));
-        let same = MasterKey::from_base64(&text).unwrap();
-        assert_eq!(same.open(&sealed, "totp:1").unwrap(), b"secret");
+        let same = MasterKey::from_base64(&text)?;
+        assert_eq!(same.open(&sealed, "totp:1")?, b"secret");
         let (other, _) = MasterKey::generate();
         assert_eq!(other.open(&sealed, "totp:1"), Err(SealError::Open));
         assert_eq!(key.open("bm90IHNlYWxlZA==", "x"), Err(SealError::Open));
+        Ok(())
     }
 
     #[test]

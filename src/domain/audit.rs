@@ -232,11 +232,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn event_type_names_round_trip_through_serde() {
+    fn event_type_names_round_trip_through_serde() -> serde_json::Result<()> {
         for kind in EventType::ALL {
-            let json = serde_json::to_string(&kind).unwrap();
+            let json = serde_json::to_string(&kind)?;
             assert_eq!(json, format!("\"{}\"", kind.as_str()));
-            assert_eq!(serde_json::from_str::<EventType>(&json).unwrap(), kind);
+            assert_eq!(serde_json::from_str::<EventType>(&json)?, kind);
         }
+        Ok(())
     }
 }
