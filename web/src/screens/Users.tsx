@@ -64,11 +64,14 @@ export function Users() {
   const custom = useCustomRoles();
   const subName = (id: string | null | undefined) => (id ? subs.data?.items.find((s) => s.id === id)?.name ?? "MyGlue" : "");
 
-  // Search as you type, a moment after the last key.
+  // Search as you type, a moment after the last key; only a changed search
+  // goes back to page 1 (not the box's first render, nor a trailing space).
   useEffect(() => {
-    const t = setTimeout(() => { setQuery(q.trim()); setPage(1); }, 300);
+    const next = q.trim();
+    if (next === query) return;
+    const t = setTimeout(() => { setQuery(next); setPage(1); }, 300);
     return () => clearTimeout(t);
-  }, [q]);
+  }, [q, query]);
 
   const users = useAsync(() => unwrap(client.api.GET("/api/v1/users", {
     params: {
