@@ -90,7 +90,11 @@ impl AppState {
         web::block(move || {
             let result = pool.get().map_err(ApiError::from).and_then(|mut conn| {
                 let _writer = store::writer::attach(writer.as_ref());
-                f(&mut conn)
+                let result = f(&mut conn);
+                if matches!(result, Err(ApiError::Internal(_))) {
+                    conn.suspect();
+                }
+                result
             });
             for key in principals::take_pending() {
                 cache.invalidate(&key);

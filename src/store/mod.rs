@@ -25,7 +25,7 @@ pub mod writer;
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::pg::PgConnection;
@@ -90,11 +90,46 @@ pub struct Manager {
     target: DatabaseTarget,
 }
 
-impl ManageConnection for Manager {
-    type Connection = DbConn;
-    type Error = r2d2::Error;
+/// A pool connection rested longer than this is pinged before it is handed
+/// out; one in steady use is not (the ping would be a round trip per
+/// request on PostgreSQL).
+pub const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
 
-    fn connect(&self) -> Result<DbConn, r2d2::Error> {
+/// A pool connection, with what its last use says about it: it is pinged
+/// on checkout only when it rested longer than [`PING_AFTER_IDLE`] or its
+/// last unit of work failed on a database error ([`PoolConn::suspect`]),
+/// so a connection the server dropped costs at most the one request that
+/// found it, and is replaced at its next checkout.
+pub struct PoolConn {
+    conn: DbConn,
+    returned: Instant,
+    suspect: bool,
+}
+
+impl PoolConn {
+    /// Its last use failed on a database error: ping it before it serves again.
+    pub fn suspect(&mut self) {
+        self.suspect = true;
+    }
+}
+
+impl std::ops::Deref for PoolConn {
+    type Target = DbConn;
+    fn deref(&self) -> &DbConn {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for PoolConn {
+    fn deref_mut(&mut self) -> &mut DbConn {
+        &mut self.conn
+    }
+}
+
+impl Manager {
+    /// A new connection to the target (the pool's, the writer's, the
+    /// checkpointer's).
+    pub fn open(&self) -> Result<DbConn, r2d2::Error> {
         match &self.target {
             DatabaseTarget::Postgres(url) => PgConnection::establish(url)
                 .map(DbConn::Postgres)
@@ -117,13 +152,31 @@ impl ManageConnection for Manager {
             }
         }
     }
+}
 
-    fn is_valid(&self, conn: &mut DbConn) -> Result<(), r2d2::Error> {
-        conn.ping().map_err(r2d2::Error::QueryError)
+impl ManageConnection for Manager {
+    type Connection = PoolConn;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<PoolConn, r2d2::Error> {
+        Ok(PoolConn {
+            conn: self.open()?,
+            returned: Instant::now(),
+            suspect: false,
+        })
     }
 
-    fn has_broken(&self, conn: &mut DbConn) -> bool {
-        conn.is_broken()
+    fn is_valid(&self, conn: &mut PoolConn) -> Result<(), r2d2::Error> {
+        if conn.suspect || conn.returned.elapsed() >= PING_AFTER_IDLE {
+            conn.conn.ping().map_err(r2d2::Error::QueryError)?;
+            conn.suspect = false;
+        }
+        Ok(())
+    }
+
+    fn has_broken(&self, conn: &mut PoolConn) -> bool {
+        conn.returned = Instant::now();
+        conn.conn.is_broken()
     }
 }
 

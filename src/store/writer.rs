@@ -27,7 +27,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
-use diesel::r2d2::ManageConnection;
 use diesel::result::Error as DieselError;
 use diesel::sqlite::SqliteConnection;
 
@@ -146,7 +145,7 @@ impl Writer {
                 while weak.strong_count() > 0 {
                     std::thread::sleep(CHECKPOINT_INTERVAL);
                     if conn.is_none() {
-                        conn = manager.connect().ok();
+                        conn = manager.open().ok();
                     }
                     if let Some(DbConn::Sqlite(c)) = conn.as_mut() {
                         if let Err(e) = c.batch_execute("PRAGMA wal_checkpoint(PASSIVE);") {
@@ -216,7 +215,7 @@ impl Writer {
             return Ok(batch);
         }
         if state.conn.is_none() {
-            let mut conn = self.manager.connect().map_err(|e| {
+            let mut conn = self.manager.open().map_err(|e| {
                 DieselError::DatabaseError(
                     diesel::result::DatabaseErrorKind::ClosedConnection,
                     Box::new(e.to_string()),

@@ -24,7 +24,7 @@ fn throttle_rows(app: &TestApp) -> i64 {
     let mut conn = app.state.pool.get().unwrap();
     login_throttles::table
         .count()
-        .get_result(&mut conn)
+        .get_result(&mut **conn)
         .unwrap()
 }
 
@@ -35,7 +35,7 @@ fn audit_rows(app: &TestApp, before: Option<NaiveDateTime>) -> i64 {
     if let Some(before) = before {
         query = query.filter(audit_events::occurred_at.lt(before));
     }
-    query.count().get_result(&mut conn).unwrap()
+    query.count().get_result(&mut **conn).unwrap()
 }
 
 #[actix_web::test]

@@ -145,7 +145,7 @@ fn key_rotation_reaches_a_running_node_and_retired_keys_stop_verifying() {
         let mut conn = pool.get().unwrap();
         let n = diesel::update(signing_keys::table.find(&old_kid))
             .set(signing_keys::retired_at.eq(Some(retired)))
-            .execute(&mut conn)
+            .execute(&mut **conn)
             .unwrap();
         assert_eq!(n, 1);
     };

@@ -342,3 +342,53 @@ async fn oversize_unicode_and_control_characters_are_refused_cleanly() {
         .await
         .problem(404, "not_found");
 }
+
+/// Pool connections are pinged on checkout only after a rest or a failed
+/// use (no round trip per request): when PostgreSQL drops them all, each
+/// costs at most the one request that finds it, and the pool replaces it.
+#[actix_web::test]
+async fn pool_connections_the_database_dropped_are_replaced() {
+    use diesel::{Connection, RunQueryDsl};
+    let app = TestApp::new().await;
+    let Some((admin_url, db)) = app.pg_admin() else {
+        eprintln!("pool_connections_the_database_dropped_are_replaced: PostgreSQL only; skipped");
+        return;
+    };
+    let s = app.signup_and_login("dropped@example.com").await;
+    // A route that reads the database on every call (the session list).
+    let sessions = "/api/v1/me/sessions";
+    for _ in 0..5 {
+        app.get(sessions, &s.token).await.ok(200);
+    }
+    let mut admin = diesel::PgConnection::establish(admin_url).unwrap();
+    #[derive(diesel::QueryableByName)]
+    struct Ended {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        _ended: bool,
+    }
+    let ended = diesel::sql_query(format!(
+        "SELECT pg_terminate_backend(pid) AS _ended FROM pg_stat_activity \
+         WHERE datname = '{db}' AND pid <> pg_backend_pid()"
+    ))
+    .load::<Ended>(&mut admin)
+    .unwrap();
+    assert!(!ended.is_empty(), "the pool had connections to drop");
+    let mut failed = 0;
+    for _ in 0..ended.len() + 5 {
+        let r = app.get(sessions, &s.token).await;
+        if r.status == 500 {
+            assert_eq!(r.body["code"], "internal_error", "{}", r.body);
+            failed += 1;
+        } else {
+            r.ok(200);
+        }
+    }
+    assert!(
+        failed <= ended.len(),
+        "{failed} failures for {} dropped connections",
+        ended.len()
+    );
+    for _ in 0..20 {
+        app.get(sessions, &s.token).await.ok(200);
+    }
+}

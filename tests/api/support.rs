@@ -202,6 +202,13 @@ impl TestApp {
         self.pg.is_some()
     }
 
+    /// On PostgreSQL: the server's URL (as given) and the test database's name.
+    pub fn pg_admin(&self) -> Option<(&str, &str)> {
+        self.pg
+            .as_ref()
+            .map(|(url, name)| (url.as_str(), name.as_str()))
+    }
+
     /// Another server process ("node") on the same database and clock.
     pub fn node(&self) -> AppState {
         AppState::open(self.config.clone(), self.clock.clone()).expect("open second node")
@@ -225,7 +232,7 @@ impl TestApp {
     /// Runs raw SQL (to forge a state a test needs, e.g. legacy data).
     pub fn sql(&self, sql: &str) {
         let mut conn = self.state.pool.get().unwrap();
-        diesel::sql_query(sql).execute(&mut conn).unwrap();
+        diesel::sql_query(sql).execute(&mut **conn).unwrap();
         // A hand edit bypasses the domain's change notices: what the node
         // cached must not outlive it (see `domain::principals`).
         self.state.principals.clear();
@@ -239,7 +246,10 @@ impl TestApp {
             n: i64,
         }
         let mut conn = self.state.pool.get().unwrap();
-        diesel::sql_query(sql).get_result::<N>(&mut conn).unwrap().n
+        diesel::sql_query(sql)
+            .get_result::<N>(&mut **conn)
+            .unwrap()
+            .n
     }
 
     pub async fn get(&self, path: &str, token: &str) -> Resp {
@@ -403,7 +413,7 @@ impl TestApp {
                     name: String,
                 }
                 diesel::sql_query(format!("SELECT name FROM pragma_table_info('{table}')"))
-                    .load::<Col>(&mut conn)
+                    .load::<Col>(&mut **conn)
                     .unwrap()
                     .into_iter()
                     .map(|c| format!("COALESCE(CAST({} AS TEXT), '')", c.name))
@@ -412,7 +422,7 @@ impl TestApp {
             format!("SELECT {} AS row FROM {table}", cols.join(" || '|' || "))
         };
         diesel::sql_query(sql)
-            .load::<Row>(&mut conn)
+            .load::<Row>(&mut **conn)
             .unwrap()
             .into_iter()
             .map(|r| r.row)

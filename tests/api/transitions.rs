@@ -668,7 +668,7 @@ async fn the_migration_demotes_client_administrators_and_managers() {
         )
         .unwrap()
     };
-    match &mut *conn {
+    match &mut **conn {
         DbConn::Sqlite(c) => drop(c.run_next_migration(folder("sqlite")).unwrap()),
         DbConn::Postgres(c) => drop(c.run_next_migration(folder("postgres")).unwrap()),
     }
@@ -689,7 +689,7 @@ async fn the_migration_demotes_client_administrators_and_managers() {
            ('{}', 'acc', 'sub', 'ed@client.example', 'Ed', 'lite', 'x', FALSE, 0, '{now}', '{now}');",
         ids[0], ids[1], ids[2], ids[3]
     );
-    match &mut *conn {
+    match &mut **conn {
         DbConn::Sqlite(c) => diesel::connection::SimpleConnection::batch_execute(c, &sql).unwrap(),
         DbConn::Postgres(c) => {
             diesel::connection::SimpleConnection::batch_execute(c, &sql).unwrap()
@@ -704,7 +704,7 @@ async fn the_migration_demotes_client_administrators_and_managers() {
         role: String,
     }
     let rows: Vec<Row> = diesel::sql_query("SELECT email, role FROM users ORDER BY email")
-        .load(&mut *conn)
+        .load(&mut **conn)
         .unwrap();
     let roles: Vec<(String, String)> = rows.into_iter().map(|r| (r.email, r.role)).collect();
     assert_eq!(
@@ -727,7 +727,7 @@ async fn the_migration_demotes_client_administrators_and_managers() {
     let events: Vec<Event> = diesel::sql_query(
         "SELECT target_user_id, details FROM audit_events WHERE event_type = 'user.updated' ORDER BY target_user_id",
     )
-    .load(&mut *conn)
+    .load(&mut **conn)
     .unwrap();
     assert_eq!(events.len(), 2);
     assert_eq!(events[0].target_user_id, ids[1]);
