@@ -12,7 +12,7 @@ use super::{commit_then_refuse, Ctx, Verdict};
 use crate::config::Config;
 use crate::crypto::tokens::{self, AccessClaims};
 use crate::error::{ApiError, ApiResult};
-use crate::store::refresh_tokens::{self as refresh_store, RefreshToken};
+use crate::store::refresh_tokens::{self as refresh_store, RefreshToken, Rotation};
 use crate::store::sessions::{self as session_store, Session};
 use crate::store::users::{self as user_store, User};
 use crate::store::{write_tx, DbConn};
@@ -260,16 +260,15 @@ pub fn refresh(
     let hash = tokens::sha256_hex(token);
     let cutoff = idle_cutoff(config, ctx.now);
     // The common case, an unspent token of a live session, in the store's
-    // short rotation; the context is read after it committed, outside the
-    // write transaction.
+    // short rotation, which also reads the session context (after the
+    // rotation committed, or in its one statement on PostgreSQL).
     let next = tokens::random_token(tokens::REFRESH_PREFIX);
-    if let Some(session_id) =
-        refresh_store::rotate_if_live(conn, &hash, &tokens::sha256_hex(&next), ctx.now, cutoff)?
-    {
-        // Read after the rotation committed: a session ended in between is
-        // refused (its new refresh token is as dead as the session).
-        let found = session_store::find_live_context(conn, &session_id, ctx.now, cutoff)?
-            .ok_or(ApiError::Unauthorized)?;
+    let rotation =
+        refresh_store::rotate_if_live(conn, &hash, &tokens::sha256_hex(&next), ctx.now, cutoff)?;
+    if let Rotation::Rotated(found) = rotation {
+        // A session ended in between is refused (its new refresh token is
+        // as dead as the session).
+        let found = found.ok_or(ApiError::Unauthorized)?;
         let mfa_required =
             policy::required_by_flags(found.account_requires_mfa, found.sub_account_requires_mfa)
                 .is_some();

@@ -4,6 +4,9 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::refresh_tokens;
+use super::sessions::{
+    context_select, find_live_context, ContextRow, ContextSelect, ContextSqlType, SessionContext,
+};
 use super::DbConn;
 
 #[derive(Queryable, Selectable, Insertable, Clone, Debug)]
@@ -41,36 +44,60 @@ pub fn find(conn: &mut DbConn, hash: &str) -> QueryResult<Option<RefreshToken>> 
         .optional()
 }
 
+/// What [`rotate_if_live`] did.
+#[derive(Debug)]
+pub enum Rotation {
+    /// Nothing: the token is unknown or spent, or its session is not live
+    /// (the caller's full path tells these apart).
+    Skipped,
+    /// The token was spent and its successor stored. The session as it is
+    /// after the rotation, with its user and their scope's policies; `None`
+    /// if it ended in between (its successor is as dead as the session).
+    Rotated(Option<Box<SessionContext>>),
+}
+
 /// The short rotation: spends the token `hash` if it is unspent and its
 /// session live (not revoked, not expired, used after `idle_cutoff`, its
 /// user enabled), marks the session used and stores `next_hash` as its
 /// successor — all or nothing. The spend is the same conditional UPDATE as
 /// [`spend`] (with the liveness in its condition), so of concurrent callers
-/// one wins. `Some(session id)` when it rotated; `None` when it did not
-/// (unknown, spent or dead: the caller takes the full path, which tells
-/// these apart, and nothing was changed).
+/// one wins. Then the session context, as [`find_live_context`] reads it.
 ///
-/// PostgreSQL: one statement (a CTE), one round trip. SQLite: three
-/// statements in one write transaction, so the writer's turn is short.
+/// PostgreSQL: one statement (a CTE that also returns the context), one
+/// round trip. SQLite: three statements in one write transaction, so the
+/// writer's turn is short, and the context read after it committed.
 pub fn rotate_if_live(
     conn: &mut DbConn,
     hash: &str,
     next_hash: &str,
     now: NaiveDateTime,
     idle_cutoff: NaiveDateTime,
-) -> QueryResult<Option<String>> {
+) -> QueryResult<Rotation> {
     if let DbConn::Postgres(pg) = conn {
-        return PgRotation {
+        let row = PgRotation {
             now,
             hash,
             idle_cutoff,
             next_hash,
+            select: context_select(),
         }
-        .get_result::<Rotated>(pg)
-        .optional()
-        .map(|r| r.map(|r| r.session_id));
+        .get_result::<ContextRow>(pg)
+        .optional()?;
+        return Ok(match row {
+            None => Rotation::Skipped,
+            Some(row) => {
+                // The session row is the one the rotation's UPDATE returned:
+                // a revocation committed before it locked the row shows here.
+                let context = SessionContext::from(row);
+                let live = context.session.revoked_at.is_none()
+                    && context.session.expires_at > now
+                    && context.session.last_used_at > idle_cutoff
+                    && !context.user.disabled;
+                Rotation::Rotated(live.then(|| Box::new(context)))
+            }
+        });
     }
-    super::write_tx(conn, |conn| {
+    let rotated = super::write_tx(conn, |conn| -> QueryResult<Option<String>> {
         let DbConn::Sqlite(lite) = conn else {
             unreachable!("PostgreSQL is handled above");
         };
@@ -95,7 +122,13 @@ pub fn rotate_if_live(
             },
         )?;
         Ok(Some(session_id))
-    })
+    })?;
+    let Some(session_id) = rotated else {
+        return Ok(Rotation::Skipped);
+    };
+    // Read after the rotation committed, outside the writer's turn.
+    let context = find_live_context(conn, &session_id, now, idle_cutoff)?;
+    Ok(Rotation::Rotated(context.map(Box::new)))
 }
 
 #[derive(QueryableByName)]
@@ -113,6 +146,8 @@ struct PgRotation<'a> {
     hash: &'a str,
     idle_cutoff: NaiveDateTime,
     next_hash: &'a str,
+    /// What the statement returns ([`context_select`]).
+    select: ContextSelect<diesel::pg::Pg>,
 }
 
 impl diesel::query_builder::QueryId for PgRotation<'_> {
@@ -121,7 +156,7 @@ impl diesel::query_builder::QueryId for PgRotation<'_> {
 }
 
 impl diesel::query_builder::Query for PgRotation<'_> {
-    type SqlType = diesel::sql_types::Untyped;
+    type SqlType = ContextSqlType;
 }
 
 impl RunQueryDsl<diesel::pg::PgConnection> for PgRotation<'_> {}
@@ -152,13 +187,24 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for PgRotation<'_> {
         );
         out.push_bind_param::<Timestamp, _>(&self.now)?;
         out.push_sql(
-            " WHERE id IN (SELECT session_id FROM spent) RETURNING id) \
-             INSERT INTO refresh_tokens (token_hash, session_id, created_at, spent_at) SELECT ",
+            " WHERE id IN (SELECT session_id FROM spent) RETURNING *), \
+             successor AS (INSERT INTO refresh_tokens (token_hash, session_id, created_at, spent_at) SELECT ",
         );
         out.push_bind_param::<Text, _>(&self.next_hash)?;
         out.push_sql(", id, ");
         out.push_bind_param::<Timestamp, _>(&self.now)?;
-        out.push_sql(", NULL FROM touched RETURNING session_id");
+        // The context: the session as the UPDATE left it (named `sessions`
+        // so that the select list is diesel's own, column for column).
+        out.push_sql(", NULL FROM touched) SELECT ");
+        self.select.walk_ast(out.reborrow())?;
+        out.push_sql(
+            " FROM touched AS sessions \
+             INNER JOIN users ON users.id = sessions.user_id \
+             INNER JOIN accounts ON accounts.id = users.account_id \
+             LEFT JOIN sub_accounts ON sub_accounts.id = users.sub_account_id \
+             LEFT JOIN recovery_tokens ON recovery_tokens.user_id = users.id \
+             LEFT JOIN roles ON roles.id = users.role AND roles.account_id = users.account_id",
+        );
         Ok(())
     }
 }

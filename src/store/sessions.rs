@@ -1,6 +1,8 @@
 //! `sessions`: one row per signed-in device; access tokens name it in `sid`.
 
 use chrono::NaiveDateTime;
+use diesel::dsl;
+use diesel::dsl::AsSelect as SelectBy;
 use diesel::prelude::*;
 
 use super::schema::{accounts, recovery_tokens, roles, sessions, sub_accounts, users};
@@ -91,27 +93,66 @@ pub fn find_live_context(
         .filter(sessions::expires_at.gt(now))
         .filter(sessions::last_used_at.gt(idle_cutoff))
         .filter(users::disabled.eq(false))
-        .select((
-            Session::as_select(),
-            User::as_select(),
-            accounts::require_mfa,
-            sub_accounts::require_mfa.nullable(),
-            recovery_tokens::created_at.nullable(),
-            recovery_tokens::used_at.nullable(),
-            roles::permissions.nullable(),
-        ))
-        .first::<(
-            Session,
-            User,
-            bool,
-            Option<bool>,
-            Option<NaiveDateTime>,
-            Option<NaiveDateTime>,
-            Option<String>,
-        )>(conn)
+        .select(context_select())
+        .first::<ContextRow>(conn)
         .optional()?;
-    Ok(row.map(
-        |(
+    Ok(row.map(SessionContext::from))
+}
+
+/// The columns of a [`SessionContext`], in order (also the select list of
+/// the PostgreSQL refresh rotation, which returns the context itself).
+pub fn context_select<DB: diesel::backend::Backend>() -> ContextSelect<DB>
+where
+    Session: Selectable<DB>,
+    User: Selectable<DB>,
+{
+    (
+        Session::as_select(),
+        User::as_select(),
+        accounts::require_mfa,
+        sub_accounts::require_mfa.nullable(),
+        recovery_tokens::created_at.nullable(),
+        recovery_tokens::used_at.nullable(),
+        roles::permissions.nullable(),
+    )
+}
+
+/// The expression [`context_select`] returns.
+pub type ContextSelect<DB> = (
+    SelectBy<Session, DB>,
+    SelectBy<User, DB>,
+    accounts::require_mfa,
+    dsl::Nullable<sub_accounts::require_mfa>,
+    dsl::Nullable<recovery_tokens::created_at>,
+    dsl::Nullable<recovery_tokens::used_at>,
+    dsl::Nullable<roles::permissions>,
+);
+
+/// The SQL types of [`context_select`] on PostgreSQL.
+pub type ContextSqlType = (
+    SelectBy<Session, diesel::pg::Pg>,
+    SelectBy<User, diesel::pg::Pg>,
+    diesel::sql_types::Bool,
+    diesel::sql_types::Nullable<diesel::sql_types::Bool>,
+    diesel::sql_types::Nullable<diesel::sql_types::Timestamp>,
+    diesel::sql_types::Nullable<diesel::sql_types::Timestamp>,
+    diesel::sql_types::Nullable<diesel::sql_types::Text>,
+);
+
+/// A row of [`context_select`].
+pub type ContextRow = (
+    Session,
+    User,
+    bool,
+    Option<bool>,
+    Option<NaiveDateTime>,
+    Option<NaiveDateTime>,
+    Option<String>,
+);
+
+impl From<ContextRow> for SessionContext {
+    fn from(
+        (
             session,
             user,
             account_requires_mfa,
@@ -119,7 +160,9 @@ pub fn find_live_context(
             recovery_created_at,
             recovery_used_at,
             custom_role_permissions,
-        )| SessionContext {
+        ): ContextRow,
+    ) -> Self {
+        SessionContext {
             session,
             user,
             account_requires_mfa,
@@ -127,8 +170,8 @@ pub fn find_live_context(
             recovery_created_at,
             recovery_used_at,
             custom_role_permissions,
-        },
-    ))
+        }
+    }
 }
 
 pub fn find(conn: &mut DbConn, id: &str) -> QueryResult<Option<Session>> {

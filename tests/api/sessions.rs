@@ -648,31 +648,38 @@ async fn a_dead_sessions_refresh_token_is_refused_and_left_unspent() {
 #[actix_web::test]
 async fn the_short_rotation_takes_only_an_unspent_token_of_a_live_session() {
     use latchkey::crypto::tokens::sha256_hex;
-    use latchkey::store::refresh_tokens::rotate_if_live;
+    use latchkey::store::refresh_tokens::{rotate_if_live, Rotation};
     let app = TestApp::new().await;
     let s = app.signup_and_login("ann@example.com").await;
     let now = app.clock.now_naive();
     let cutoff = now - chrono::Duration::minutes(30);
     let mut conn = app.state.pool.get().unwrap();
     let (hash, next) = (sha256_hex(&s.refresh), sha256_hex("lkr_next"));
-    assert_eq!(
-        rotate_if_live(&mut conn, &hash, &next, now, cutoff).unwrap(),
-        Some(s.session_id.clone())
-    );
+    // Rotated, with the session context as the rotation left it.
+    match rotate_if_live(&mut conn, &hash, &next, now, cutoff).unwrap() {
+        Rotation::Rotated(Some(found)) => {
+            assert_eq!(found.session.id, s.session_id);
+            assert_eq!(found.session.last_used_at, now);
+            assert_eq!(found.user.id, s.user_id);
+            assert!(!found.account_requires_mfa);
+            assert_eq!(found.sub_account_requires_mfa, None);
+        }
+        other => panic!("rotated expected: {other:?}"),
+    }
     // Spent now: the short path declines (the full path handles reuse).
-    assert_eq!(
+    assert!(matches!(
         rotate_if_live(&mut conn, &hash, &sha256_hex("lkr_other"), now, cutoff).unwrap(),
-        None
-    );
+        Rotation::Skipped
+    ));
     // The successor works once; after the session is revoked it is declined
     // and left unspent.
     app.delete("/api/v1/sessions/current", &s.token)
         .await
         .ok(204);
-    assert_eq!(
+    assert!(matches!(
         rotate_if_live(&mut conn, &next, &sha256_hex("lkr_third"), now, cutoff).unwrap(),
-        None
-    );
+        Rotation::Skipped
+    ));
     let unspent = app.count(&format!(
         "SELECT COUNT(*) AS n FROM refresh_tokens WHERE token_hash = '{next}' AND spent_at IS NULL"
     ));
