@@ -158,7 +158,7 @@ pub fn enrollment_grant(
 /// holding an enrollment grant.
 #[derive(Debug, Clone)]
 pub enum MfaActor {
-    Session(Box<Principal>),
+    Session(std::sync::Arc<Principal>),
     Enrollment(Box<EnrollmentGrant>),
 }
 

@@ -98,7 +98,7 @@ pub fn take_pending() -> Vec<String> {
 
 struct Entry {
     kid: String,
-    principal: Principal,
+    principal: Arc<Principal>,
     stored: Instant,
 }
 
@@ -159,7 +159,7 @@ impl PrincipalCache {
         keys: &KeyRing,
         now: NaiveDateTime,
         idle_cutoff: NaiveDateTime,
-    ) -> Option<Principal> {
+    ) -> Option<Arc<Principal>> {
         if !self.trusted() {
             return None;
         }
@@ -175,12 +175,12 @@ impl PrincipalCache {
             && session.expires_at > now
             && session.last_used_at > idle_cutoff
             && keys.verifies(&entry.kid);
-        live.then(|| entry.principal.clone())
+        live.then(|| Arc::clone(&entry.principal))
     }
 
     /// Stores what was just read for `token`, unless a change was applied
     /// since `generation` was read (the read may predate it).
-    pub fn store(&self, token: &str, kid: String, principal: &Principal, generation: u64) {
+    pub fn store(&self, token: &str, kid: String, principal: &Arc<Principal>, generation: u64) {
         if !self.trusted() {
             return;
         }
@@ -198,7 +198,7 @@ impl PrincipalCache {
             token.to_string(),
             Entry {
                 kid,
-                principal: principal.clone(),
+                principal: Arc::clone(principal),
                 stored: Instant::now(),
             },
         );

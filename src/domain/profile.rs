@@ -16,13 +16,13 @@ use crate::store::{write_tx, DbConn};
 
 /// The user and their MFA status, from what the request already read (no
 /// further query).
-pub fn me(principal: &Principal) -> (User, MfaStatus) {
+pub fn me(principal: &Principal) -> (&User, MfaStatus) {
     let status = mfa::status_of(
         &principal.user,
         principal.required_by,
         principal.unused_recovery_created_at,
     );
-    (principal.user.clone(), status)
+    (&principal.user, status)
 }
 
 /// Changes the password after re-checking the current one (see

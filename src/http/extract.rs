@@ -5,6 +5,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpRequest};
@@ -15,8 +16,17 @@ use crate::domain::sessions::idle_cutoff;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
-/// The signed-in caller of a route.
-pub type AuthSession = Principal;
+/// The signed-in caller of a route: the principal, shared with the
+/// principal cache (a hit clones a pointer, not the rows).
+#[derive(Clone, Debug)]
+pub struct AuthSession(pub Arc<Principal>);
+
+impl std::ops::Deref for AuthSession {
+    type Target = Principal;
+    fn deref(&self) -> &Principal {
+        &self.0
+    }
+}
 
 fn bearer(req: &HttpRequest) -> Option<String> {
     let value = req
@@ -32,9 +42,9 @@ fn bearer(req: &HttpRequest) -> Option<String> {
     (!token.is_empty() && token.len() <= 4096).then(|| token.to_string())
 }
 
-fn state(req: &HttpRequest) -> ApiResult<AppState> {
+fn state(req: &HttpRequest) -> ApiResult<web::Data<AppState>> {
     req.app_data::<web::Data<AppState>>()
-        .map(|d| d.get_ref().clone())
+        .cloned()
         .ok_or_else(|| ApiError::internal("application state missing"))
 }
 
@@ -48,7 +58,7 @@ async fn enrollment_grant(
         .await
 }
 
-async fn access_session(state: &AppState, token: String) -> ApiResult<Principal> {
+async fn access_session(state: &AppState, token: String) -> ApiResult<Arc<Principal>> {
     let now = state.clock.now();
     let naive = now.naive_utc();
     let cutoff = idle_cutoff(&state.config, naive);
@@ -75,9 +85,11 @@ async fn access_session(state: &AppState, token: String) -> ApiResult<Principal>
         }
         Err(_) => return Err(ApiError::Unauthorized),
     };
-    let principal = state
-        .db(move |conn| auth::session_principal(conn, claims, naive, cutoff))
-        .await?;
+    let principal = Arc::new(
+        state
+            .db(move |conn| auth::session_principal(conn, claims, naive, cutoff))
+            .await?,
+    );
     if let Ok(kid) = tokens::header_kid(&token) {
         state.principals.store(&token, kid, &principal, generation);
     }
@@ -86,7 +98,10 @@ async fn access_session(state: &AppState, token: String) -> ApiResult<Principal>
 
 /// Resolves a bearer token that must be an access token. An enrollment
 /// token gets 403 `mfa_enrollment_required`; anything else 401.
-async fn authenticate(state: AppState, token: Option<String>) -> ApiResult<Principal> {
+async fn authenticate(
+    state: web::Data<AppState>,
+    token: Option<String>,
+) -> ApiResult<Arc<Principal>> {
     let token = token.ok_or(ApiError::Unauthorized)?;
     if token.starts_with(tokens::ENROLLMENT_PREFIX) {
         return match enrollment_grant(&state, token).await? {
@@ -102,14 +117,14 @@ async fn authenticate(state: AppState, token: Option<String>) -> ApiResult<Princ
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = Result<T, actix_web::Error>>>>;
 
-impl FromRequest for Principal {
+impl FromRequest for AuthSession {
     type Error = actix_web::Error;
     type Future = BoxFuture<Self>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let token = bearer(req);
         let state = state(req);
-        Box::pin(async move { Ok(authenticate(state?, token).await?) })
+        Box::pin(async move { Ok(AuthSession(authenticate(state?, token).await?)) })
     }
 }
 
@@ -129,9 +144,7 @@ impl FromRequest for MfaActor {
                     .ok_or(ApiError::Unauthorized)?;
                 return Ok(MfaActor::Enrollment(Box::new(grant)));
             }
-            Ok(MfaActor::Session(Box::new(
-                authenticate(state, Some(token)).await?,
-            )))
+            Ok(MfaActor::Session(authenticate(state, Some(token)).await?))
         })
     }
 }

@@ -33,7 +33,7 @@ pub async fn get_me(auth: AuthSession) -> ApiResult<web::Json<MeResponse>> {
     // Everything is known from the request's one query.
     let (user, mfa) = profile::me(&auth);
     Ok(web::Json(MeResponse {
-        user: UserResponse::new(&user, mfa.required),
+        user: UserResponse::new(user, mfa.required),
         mfa,
         permissions: auth
             .permissions
