@@ -171,9 +171,7 @@ impl PrincipalCache {
             && claims.exp > unix
             && claims.nbf.is_none_or(|nbf| nbf <= unix)
             && claims.iat <= unix + 60
-            && session.revoked_at.is_none()
-            && session.expires_at > now
-            && session.last_used_at > idle_cutoff
+            && session.is_live(now, idle_cutoff)
             && keys.verifies(&entry.kid);
         live.then(|| Arc::clone(&entry.principal))
     }

@@ -89,10 +89,7 @@ pub fn rotate_if_live(
                 // The session row is the one the rotation's UPDATE returned:
                 // a revocation committed before it locked the row shows here.
                 let context = SessionContext::from(row);
-                let live = context.session.revoked_at.is_none()
-                    && context.session.expires_at > now
-                    && context.session.last_used_at > idle_cutoff
-                    && !context.user.disabled;
+                let live = context.session.is_live(now, idle_cutoff) && !context.user.disabled;
                 Rotation::Rotated(live.then(|| Box::new(context)))
             }
         });

@@ -25,6 +25,14 @@ pub struct Session {
     pub revoked_at: Option<NaiveDateTime>,
 }
 
+impl Session {
+    /// Not revoked, not past its absolute expiry, used after `idle_cutoff`:
+    /// what [`find_live_context`] asks of the row, for a row already read.
+    pub fn is_live(&self, now: NaiveDateTime, idle_cutoff: NaiveDateTime) -> bool {
+        self.revoked_at.is_none() && self.expires_at > now && self.last_used_at > idle_cutoff
+    }
+}
+
 pub fn insert(conn: &mut DbConn, session: &Session) -> QueryResult<()> {
     diesel::insert_into(sessions::table)
         .values(session)
