@@ -122,7 +122,7 @@ pub fn main() -> CliResult {
             );
             checks.finish().map_err(|e| format!("{e:?}"))?;
             let password = read_password()?;
-            let hash = crate::crypto::password::hash(&password);
+            let hash = crate::crypto::password::hash(&password).map_err(|e| e.to_string())?;
             let mut conn = state.pool.get()?;
             let (account, user) = signup::create_account(
                 &mut conn,

@@ -358,6 +358,12 @@ impl From<diesel::result::Error> for ApiError {
     }
 }
 
+impl From<crate::crypto::seal::SealError> for ApiError {
+    fn from(e: crate::crypto::seal::SealError) -> Self {
+        ApiError::Internal(format!("seal: {e}"))
+    }
+}
+
 impl From<diesel::r2d2::PoolError> for ApiError {
     fn from(e: diesel::r2d2::PoolError) -> Self {
         ApiError::Unavailable(format!("database pool: {e}"))

@@ -157,7 +157,9 @@ impl Hasher {
     }
 
     pub async fn hash(&self, password: String) -> ApiResult<String> {
-        self.run(move || password::hash(&password)).await
+        self.run(move || password::hash(&password))
+            .await?
+            .map_err(ApiError::internal)
     }
 
     /// Verifies against `phc`, or against the dummy hash when there is no
@@ -166,11 +168,9 @@ impl Hasher {
         self.verifications.fetch_add(1, Ordering::Relaxed);
         self.run(move || match phc {
             Some(phc) => password::verify(&password, &phc),
-            None => {
-                password::verify(&password, password::dummy_hash());
-                false
-            }
+            None => password::verify(&password, password::dummy_hash()).map(|_| false),
         })
-        .await
+        .await?
+        .map_err(ApiError::internal)
     }
 }

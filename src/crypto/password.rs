@@ -32,8 +32,26 @@ const IDLE_RELEASE: Duration = Duration::from_secs(2);
 /// use are touched, so only those count in RSS.
 const BUFFER_CAPACITY_BLOCKS: usize = 33 * 1024;
 
-fn params() -> Params {
-    Params::new(MEMORY_KIB, 2, 1, None).expect("static argon2 parameters are valid")
+/// Hashing failed: the argon2 threads are gone or a job of theirs panicked,
+/// or argon2 refused its input. A server error, never a wrong password.
+#[derive(Debug, thiserror::Error)]
+#[error("password hashing: {0}")]
+pub struct HashError(String);
+
+impl From<argon2::Error> for HashError {
+    fn from(e: argon2::Error) -> Self {
+        HashError(e.to_string())
+    }
+}
+
+impl From<argon2::password_hash::Error> for HashError {
+    fn from(e: argon2::password_hash::Error) -> Self {
+        HashError(e.to_string())
+    }
+}
+
+fn params() -> Result<Params, HashError> {
+    Ok(Params::new(MEMORY_KIB, 2, 1, None)?)
 }
 
 type Job = Box<dyn FnOnce(&mut Vec<Block>) + Send>;
@@ -53,10 +71,14 @@ fn pool() -> &'static Pool {
         let rx = std::sync::Arc::new(Mutex::new(rx));
         for i in 0..threads {
             let rx = rx.clone();
-            std::thread::Builder::new()
+            // A thread that cannot start leaves the others; with none, the
+            // queue has no receiver and every job runs on its caller.
+            if let Err(e) = std::thread::Builder::new()
                 .name(format!("argon2-{i}"))
                 .spawn(move || worker(&rx))
-                .expect("spawn an argon2 thread");
+            {
+                tracing::warn!(error = %e, "cannot start an argon2 thread");
+            }
         }
         Pool {
             jobs: Mutex::new(tx),
@@ -107,7 +129,9 @@ fn worker(jobs: &Mutex<Receiver<Job>>) {
 }
 
 /// Runs `f` with a block buffer on an argon2 thread and waits for it.
-fn on_pool<T: Send + 'static>(f: impl FnOnce(&mut Vec<Block>) -> T + Send + 'static) -> T {
+fn on_pool<T: Send + 'static>(
+    f: impl FnOnce(&mut Vec<Block>) -> T + Send + 'static,
+) -> Result<T, HashError> {
     let (reply_tx, reply_rx) = mpsc::channel();
     let job: Job = Box::new(move |buffer| {
         let _ = reply_tx.send(f(buffer));
@@ -124,7 +148,7 @@ fn on_pool<T: Send + 'static>(f: impl FnOnce(&mut Vec<Block>) -> T + Send + 'sta
     }
     reply_rx
         .recv()
-        .expect("an argon2 job answers unless it panicked")
+        .map_err(|_| HashError("the argon2 job panicked".into()))
 }
 
 /// The first `blocks` blocks of `buffer`, grown (zeroed) when it is smaller.
@@ -139,29 +163,29 @@ fn blocks_of(buffer: &mut Vec<Block>, blocks: usize) -> &mut [Block] {
 }
 
 /// argon2id with our parameters into a PHC string, using `buffer`.
-fn hash_with(password: &[u8], salt: &SaltString, buffer: &mut Vec<Block>) -> String {
-    let params = params();
+fn hash_with(
+    password: &[u8],
+    salt: &SaltString,
+    buffer: &mut Vec<Block>,
+) -> Result<String, HashError> {
+    let params = params()?;
     let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
     let mut salt_bytes = [0u8; 64];
-    let salt_raw = salt
-        .as_salt()
-        .decode_b64(&mut salt_bytes)
-        .expect("a generated salt decodes");
+    let salt_raw = salt.as_salt().decode_b64(&mut salt_bytes)?;
     let blocks = blocks_of(buffer, params.block_count());
     let output = Output::init_with(Params::DEFAULT_OUTPUT_LEN, |out| {
         argon2
             .hash_password_into_with_memory(password, salt_raw, out, &mut *blocks)
             .map_err(Into::into)
-    })
-    .expect("argon2 hashing with valid parameters cannot fail");
-    PasswordHash {
+    })?;
+    Ok(PasswordHash {
         algorithm: Algorithm::Argon2id.ident(),
         version: Some(Version::V0x13.into()),
-        params: ParamsString::try_from(&params).expect("static parameters encode"),
+        params: ParamsString::try_from(&params)?,
         salt: Some(salt.as_salt()),
         hash: Some(output),
     }
-    .to_string()
+    .to_string())
 }
 
 /// Verifies `password` against the PHC string `phc` (any argon2 variant and
@@ -198,33 +222,34 @@ fn verify_with(password: &[u8], phc: &str, buffer: &mut Vec<Block>) -> bool {
 }
 
 /// Hashes a password into a PHC string with a fresh random salt.
-pub fn hash(password: &str) -> String {
+pub fn hash(password: &str) -> Result<String, HashError> {
     let password = password.as_bytes().to_vec();
-    on_pool(move |buffer| hash_with(&password, &SaltString::generate(&mut OsRng), buffer))
+    on_pool(move |buffer| hash_with(&password, &SaltString::generate(&mut OsRng), buffer))?
 }
 
 /// The stored "hash" of a user who has no password (provisioned by single
 /// sign-on): no password verifies against it.
 pub const NO_PASSWORD: &str = "!no-password";
 
-/// A hash of a random password, verified against when there is no real
-/// hash to check, so the answer costs the same time either way.
+/// A hash verified against when there is no real hash to check, so the
+/// answer costs the same time either way: our parameters, a random salt
+/// and a random output, which no password is known to give (and the
+/// answer against it is discarded anyway).
 pub fn dummy_hash() -> &'static str {
-    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    DUMMY.get_or_init(|| hash(&crate::crypto::tokens::random_token("dummy-")))
+    "$argon2id$v=19$m=19456,t=2,p=1$7/cuTQ4pzvjR/ytZKzFdHw$E2KxEY0W61T3MMR52A4S3Rb5CgQ9YTIiOteBY2oCPF4"
 }
 
 /// Verifies a password against a PHC string (constant time inside argon2).
 /// A malformed stored hash (or [`NO_PASSWORD`]) verifies as false, after the
 /// same argon2 work as a real one.
-pub fn verify(password: &str, phc: &str) -> bool {
+pub fn verify(password: &str, phc: &str) -> Result<bool, HashError> {
     // A stored hash that does not parse costs the same argon2 work as one
     // that does (against the dummy hash), and verifies as false.
     let usable = PasswordHash::new(phc).is_ok();
     let target = if usable { phc } else { dummy_hash() }.to_string();
     let password = password.as_bytes().to_vec();
-    let matched = on_pool(move |buffer| verify_with(&password, &target, buffer));
-    usable && matched
+    let matched = on_pool(move |buffer| verify_with(&password, &target, buffer))?;
+    Ok(usable && matched)
 }
 
 #[cfg(test)]
@@ -232,25 +257,40 @@ mod tests {
     use super::*;
     use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 
+    type TestResult = Result<(), Box<dyn std::error::Error>>;
+
     #[test]
-    fn hash_then_verify() {
-        let phc = hash("correct horse battery");
+    fn hash_then_verify() -> TestResult {
+        let phc = hash("correct horse battery")?;
         assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
-        assert!(verify("correct horse battery", &phc));
-        assert!(!verify("correct horse batterz", &phc));
-        assert!(!verify("x", "not a phc string"));
+        assert!(verify("correct horse battery", &phc)?);
+        assert!(!verify("correct horse batterz", &phc)?);
+        assert!(!verify("x", "not a phc string")?);
+        Ok(())
     }
 
     #[test]
-    fn agrees_with_the_argon2_crate_both_ways() {
+    fn the_dummy_hash_costs_what_ours_cost() -> TestResult {
+        let dummy = PasswordHash::new(dummy_hash())?;
+        assert_eq!(Params::try_from(&dummy)?, params()?);
+        assert_eq!(Algorithm::try_from(dummy.algorithm)?, Algorithm::Argon2id);
+        assert_eq!(
+            dummy.hash.map(|h| h.len()),
+            Some(Params::DEFAULT_OUTPUT_LEN)
+        );
+        assert!(!verify("", dummy_hash())?);
+        Ok(())
+    }
+
+    #[test]
+    fn agrees_with_the_argon2_crate_both_ways() -> TestResult {
         let salt = SaltString::generate(&mut OsRng);
-        let reference = Argon2::new(Algorithm::Argon2id, Version::V0x13, params())
-            .hash_password(b"correct horse battery", &salt)
-            .unwrap()
+        let reference = Argon2::new(Algorithm::Argon2id, Version::V0x13, params()?)
+            .hash_password(b"correct horse battery", &salt)?
             .to_string();
         let mut buffer = Vec::new();
         assert_eq!(
-            hash_with(b"correct horse battery", &salt, &mut buffer),
+            hash_with(b"correct horse battery", &salt, &mut buffer)?,
             reference
         );
         // Other parameters and variants than ours still verify (a smaller
@@ -258,21 +298,21 @@ mod tests {
         let other = Argon2::new(
             Algorithm::Argon2i,
             Version::V0x13,
-            Params::new(1024, 1, 1, None).unwrap(),
+            Params::new(1024, 1, 1, None)?,
         )
-        .hash_password(b"correct horse battery", &salt)
-        .unwrap()
+        .hash_password(b"correct horse battery", &salt)?
         .to_string();
         assert!(verify_with(b"correct horse battery", &other, &mut buffer));
         assert!(!verify_with(b"correct horse batterz", &other, &mut buffer));
-        let ours = hash("correct horse battery");
+        let ours = hash("correct horse battery")?;
         assert!(Argon2::default()
-            .verify_password(b"correct horse battery", &PasswordHash::new(&ours).unwrap())
+            .verify_password(b"correct horse battery", &PasswordHash::new(&ours)?)
             .is_ok());
         assert!(verify_with(
             b"correct horse battery",
             &reference,
             &mut buffer
         ));
+        Ok(())
     }
 }

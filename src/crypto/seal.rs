@@ -23,6 +23,8 @@ pub enum SealError {
     BadKey,
     #[error("sealed value is malformed or was sealed with another key")]
     Open,
+    #[error("encryption failed")]
+    Seal,
 }
 
 impl MasterKey {
@@ -48,7 +50,7 @@ impl MasterKey {
         (MasterKey(key), text)
     }
 
-    pub fn seal(&self, plaintext: &[u8], aad: &str) -> String {
+    pub fn seal(&self, plaintext: &[u8], aad: &str) -> Result<String, SealError> {
         let cipher = Aes256Gcm::new(&self.0);
         let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
         let ciphertext = cipher
@@ -59,10 +61,10 @@ impl MasterKey {
                     aad: aad.as_bytes(),
                 },
             )
-            .expect("AES-GCM encryption of a bounded buffer cannot fail");
+            .map_err(|_| SealError::Seal)?;
         let mut out = nonce.to_vec();
         out.extend_from_slice(&ciphertext);
-        STANDARD.encode(out)
+        Ok(STANDARD.encode(out))
     }
 
     pub fn open(&self, sealed: &str, aad: &str) -> Result<Vec<u8>, SealError> {
@@ -90,8 +92,8 @@ mod tests {
     #[test]
     fn round_trip_and_binding() -> Result<(), SealError> {
         let (key, text) = MasterKey::generate();
-        let sealed = key.seal(b"secret", "totp:1");
-        assert_ne!(sealed, key.seal(b"secret", "totp:1"), "nonces differ");
+        let sealed = key.seal(b"secret", "totp:1")?;
+        assert_ne!(sealed, key.seal(b"secret", "totp:1")?, "nonces differ");
         assert_eq!(key.open(&sealed, "totp:1")?, b"secret");
         assert_eq!(key.open(&sealed, "totp:2"), Err(SealError::Open));
         let same = MasterKey::from_base64(&text)?;

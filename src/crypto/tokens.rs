@@ -108,22 +108,21 @@ pub struct Signer {
 }
 
 impl Signer {
-    pub fn from_secret(kid: String, secret: &[u8; 32]) -> Self {
+    pub fn from_secret(kid: String, secret: &[u8; 32]) -> Result<Self, serde_json::Error> {
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(kid.clone());
         header.typ = Some("at+jwt".to_string());
-        let header =
-            URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header).expect("a JWT header serializes"));
-        Signer {
+        let header = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header)?);
+        Ok(Signer {
             kid,
             key: SigningKey::from_bytes(secret),
             header,
-        }
+        })
     }
 
-    pub fn sign(&self, claims: &AccessClaims) -> String {
+    pub fn sign(&self, claims: &AccessClaims) -> Result<String, serde_json::Error> {
         use ed25519_dalek::Signer as _;
-        let claims = serde_json::to_vec(claims).expect("access claims serialize");
+        let claims = serde_json::to_vec(claims)?;
         let mut token = String::with_capacity(self.header.len() + claims.len() * 4 / 3 + 92);
         token.push_str(&self.header);
         token.push('.');
@@ -131,7 +130,7 @@ impl Signer {
         let signature = self.key.sign(token.as_bytes());
         token.push('.');
         URL_SAFE_NO_PAD.encode_string(signature.to_bytes(), &mut token);
-        token
+        Ok(token)
     }
 }
 
@@ -225,12 +224,12 @@ mod tests {
     }
 
     #[test]
-    fn sign_gives_the_token_jsonwebtoken_gives() {
+    fn sign_gives_the_token_jsonwebtoken_gives() -> Result<(), Box<dyn std::error::Error>> {
         // Ed25519 is deterministic: the same key, header and claims give
         // the same bytes, so the hand-assembled JWS can be compared whole.
         use ed25519_dalek::pkcs8::EncodePrivateKey;
         let (secret, _) = generate_ed25519();
-        let der = SigningKey::from_bytes(&secret).to_pkcs8_der().unwrap();
+        let der = SigningKey::from_bytes(&secret).to_pkcs8_der()?;
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some("k1".into());
         header.typ = Some("at+jwt".into());
@@ -238,20 +237,20 @@ mod tests {
             &header,
             &claims(1000),
             &jsonwebtoken::EncodingKey::from_ed_der(der.as_bytes()),
-        )
-        .unwrap();
+        )?;
         assert_eq!(
-            Signer::from_secret("k1".into(), &secret).sign(&claims(1000)),
+            Signer::from_secret("k1".into(), &secret)?.sign(&claims(1000))?,
             expected
         );
+        Ok(())
     }
 
     #[test]
     fn sign_and_verify() {
         let (secret, x) = generate_ed25519();
-        let signer = Signer::from_secret("k1".into(), &secret);
+        let signer = Signer::from_secret("k1".into(), &secret).unwrap();
         let verifier = Verifier::from_x(&x).unwrap();
-        let token = signer.sign(&claims(1000));
+        let token = signer.sign(&claims(1000)).unwrap();
         assert_eq!(header_kid(&token).unwrap(), "k1");
         assert_eq!(
             verify(&token, &verifier, "Latchkey", "latchkey", 1001).unwrap(),

@@ -20,6 +20,7 @@ use utoipa::ToSchema;
 use crate::config::Config;
 use crate::crypto::seal::MasterKey;
 use crate::crypto::tokens::{self, AccessClaims, Signer, TokenError, Verifier};
+use crate::error::{ApiError, ApiResult};
 use crate::store::keys::{self as key_store, SigningKeyRow};
 use crate::store::{DbConn, StoreError};
 
@@ -77,7 +78,9 @@ pub fn rotate(
     let row = SigningKeyRow {
         kid: kid.clone(),
         public_key: x,
-        private_key_sealed: master.seal(&secret, &aad(&kid)),
+        private_key_sealed: master
+            .seal(&secret, &aad(&kid))
+            .map_err(|e| StoreError(format!("key rotation: {e}")))?,
         created_at: now,
         retired_at: None,
     };
@@ -120,7 +123,10 @@ fn build_set(rows: &[SigningKeyRow], master: &MasterKey) -> Result<Option<KeySet
             let secret: [u8; 32] = secret
                 .try_into()
                 .map_err(|_| StoreError(format!("signing key {} is malformed", row.kid)))?;
-            signer = Some(Signer::from_secret(row.kid.clone(), &secret));
+            signer = Some(
+                Signer::from_secret(row.kid.clone(), &secret)
+                    .map_err(|e| StoreError(format!("signing key {}: {e}", row.kid)))?,
+            );
         }
     }
     Ok(signer.map(|signer| KeySet {
@@ -217,8 +223,11 @@ impl KeyRing {
         Ok(true)
     }
 
-    pub fn sign(&self, claims: &AccessClaims) -> String {
-        self.current().signer.sign(claims)
+    pub fn sign(&self, claims: &AccessClaims) -> ApiResult<String> {
+        self.current()
+            .signer
+            .sign(claims)
+            .map_err(|e| ApiError::internal(format!("signing an access token: {e}")))
     }
 
     /// Verifies an access token against the cached keys.

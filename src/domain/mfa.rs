@@ -241,7 +241,7 @@ pub fn start_enrollment(
                 id: id.clone(),
                 user_id: user.id.clone(),
                 status: STATUS_PENDING.into(),
-                secret_sealed: config.master_key.seal(&secret, &secret_aad(&id)),
+                secret_sealed: config.master_key.seal(&secret, &secret_aad(&id))?,
                 last_used_step: None,
                 created_at: ctx.now,
                 expires_at: Some(expires_at),

@@ -41,7 +41,7 @@ pub fn recheck_password(
     let current = lockout::reserve_password_attempt(conn, &user.email, ctx)?
         .filter(|u| u.id == user.id)
         .ok_or(ApiError::Unauthorized)?;
-    let ok = password::verify(password, &current.password_hash);
+    let ok = password::verify(password, &current.password_hash).map_err(ApiError::internal)?;
     commit_then_refuse(conn, |conn| {
         if ok {
             lockout::password_succeeded(conn, &current.email, ctx)?;

@@ -137,7 +137,7 @@ fn tokens_with(
     now: NaiveDateTime,
     mfa_required: bool,
 ) -> ApiResult<Issued> {
-    Ok(unsigned_tokens(conn, config, user, session, now, mfa_required)?.sign(keys))
+    unsigned_tokens(conn, config, user, session, now, mfa_required)?.sign(keys)
 }
 
 /// Tokens whose access token is still to be signed: refresh signs after its
@@ -152,15 +152,15 @@ struct Unsigned {
 }
 
 impl Unsigned {
-    fn sign(self, keys: &KeyRing) -> Issued {
-        Issued {
-            access_token: keys.sign(&self.claims),
+    fn sign(self, keys: &KeyRing) -> ApiResult<Issued> {
+        Ok(Issued {
+            access_token: keys.sign(&self.claims)?,
             session_id: self.claims.sid.clone(),
             refresh_token: self.refresh_token,
             expires_in: self.expires_in,
             user: self.user,
             mfa_required: self.mfa_required,
-        }
+        })
     }
 }
 
@@ -272,14 +272,14 @@ pub fn refresh(
         let mfa_required =
             policy::required_by_flags(found.account_requires_mfa, found.sub_account_requires_mfa)
                 .is_some();
-        return Ok(Unsigned {
+        return Unsigned {
             claims: access_claims(config, &found.user, &found.session, ctx.now),
             refresh_token: next,
             expires_in: config.access_ttl.as_secs(),
             user: found.user,
             mfa_required,
         }
-        .sign(keys));
+        .sign(keys);
     }
     commit_then_refuse(conn, |conn| {
         if refresh_store::spend(conn, &hash, ctx.now)? == 0 {
@@ -325,7 +325,7 @@ pub fn refresh(
             mfa_required,
         )?))
     })
-    .map(|unsigned| unsigned.sign(keys))
+    .and_then(|unsigned| unsigned.sign(keys))
 }
 
 /// Ends one of the user's sessions (404 when it is not theirs or not live).

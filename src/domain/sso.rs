@@ -318,7 +318,7 @@ pub fn create_provider(
         let provider = IdentityProvider {
             client_secret_sealed: config
                 .master_key
-                .seal(client_secret.as_bytes(), &client_secret_aad(&id)),
+                .seal(client_secret.as_bytes(), &client_secret_aad(&id))?,
             id,
             account_id,
             sub_account_id,
@@ -392,7 +392,7 @@ pub fn update_provider(
         changes.client_secret_sealed = Some(
             config
                 .master_key
-                .seal(secret.as_bytes(), &client_secret_aad(&id)),
+                .seal(secret.as_bytes(), &client_secret_aad(&id))?,
         );
     }
     write_tx(conn, |conn| {
@@ -528,7 +528,7 @@ pub fn record_flow(
         &SsoFlow {
             pkce_verifier_sealed: config
                 .master_key
-                .seal(request.pkce_verifier.as_bytes(), &pkce_aad(&id)),
+                .seal(request.pkce_verifier.as_bytes(), &pkce_aad(&id))?,
             id,
             state_hash: tokens::sha256_hex(&request.state),
             provider_id: provider_id.to_string(),

@@ -169,7 +169,10 @@ impl Writer {
         let mut state = lock(&self.state);
         self.waiting.fetch_sub(1, Ordering::SeqCst);
         let batch = self.begin(&mut state)?;
-        let conn = state.conn.as_mut().expect("begin opened the connection");
+        let Some(conn) = state.conn.as_mut() else {
+            // `begin` opens it or fails; never reached.
+            return Err(E::from(DieselError::BrokenTransactionManager));
+        };
         // The unit's savepoint (the batch's transaction is depth 1).
         let outcome = match AnsiTransactionManager::begin_transaction(sqlite(conn)) {
             Ok(()) => {
@@ -228,7 +231,10 @@ impl Writer {
                 .batch_execute("PRAGMA wal_autocheckpoint = 0; PRAGMA cache_size = -4096;")?;
             state.conn = Some(conn);
         }
-        let conn = sqlite(state.conn.as_mut().expect("opened above"));
+        let Some(conn) = state.conn.as_mut() else {
+            return Err(DieselError::BrokenTransactionManager);
+        };
+        let conn = sqlite(conn);
         if let Err(e) = AnsiTransactionManager::begin_transaction_sql(conn, "BEGIN IMMEDIATE") {
             // A connection whose transaction state is in doubt is replaced.
             state.conn = None;
