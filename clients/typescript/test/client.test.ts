@@ -190,8 +190,10 @@ describe("token life cycle", () => {
     await signUpAndIn(tabA);
     await tabB.restore();
     const results = await Promise.allSettled([tabA.refresh(), tabB.refresh()]);
+    // At most one rotation wins; when the loser's reuse revocation lands
+    // before the winner has read its session back, the winner is refused too.
     const refused = results.filter((r) => r.status === "rejected");
-    expect(refused.length).toBe(1);
+    expect(refused.length).toBeGreaterThanOrEqual(1);
     // The spent token presented again revoked the whole session, also for the winner.
     const err = await caught(unwrap(tabA.api.GET("/api/v1/me")));
     expect(err.status).toBe(401);
