@@ -43,6 +43,16 @@ impl MasterKey {
         Ok(Self::from_bytes(bytes))
     }
 
+    /// A key of its own for `purpose` (HMAC-SHA256 of the purpose under the
+    /// master key), so that no two uses share key material.
+    pub fn derive(&self, purpose: &str) -> [u8; 32] {
+        use hmac::Mac;
+        let mut mac = super::hmac_sha256(&self.0.into());
+        mac.update(b"latchkey/");
+        mac.update(purpose.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
     /// A fresh random key.
     pub fn generate() -> (Self, String) {
         let key = Aes256Gcm::generate_key(OsRng);

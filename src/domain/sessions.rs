@@ -2,7 +2,6 @@
 //! with reuse detection, listing and revoking.
 
 use chrono::NaiveDateTime;
-use diesel::QueryResult;
 
 use super::audit::{self, Event};
 use super::keys::KeyRing;
@@ -10,9 +9,10 @@ use super::policy::{self, Aal};
 use super::principals::{self, Change};
 use super::{commit_then_refuse, Ctx, Verdict};
 use crate::config::Config;
+use crate::crypto::refresh::{self as refresh_token, Presented, RefreshKey};
 use crate::crypto::tokens::{self, AccessClaims};
 use crate::error::{ApiError, ApiResult};
-use crate::store::refresh_tokens::{self as refresh_store, RefreshToken, Rotation};
+use crate::store::refresh_tokens::{self as refresh_store, Rotation};
 use crate::store::sessions::{self as session_store, Session};
 use crate::store::users::{self as user_store, User};
 use crate::store::{write_tx, DbConn};
@@ -87,21 +87,25 @@ fn access_claims(
     }
 }
 
-fn new_refresh_token(
-    conn: &mut DbConn,
-    session_id: &str,
-    now: NaiveDateTime,
-) -> QueryResult<String> {
-    let token = tokens::random_token(tokens::REFRESH_PREFIX);
-    refresh_store::insert(
-        conn,
-        &RefreshToken {
-            token_hash: tokens::sha256_hex(&token),
-            session_id: session_id.to_string(),
-            created_at: now,
-            spent_at: None,
-        },
-    )?;
+/// The first generation of a new session's refresh-token chain.
+pub const FIRST_GENERATION: i64 = 1;
+
+/// The refresh token of `generation` in the chain of `session_id`, and the
+/// hash the session row keeps of it.
+fn chain_token(config: &Config, session_id: &str, generation: i64) -> (String, String) {
+    let token = RefreshKey::new(&config.master_key).issue(session_id, generation);
+    let hash = tokens::sha256_hex(&token);
+    (token, hash)
+}
+
+/// Starts a new refresh-token chain on an existing session, at the
+/// generation after its current one: the session's earlier tokens stop
+/// working, and since they come before the new chain's start, presenting
+/// one is refused without being taken for reuse. Returns the new token.
+fn restart_chain(conn: &mut DbConn, config: &Config, session_id: &str) -> ApiResult<String> {
+    let current = refresh_store::position(conn, session_id)?.map_or(0, |p| p.generation);
+    let (token, hash) = chain_token(config, session_id, current + 1);
+    refresh_store::start_chain(conn, session_id, current + 1, &hash)?;
     Ok(token)
 }
 
@@ -114,30 +118,18 @@ pub fn aal_of(amr: &[&str]) -> Aal {
     }
 }
 
-/// Tokens for `session` of `user` (a new refresh token is stored).
+/// Tokens for `session` of `user`, with the refresh token already stored.
 fn tokens_for(
     conn: &mut DbConn,
     keys: &KeyRing,
     config: &Config,
     user: User,
     session: &Session,
+    refresh_token: String,
     now: NaiveDateTime,
 ) -> ApiResult<Issued> {
     let mfa_required = policy::required_by(conn, &user)?.is_some();
-    tokens_with(conn, keys, config, user, session, now, mfa_required)
-}
-
-/// [`tokens_for`] when the policy is already known.
-fn tokens_with(
-    conn: &mut DbConn,
-    keys: &KeyRing,
-    config: &Config,
-    user: User,
-    session: &Session,
-    now: NaiveDateTime,
-    mfa_required: bool,
-) -> ApiResult<Issued> {
-    unsigned_tokens(conn, config, user, session, now, mfa_required)?.sign(keys)
+    unsigned_tokens(config, user, session, refresh_token, now, mfa_required).sign(keys)
 }
 
 /// Tokens whose access token is still to be signed: refresh signs after its
@@ -165,21 +157,20 @@ impl Unsigned {
 }
 
 fn unsigned_tokens(
-    conn: &mut DbConn,
     config: &Config,
     user: User,
     session: &Session,
+    refresh_token: String,
     now: NaiveDateTime,
     mfa_required: bool,
-) -> ApiResult<Unsigned> {
-    let refresh_token = new_refresh_token(conn, &session.id, now)?;
-    Ok(Unsigned {
+) -> Unsigned {
+    Unsigned {
         claims: access_claims(config, &user, session, now),
         refresh_token,
         expires_in: config.access_ttl.as_secs(),
         user,
         mfa_required,
-    })
+    }
 }
 
 /// Creates a session for a user who has proven `amr`; records the login.
@@ -205,7 +196,8 @@ pub fn issue(
         expires_at: ctx.now + chrono_dur(config.session_max),
         revoked_at: None,
     };
-    session_store::insert(conn, &session)?;
+    let (refresh_token, refresh_hash) = chain_token(config, &session.id, FIRST_GENERATION);
+    session_store::insert(conn, &session, FIRST_GENERATION, &refresh_hash)?;
     user_store::set_last_login(conn, &user.id, ctx.now)?;
     principals::changed(conn, Change::User(&user.id))?;
     audit::record(
@@ -216,7 +208,7 @@ pub fn issue(
     )?;
     let mut user = user.clone();
     user.last_login_at = Some(ctx.now);
-    tokens_for(conn, keys, config, user, &session, ctx.now)
+    tokens_for(conn, keys, config, user, &session, refresh_token, ctx.now)
 }
 
 /// Raises the live session `session_id` of `user` to what `amr` reaches
@@ -240,13 +232,24 @@ pub fn upgrade(
     session_store::set_assurance(conn, &session.id, &session.amr, session.aal)?;
     principals::changed(conn, Change::User(&user.id))?;
     // A refresh token handed out before the factor must not become an aal2
-    // credential: the session's refresh chain starts again with these tokens.
-    refresh_store::delete_for_session(conn, &session.id)?;
-    tokens_for(conn, keys, config, user.clone(), &session, ctx.now)
+    // credential: the session's refresh chain starts again with these tokens
+    // (and any token it still had from before chains is gone).
+    let refresh_token = restart_chain(conn, config, &session.id)?;
+    refresh_store::delete_legacy_for_session(conn, &session.id)?;
+    tokens_for(
+        conn,
+        keys,
+        config,
+        user.clone(),
+        &session,
+        refresh_token,
+        ctx.now,
+    )
 }
 
-/// Rotates a refresh token. A token spent before is a theft signal: the
-/// whole session is revoked (and the answer is 401 like any bad token).
+/// Rotates a refresh token. An earlier token of the session's chain (or a
+/// spent token from before chains) is a theft signal: the whole session is
+/// revoked, and the answer is 401 like any bad token.
 pub fn refresh(
     conn: &mut DbConn,
     keys: &KeyRing,
@@ -254,56 +257,85 @@ pub fn refresh(
     token: &str,
     ctx: &Ctx,
 ) -> ApiResult<Issued> {
-    if !token.starts_with(tokens::REFRESH_PREFIX) || token.len() > 200 {
-        return Err(ApiError::Unauthorized);
-    }
-    let hash = tokens::sha256_hex(token);
+    let presented = match refresh_token::parse(token) {
+        Presented::Chained(presented) => presented,
+        Presented::Legacy => return refresh_legacy(conn, keys, config, token, ctx),
+        Presented::Malformed => return Err(ApiError::Unauthorized),
+    };
     let cutoff = idle_cutoff(config, ctx.now);
-    // The common case, an unspent token of a live session, in the store's
-    // short rotation, which also reads the session context (after the
-    // rotation committed, or in its one statement on PostgreSQL).
-    let next = tokens::random_token(tokens::REFRESH_PREFIX);
-    let rotation =
-        refresh_store::rotate_if_live(conn, &hash, &tokens::sha256_hex(&next), ctx.now, cutoff)?;
-    if let Rotation::Rotated(found) = rotation {
+    let hash = tokens::sha256_hex(token);
+    let next_generation = presented.generation + 1;
+    let (next, next_hash) = chain_token(config, presented.session_id, next_generation);
+    // The common case, the current token of a live session: one conditional
+    // UPDATE of the session row, which also reads the session context
+    // (after it committed, or in its one statement on PostgreSQL).
+    let step = refresh_store::Step {
+        session_id: presented.session_id,
+        hash: &hash,
+        next_hash: &next_hash,
+        next_generation,
+    };
+    if let Rotation::Rotated(found) = refresh_store::rotate_if_live(conn, step, ctx.now, cutoff)? {
         // A session ended in between is refused (its new refresh token is
         // as dead as the session).
         let found = found.ok_or(ApiError::Unauthorized)?;
         let mfa_required =
             policy::required_by_flags(found.account_requires_mfa, found.sub_account_requires_mfa)
                 .is_some();
-        return Unsigned {
-            claims: access_claims(config, &found.user, &found.session, ctx.now),
-            refresh_token: next,
-            expires_in: config.access_ttl.as_secs(),
-            user: found.user,
+        return unsigned_tokens(
+            config,
+            found.user,
+            &found.session,
+            next,
+            ctx.now,
             mfa_required,
-        }
+        )
         .sign(keys);
     }
+    // Not the current token, or the session is over. A token this server
+    // issued for an earlier generation of the session's current chain has
+    // been used before: the session is revoked. A forgery naming the
+    // session (the tag does not verify) and a token of a chain that was
+    // restarted are merely refused.
+    if !RefreshKey::new(&config.master_key).issued(&presented) {
+        return Err(ApiError::Unauthorized);
+    }
     commit_then_refuse(conn, |conn| {
-        if refresh_store::spend(conn, &hash, ctx.now)? == 0 {
+        let position = refresh_store::position(conn, presented.session_id)?;
+        if let Some(position) = position {
+            let earlier = presented.generation >= position.chain_start
+                && presented.generation < position.generation;
+            if earlier {
+                revoke_for_reuse(conn, &position.user_id, presented.session_id, ctx)?;
+            }
+        }
+        Ok(Verdict::<Issued>::Refused(ApiError::Unauthorized))
+    })
+}
+
+/// A refresh token from before chains: spent in `refresh_tokens`; its
+/// successor starts the session's chain.
+fn refresh_legacy(
+    conn: &mut DbConn,
+    keys: &KeyRing,
+    config: &Config,
+    token: &str,
+    ctx: &Ctx,
+) -> ApiResult<Issued> {
+    let hash = tokens::sha256_hex(token);
+    let cutoff = idle_cutoff(config, ctx.now);
+    commit_then_refuse(conn, |conn| {
+        if refresh_store::spend_legacy(conn, &hash, ctx.now)? == 0 {
             // Unknown, or spent before: a spent one is a theft signal, and
             // the revocation must be committed although the answer is 401.
-            let Some(spent) = refresh_store::find(conn, &hash)? else {
-                return Ok(Verdict::Refused(ApiError::Unauthorized));
-            };
-            if let Some(session) = session_store::find(conn, &spent.session_id)? {
-                if session_store::revoke(conn, &session.user_id, &session.id, ctx.now)? > 0 {
-                    principals::changed(conn, Change::User(&session.user_id))?;
-                    if let Some(user) = user_store::find(conn, &session.user_id)? {
-                        audit::record(
-                            conn,
-                            ctx,
-                            Event::own(audit::SESSION_REVOKED, &user.account_id, &user.id)
-                                .with(serde_json::json!({"session_id": session.id, "reason": "refresh_token_reuse"})),
-                        )?;
-                    }
+            if let Some(spent) = refresh_store::find_legacy(conn, &hash)? {
+                if let Some(session) = session_store::find(conn, &spent.session_id)? {
+                    revoke_for_reuse(conn, &session.user_id, &session.id, ctx)?;
                 }
             }
             return Ok(Verdict::Refused(ApiError::Unauthorized));
         }
-        let Some(spent) = refresh_store::find(conn, &hash)? else {
+        let Some(spent) = refresh_store::find_legacy(conn, &hash)? else {
             return Err(ApiError::Unauthorized);
         };
         // The session with its user and their scope's policies, in one query.
@@ -316,16 +348,42 @@ pub fn refresh(
             policy::required_by_flags(found.account_requires_mfa, found.sub_account_requires_mfa)
                 .is_some();
         session_store::touch(conn, &found.session.id, ctx.now)?;
+        let refresh_token = restart_chain(conn, config, &found.session.id)?;
         Ok(Verdict::Granted(unsigned_tokens(
-            conn,
             config,
             found.user,
             &found.session,
+            refresh_token,
             ctx.now,
             mfa_required,
-        )?))
+        )))
     })
     .and_then(|unsigned| unsigned.sign(keys))
+}
+
+/// A refresh token was presented a second time: the session it belongs to
+/// is revoked (once; with its audit event). Inside the caller's
+/// transaction, which must commit although the answer is 401.
+fn revoke_for_reuse(
+    conn: &mut DbConn,
+    user_id: &str,
+    session_id: &str,
+    ctx: &Ctx,
+) -> ApiResult<()> {
+    if session_store::revoke(conn, user_id, session_id, ctx.now)? == 0 {
+        return Ok(());
+    }
+    principals::changed(conn, Change::User(user_id))?;
+    if let Some(user) = user_store::find(conn, user_id)? {
+        audit::record(
+            conn,
+            ctx,
+            Event::own(audit::SESSION_REVOKED, &user.account_id, &user.id).with(
+                serde_json::json!({"session_id": session_id, "reason": "refresh_token_reuse"}),
+            ),
+        )?;
+    }
+    Ok(())
 }
 
 /// Ends one of the user's sessions (404 when it is not theirs or not live).

@@ -51,6 +51,9 @@ diesel::table! {
         last_used_at -> Timestamp,
         expires_at -> Timestamp,
         revoked_at -> Nullable<Timestamp>,
+        refresh_hash -> Nullable<Text>,
+        refresh_generation -> BigInt,
+        refresh_chain_start -> BigInt,
     }
 }
 

@@ -33,9 +33,21 @@ impl Session {
     }
 }
 
-pub fn insert(conn: &mut DbConn, session: &Session) -> QueryResult<()> {
+/// Stores a new session whose refresh chain starts at `generation` with
+/// the token that hashes to `refresh_hash` (see `refresh_tokens`).
+pub fn insert(
+    conn: &mut DbConn,
+    session: &Session,
+    generation: i64,
+    refresh_hash: &str,
+) -> QueryResult<()> {
     diesel::insert_into(sessions::table)
-        .values(session)
+        .values((
+            session,
+            sessions::refresh_hash.eq(refresh_hash),
+            sessions::refresh_generation.eq(generation),
+            sessions::refresh_chain_start.eq(generation),
+        ))
         .execute(conn)
         .map(drop)
 }
@@ -274,7 +286,7 @@ pub fn downgrade_all_for_user(conn: &mut DbConn, user_id: &str) -> QueryResult<u
 }
 
 /// Deletes sessions revoked or expired before `before`, with their refresh
-/// tokens; returns how many sessions.
+/// tokens from before chains; returns how many sessions.
 pub fn purge_dead(conn: &mut DbConn, before: NaiveDateTime) -> QueryResult<usize> {
     use super::schema::refresh_tokens;
     let dead = || {
