@@ -19,6 +19,7 @@ use super::{seconds_until, Ctx};
 use crate::crypto::tokens;
 use crate::error::{ApiError, ApiResult};
 use crate::store::users::{self as user_store, User};
+use crate::store::challenges::{self, Challenge};
 use crate::store::{throttles, write_tx, DbConn};
 
 /// Consecutive wrong passwords for one email before the lock starts.
@@ -117,6 +118,35 @@ pub fn lock_second_factor(conn: &mut DbConn, user_id: &str, ctx: &Ctx) -> ApiRes
     Ok(Some(user))
 }
 
+/// [`lock_second_factor`] for an attempt on a challenge: the lock is taken
+/// through the challenge (one statement), then the challenge and its user
+/// are read under it, so concurrent attempts cannot overdraw the challenge.
+/// `None` when the challenge is unknown or not `live` (whether or not its
+/// user is locked out); 429 while the user is locked out.
+pub fn lock_second_factor_for_challenge(
+    conn: &mut DbConn,
+    kind: &str,
+    hash: &str,
+    live: impl Fn(&Challenge) -> bool,
+    ctx: &Ctx,
+) -> ApiResult<Option<(Challenge, User)>> {
+    let open =
+        user_store::lock_for_second_factor_through_challenge(conn, kind, hash, ctx.now)? == 1;
+    let Some((challenge, user)) = challenges::find_with_user(conn, kind, hash)? else {
+        return Ok(None);
+    };
+    if !live(&challenge) {
+        return Ok(None);
+    }
+    if !open {
+        let until = user.mfa_locked_until.unwrap_or(ctx.now);
+        return Err(ApiError::TooManyAttempts {
+            retry_after: seconds_until(ctx.now, until),
+        });
+    }
+    Ok(Some((challenge, user)))
+}
+
 /// Counts a wrong second factor, locks the second step on every tenth, and
 /// audits it (`kind` with `reason`). Inside the attempt's transaction,
 /// which the caller must commit even though it then refuses.
@@ -148,6 +178,16 @@ pub fn second_factor_failed(
 pub fn second_factor_cleared(conn: &mut DbConn, user_id: &str) -> ApiResult<()> {
     user_store::reset_mfa_failures(conn, user_id)?;
     Ok(())
+}
+
+/// [`second_factor_cleared`] for `user` as read under its second-factor
+/// lock ([`lock_second_factor`]): no statement when there is no count and
+/// no lock to end (the row cannot have changed since it was read).
+pub fn second_factor_cleared_for(conn: &mut DbConn, user: &User) -> ApiResult<()> {
+    if user.mfa_failures == 0 && user.mfa_locked_until.is_none() {
+        return Ok(());
+    }
+    second_factor_cleared(conn, &user.id)
 }
 
 #[cfg(test)]

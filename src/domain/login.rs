@@ -224,16 +224,12 @@ pub fn complete_mfa(
         let live = |c: &Challenge| {
             c.consumed_at.is_none() && c.expires_at > ctx.now && c.failures < CHALLENGE_MAX_FAILURES
         };
-        let found = challenge_store::find_by_hash(conn, KIND_MFA, &hash)?
-            .filter(live)
-            .ok_or(ApiError::ChallengeExpired)?;
-        // Attempts of one user run one at a time from here on; read the
-        // challenge again so concurrent wrong codes cannot overdraw it.
-        let user = lockout::lock_second_factor(conn, &found.user_id, ctx)?
-            .ok_or(ApiError::ChallengeExpired)?;
-        let challenge = challenge_store::find_by_hash(conn, KIND_MFA, &hash)?
-            .filter(live)
-            .ok_or(ApiError::ChallengeExpired)?;
+        // Attempts of one user run one at a time from here on, and the
+        // challenge is read under that lock, so concurrent wrong codes
+        // cannot overdraw it.
+        let (challenge, user) =
+            lockout::lock_second_factor_for_challenge(conn, KIND_MFA, &hash, live, ctx)?
+                .ok_or(ApiError::ChallengeExpired)?;
         if user.disabled || user.mfa_enabled_at.is_none() {
             return Err(ApiError::ChallengeExpired);
         }

@@ -146,7 +146,7 @@ pub fn check_second_factor(
                 "code_already_used",
             );
         }
-        lockout::second_factor_cleared(conn, &user.id)?;
+        lockout::second_factor_cleared_for(conn, &user)?;
         return Ok(SecondFactor::Accepted {
             recovery_used: false,
         });
@@ -157,7 +157,7 @@ pub fn check_second_factor(
                 == 1
             {
                 principals::changed(conn, Change::User(&user.id))?;
-                lockout::second_factor_cleared(conn, &user.id)?;
+                lockout::second_factor_cleared_for(conn, &user)?;
                 audit::record(
                     conn,
                     ctx,
@@ -354,7 +354,7 @@ pub fn verify_enrollment(
         }
         user_store::set_mfa_enabled_at(conn, &user.id, Some(ctx.now))?;
         principals::changed(conn, Change::User(&user.id))?;
-        lockout::second_factor_cleared(conn, &user.id)?;
+        lockout::second_factor_cleared_for(conn, &user)?;
         let ended = sessions::end_access(conn, &user.id, keep_session, ctx)?;
         audit::record(
             conn,

@@ -5,7 +5,8 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::schema::login_challenges;
+use super::schema::{login_challenges, users};
+use super::users::User;
 use super::DbConn;
 
 pub const KIND_MFA: &str = "mfa";
@@ -40,6 +41,21 @@ pub fn find_by_hash(conn: &mut DbConn, kind: &str, hash: &str) -> QueryResult<Op
         .filter(login_challenges::token_hash.eq(hash))
         .filter(login_challenges::kind.eq(kind))
         .select(Challenge::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// [`find_by_hash`] with the challenge's user, in one query.
+pub fn find_with_user(
+    conn: &mut DbConn,
+    kind: &str,
+    hash: &str,
+) -> QueryResult<Option<(Challenge, User)>> {
+    login_challenges::table
+        .inner_join(users::table)
+        .filter(login_challenges::token_hash.eq(hash))
+        .filter(login_challenges::kind.eq(kind))
+        .select((Challenge::as_select(), User::as_select()))
         .first(conn)
         .optional()
 }

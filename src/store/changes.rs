@@ -26,12 +26,37 @@ pub const CHANNEL: &str = "latchkey_principals";
 /// see every commit.
 pub fn notify(conn: &mut DbConn, key: &str) -> QueryResult<()> {
     match conn {
-        DbConn::Postgres(pg) => diesel::sql_query("SELECT pg_notify($1, $2)")
-            .bind::<Text, _>(CHANNEL)
-            .bind::<Text, _>(key)
-            .execute(pg)
-            .map(drop),
+        DbConn::Postgres(pg) => PgNotify { key }.execute(pg).map(drop),
         DbConn::Sqlite(_) => Ok(()),
+    }
+}
+
+/// `SELECT pg_notify(CHANNEL, key)` as a query type of its own, so that
+/// diesel keeps its prepared statement per connection (a `sql_query` is
+/// parsed and planned on every execution, and every login and every change
+/// of a signed-in user sends one).
+struct PgNotify<'a> {
+    key: &'a str,
+}
+
+impl diesel::query_builder::QueryId for PgNotify<'_> {
+    type QueryId = PgNotify<'static>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl RunQueryDsl<PgConnection> for PgNotify<'_> {}
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for PgNotify<'_> {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> QueryResult<()> {
+        out.push_sql("SELECT pg_notify(");
+        out.push_bind_param::<Text, _>(&CHANNEL)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&self.key)?;
+        out.push_sql(")");
+        Ok(())
     }
 }
 

@@ -213,6 +213,34 @@ pub fn lock_for_second_factor(
     .execute(conn)
 }
 
+/// [`lock_for_second_factor`] of the user a challenge (`kind`, `hash`)
+/// belongs to, found by the same statement: 0 when there is no such
+/// challenge or the user is locked out of the second step.
+pub fn lock_for_second_factor_through_challenge(
+    conn: &mut DbConn,
+    kind: &str,
+    hash: &str,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    use super::schema::login_challenges;
+    let owner = login_challenges::table
+        .filter(login_challenges::token_hash.eq(hash))
+        .filter(login_challenges::kind.eq(kind))
+        .select(login_challenges::user_id)
+        .single_value();
+    diesel::update(
+        users::table
+            .filter(users::id.nullable().eq(owner))
+            .filter(
+                users::mfa_locked_until
+                    .is_null()
+                    .or(users::mfa_locked_until.le(now)),
+            ),
+    )
+    .set(users::mfa_failures.eq(users::mfa_failures))
+    .execute(conn)
+}
+
 /// Counts one failed second factor; returns the new consecutive count.
 pub fn record_mfa_failure(conn: &mut DbConn, id: &str) -> QueryResult<i32> {
     diesel::update(users::table.find(id))
