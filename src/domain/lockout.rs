@@ -18,8 +18,8 @@ use super::audit::{self, Event};
 use super::{seconds_until, Ctx};
 use crate::crypto::tokens;
 use crate::error::{ApiError, ApiResult};
-use crate::store::users::{self as user_store, User};
 use crate::store::challenges::{self, Challenge};
+use crate::store::users::{self as user_store, User};
 use crate::store::{throttles, write_tx, DbConn};
 
 /// Consecutive wrong passwords for one email before the lock starts.

@@ -146,7 +146,7 @@ pub fn check_second_factor(
                 "code_already_used",
             );
         }
-        lockout::second_factor_cleared_for(conn, &user)?;
+        lockout::second_factor_cleared_for(conn, user)?;
         return Ok(SecondFactor::Accepted {
             recovery_used: false,
         });
@@ -157,7 +157,7 @@ pub fn check_second_factor(
                 == 1
             {
                 principals::changed(conn, Change::User(&user.id))?;
-                lockout::second_factor_cleared_for(conn, &user)?;
+                lockout::second_factor_cleared_for(conn, user)?;
                 audit::record(
                     conn,
                     ctx,

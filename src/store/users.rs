@@ -229,13 +229,11 @@ pub fn lock_for_second_factor_through_challenge(
         .select(login_challenges::user_id)
         .single_value();
     diesel::update(
-        users::table
-            .filter(users::id.nullable().eq(owner))
-            .filter(
-                users::mfa_locked_until
-                    .is_null()
-                    .or(users::mfa_locked_until.le(now)),
-            ),
+        users::table.filter(users::id.nullable().eq(owner)).filter(
+            users::mfa_locked_until
+                .is_null()
+                .or(users::mfa_locked_until.le(now)),
+        ),
     )
     .set(users::mfa_failures.eq(users::mfa_failures))
     .execute(conn)
