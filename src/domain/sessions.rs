@@ -13,7 +13,7 @@ use crate::crypto::refresh::{self as refresh_token, Presented, RefreshKey};
 use crate::crypto::tokens::{self, AccessClaims};
 use crate::error::{ApiError, ApiResult};
 use crate::store::refresh_tokens::{self as refresh_store, Rotation};
-use crate::store::sessions::{self as session_store, Session};
+use crate::store::sessions::{self as session_store, Session, SessionContext};
 use crate::store::users::{self as user_store, User};
 use crate::store::{write_tx, DbConn};
 
@@ -279,18 +279,7 @@ pub fn refresh(
         // A session ended in between is refused (its new refresh token is
         // as dead as the session).
         let found = found.ok_or(ApiError::Unauthorized)?;
-        let mfa_required =
-            policy::required_by_flags(found.account_requires_mfa, found.sub_account_requires_mfa)
-                .is_some();
-        return unsigned_tokens(
-            config,
-            found.user,
-            &found.session,
-            next,
-            ctx.now,
-            mfa_required,
-        )
-        .sign(keys);
+        return refreshed(config, *found, next, ctx.now).sign(keys);
     }
     // Not the current token, or the session is over. A token this server
     // issued for an earlier generation of the session's current chain has
@@ -311,6 +300,27 @@ pub fn refresh(
         }
         Ok(Verdict::<Issued>::Refused(ApiError::Unauthorized))
     })
+}
+
+/// The tokens of a refresh of the session `found` (read with its policies),
+/// whose new refresh token is `refresh_token`.
+fn refreshed(
+    config: &Config,
+    found: SessionContext,
+    refresh_token: String,
+    now: NaiveDateTime,
+) -> Unsigned {
+    let mfa_required =
+        policy::required_by_flags(found.account_requires_mfa, found.sub_account_requires_mfa)
+            .is_some();
+    unsigned_tokens(
+        config,
+        found.user,
+        &found.session,
+        refresh_token,
+        now,
+        mfa_required,
+    )
 }
 
 /// A refresh token from before chains: spent in `refresh_tokens`; its
@@ -344,18 +354,13 @@ fn refresh_legacy(
             // Roll back: spending a token of a dead session changes nothing.
             return Err(ApiError::Unauthorized);
         };
-        let mfa_required =
-            policy::required_by_flags(found.account_requires_mfa, found.sub_account_requires_mfa)
-                .is_some();
         session_store::touch(conn, &found.session.id, ctx.now)?;
         let refresh_token = restart_chain(conn, config, &found.session.id)?;
-        Ok(Verdict::Granted(unsigned_tokens(
+        Ok(Verdict::Granted(refreshed(
             config,
-            found.user,
-            &found.session,
+            found,
             refresh_token,
             ctx.now,
-            mfa_required,
         )))
     })
     .and_then(|unsigned| unsigned.sign(keys))

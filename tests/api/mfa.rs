@@ -314,6 +314,7 @@ async fn ten_wrong_codes_across_challenges_lock_the_second_step() {
             "424242".to_string()
         }
     };
+    let mut spent = serde_json::Value::Null;
     for _ in 0..2 {
         let r = app.login_raw("ann@example.com", PASSWORD).await.ok(200);
         for _ in 0..5 {
@@ -322,6 +323,7 @@ async fn ten_wrong_codes_across_challenges_lock_the_second_step() {
                 .await
                 .problem(401, "mfa_code_invalid");
         }
+        spent = r.body["mfa_token"].clone();
     }
     let r = app.login_raw("ann@example.com", PASSWORD).await.ok(200);
     let code = app.code(&secret, 0);
@@ -331,6 +333,11 @@ async fn ten_wrong_codes_across_challenges_lock_the_second_step() {
         .problem(429, "too_many_attempts");
     let wait: i64 = locked.retry_after();
     assert!(wait > 14 * 60 && wait <= 15 * 60, "{wait}");
+    // While locked, the locked user's dead challenge (five wrong codes) is
+    // still just expired: the lock is only told for a live challenge.
+    app.second_step(&spent, &code)
+        .await
+        .problem(401, "challenge_expired");
     app.clock.advance(wait);
     let r = app.login_raw("ann@example.com", PASSWORD).await.ok(200);
     let code = app.code(&secret, 0);
