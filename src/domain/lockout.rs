@@ -63,7 +63,6 @@ pub fn reserve_password_attempt(
     ctx: &Ctx,
 ) -> ApiResult<Option<User>> {
     let key = throttle_key(email);
-    throttles::ensure(conn, &key, ctx.now)?;
     write_tx(conn, |conn| {
         let user = user_store::find_by_email(conn, email)?;
         let Some(failures) = throttles::reserve_attempt(conn, &key, ctx.now)? else {

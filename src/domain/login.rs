@@ -116,7 +116,8 @@ pub(crate) fn after_first_factor(
             methods: methods(conn, &user.id)?,
         });
     }
-    if policy::required_by(conn, user)?.is_some() {
+    let mfa_required = policy::required_by(conn, user)?.is_some();
+    if mfa_required {
         let enrollment_token = new_challenge(
             conn,
             KIND_ENROLLMENT,
@@ -131,7 +132,8 @@ pub(crate) fn after_first_factor(
             expires_in: config.enrollment_ttl.as_secs(),
         });
     }
-    let issued = sessions::issue(conn, keys, config, user, first_factor, ctx)?;
+    let issued =
+        sessions::issue_under_policy(conn, keys, config, user, first_factor, mfa_required, ctx)?;
     Ok(LoginOutcome::Authenticated(Box::new(issued)))
 }
 

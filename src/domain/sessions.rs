@@ -183,6 +183,21 @@ pub fn issue(
     amr: &[&str],
     ctx: &Ctx,
 ) -> ApiResult<Issued> {
+    let mfa_required = policy::required_by(conn, user)?.is_some();
+    issue_under_policy(conn, keys, config, user, amr, mfa_required, ctx)
+}
+
+/// [`issue`] when the caller has read, in this transaction, whether a
+/// policy requires MFA of `user` (`mfa_required`).
+pub fn issue_under_policy(
+    conn: &mut DbConn,
+    keys: &KeyRing,
+    config: &Config,
+    user: &User,
+    amr: &[&str],
+    mfa_required: bool,
+    ctx: &Ctx,
+) -> ApiResult<Issued> {
     let aal = aal_of(amr);
     let session = Session {
         id: super::new_id(),
@@ -208,7 +223,7 @@ pub fn issue(
     )?;
     let mut user = user.clone();
     user.last_login_at = Some(ctx.now);
-    tokens_for(conn, keys, config, user, &session, refresh_token, ctx.now)
+    unsigned_tokens(config, user, &session, refresh_token, ctx.now, mfa_required).sign(keys)
 }
 
 /// Raises the live session `session_id` of `user` to what `amr` reaches

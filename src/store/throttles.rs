@@ -6,61 +6,36 @@ use diesel::prelude::*;
 use super::schema::login_throttles;
 use super::DbConn;
 
-/// Creates the counter row if missing. Idempotent and outside any
-/// transaction: a concurrent creator's unique violation is success.
-pub fn ensure(conn: &mut DbConn, key: &str, now: NaiveDateTime) -> QueryResult<()> {
-    let exists = login_throttles::table
-        .find(key)
-        .select(login_throttles::email_key)
-        .first::<String>(conn)
-        .optional()?
-        .is_some();
-    if exists {
-        return Ok(());
-    }
-    let inserted = diesel::insert_into(login_throttles::table)
-        .values((
-            login_throttles::email_key.eq(key),
-            login_throttles::failures.eq(0),
-            login_throttles::updated_at.eq(now),
-        ))
-        .execute(conn);
-    match inserted {
-        Err(e) if super::is_unique_violation(&e) => Ok(()),
-        other => other.map(drop),
-    }
-}
-
 /// Reserves one password attempt: counts it as a failure up front (so a
-/// parallel burst cannot outrun the budget) unless the key is locked.
-/// `Ok(None)` when locked, with the lock end readable by [`locked_until`].
+/// parallel burst cannot outrun the budget) unless the key is locked, and
+/// returns the new count. One statement: the counter row is created at 1
+/// if missing, else counted up unless locked. `Ok(None)` when locked, with
+/// the lock end readable by [`locked_until`].
 pub fn reserve_attempt(
     conn: &mut DbConn,
     key: &str,
     now: NaiveDateTime,
 ) -> QueryResult<Option<i32>> {
-    let updated = diesel::update(
-        login_throttles::table
-            .filter(login_throttles::email_key.eq(key))
-            .filter(
-                login_throttles::locked_until
-                    .is_null()
-                    .or(login_throttles::locked_until.le(now)),
-            ),
+    use login_throttles::{email_key, failures, locked_until, updated_at};
+    let upsert = diesel::insert_into(login_throttles::table)
+        .values((email_key.eq(key), failures.eq(1), updated_at.eq(now)))
+        .on_conflict(email_key)
+        .do_update()
+        .set((failures.eq(failures + 1), updated_at.eq(now)));
+    // `DO UPDATE ... WHERE` (QueryDsl's `filter` does not reach it).
+    // `locked_until <= now` is NULL only when `locked_until` is, and then
+    // the first operand holds: the condition is never NULL.
+    let upsert = diesel::query_dsl::methods::FilterDsl::filter(
+        upsert,
+        locked_until
+            .is_null()
+            .or(locked_until.le(now).assume_not_null()),
     )
-    .set((
-        login_throttles::failures.eq(login_throttles::failures + 1),
-        login_throttles::updated_at.eq(now),
-    ))
-    .execute(conn)?;
-    if updated == 0 {
-        return Ok(None);
+    .returning(failures);
+    match conn {
+        DbConn::Postgres(pg) => upsert.get_result(pg).optional(),
+        DbConn::Sqlite(lite) => upsert.get_result(lite).optional(),
     }
-    login_throttles::table
-        .find(key)
-        .select(login_throttles::failures)
-        .first(conn)
-        .map(Some)
 }
 
 pub fn locked_until(conn: &mut DbConn, key: &str) -> QueryResult<Option<NaiveDateTime>> {
