@@ -4,6 +4,18 @@ use serde_json::Value;
 
 use crate::support::{TestApp, PASSWORD};
 
+/// The CLI succeeded; else its exit status (a signal shows there) and both
+/// outputs.
+fn assert_success(out: &std::process::Output) {
+    assert!(
+        out.status.success(),
+        "{:?}\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn run_cli(app: &TestApp, args: &[&str], stdin: &str) -> std::process::Output {
     use std::io::Write;
     let url = match &app.config.database {
@@ -48,11 +60,7 @@ async fn operator_cli_creates_accounts_and_resets_a_sole_administrators_mfa() {
         ],
         &format!("{PASSWORD}\n"),
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let s = app.login("solo@example.com").await;
     let (_, _, _) = app.enroll(&s.token, None).await;
     let r = app.login_raw("solo@example.com", PASSWORD).await.ok(200);
@@ -62,11 +70,7 @@ async fn operator_cli_creates_accounts_and_resets_a_sole_administrators_mfa() {
     // server honours the reset within a second.
     crate::principals::cached(&app, &s.token).await;
     let out = run_cli(&app, &["reset-mfa", "--email", "Solo@Example.com"], "");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     crate::principals::refused_within_a_second(&app, &s.token).await;
     let s = app.login("solo@example.com").await;
     let events = app
@@ -80,21 +84,13 @@ async fn operator_cli_creates_accounts_and_resets_a_sole_administrators_mfa() {
     assert!(!out.status.success());
     // Migrations are already applied; `migrate` is idempotent.
     let out = run_cli(&app, &["migrate"], "");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("0 migration(s) applied"));
     // `keys rotate`: a new signing key; the running node keeps accepting the
     // tokens it issued and picks the new key up from the database.
     let old_kid = app.state.keys.signing_kid();
     let out = run_cli(&app, &["keys", "rotate"], "");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     app.get("/api/v1/me", &s.token).await.ok(200);
     let restarted = app.node();
     assert_ne!(restarted.keys.signing_kid(), old_kid);
