@@ -18,6 +18,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::config::Config;
+use crate::crypto::refresh::RefreshKey;
 use crate::crypto::seal::MasterKey;
 use crate::crypto::tokens::{self, AccessClaims, Signer, TokenError, Verifier};
 use crate::error::{ApiError, ApiResult};
@@ -48,6 +49,8 @@ struct KeySet {
 pub struct KeyRing {
     set: RwLock<Arc<KeySet>>,
     master: MasterKey,
+    /// Tags refresh tokens (derived from the master key once, here).
+    refresh: RefreshKey,
     retired_grace: Duration,
     issuer: String,
     audience: String,
@@ -161,6 +164,7 @@ impl KeyRing {
         Ok(KeyRing {
             set: RwLock::new(Arc::new(set)),
             master: config.master_key.clone(),
+            refresh: RefreshKey::new(&config.master_key),
             retired_grace: grace,
             issuer: config.issuer.clone(),
             audience: config.audience.clone(),
@@ -221,6 +225,11 @@ impl KeyRing {
         let mut guard = self.set.write().unwrap_or_else(|p| p.into_inner());
         *guard = Arc::new(set);
         Ok(true)
+    }
+
+    /// The key that tags refresh tokens (`crypto::refresh`).
+    pub fn refresh_tokens(&self) -> &RefreshKey {
+        &self.refresh
     }
 
     pub fn sign(&self, claims: &AccessClaims) -> ApiResult<String> {

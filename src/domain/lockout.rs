@@ -109,12 +109,17 @@ pub fn lock_second_factor(conn: &mut DbConn, user_id: &str, ctx: &Ctx) -> ApiRes
         return Ok(None);
     };
     if !open {
-        let until = user.mfa_locked_until.unwrap_or(ctx.now);
-        return Err(ApiError::TooManyAttempts {
-            retry_after: seconds_until(ctx.now, until),
-        });
+        return Err(locked_out(&user, ctx));
     }
     Ok(Some(user))
+}
+
+/// The 429 of a user locked out of the second step.
+fn locked_out(user: &User, ctx: &Ctx) -> ApiError {
+    let until = user.mfa_locked_until.unwrap_or(ctx.now);
+    ApiError::TooManyAttempts {
+        retry_after: seconds_until(ctx.now, until),
+    }
 }
 
 /// [`lock_second_factor`] for an attempt on a challenge: the lock is taken
@@ -138,10 +143,7 @@ pub fn lock_second_factor_for_challenge(
         return Ok(None);
     }
     if !open {
-        let until = user.mfa_locked_until.unwrap_or(ctx.now);
-        return Err(ApiError::TooManyAttempts {
-            retry_after: seconds_until(ctx.now, until),
-        });
+        return Err(locked_out(&user, ctx));
     }
     Ok(Some((challenge, user)))
 }

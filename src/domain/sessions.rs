@@ -9,7 +9,7 @@ use super::policy::{self, Aal};
 use super::principals::{self, Change};
 use super::{commit_then_refuse, Ctx, Verdict};
 use crate::config::Config;
-use crate::crypto::refresh::{self as refresh_token, Presented, RefreshKey};
+use crate::crypto::refresh::{self as refresh_token, Presented};
 use crate::crypto::tokens::{self, AccessClaims};
 use crate::error::{ApiError, ApiResult};
 use crate::store::refresh_tokens::{self as refresh_store, Rotation};
@@ -92,8 +92,8 @@ pub const FIRST_GENERATION: i64 = 1;
 
 /// The refresh token of `generation` in the chain of `session_id`, and the
 /// hash the session row keeps of it.
-fn chain_token(config: &Config, session_id: &str, generation: i64) -> (String, String) {
-    let token = RefreshKey::new(&config.master_key).issue(session_id, generation);
+fn chain_token(keys: &KeyRing, session_id: &str, generation: i64) -> (String, String) {
+    let token = keys.refresh_tokens().issue(session_id, generation);
     let hash = tokens::sha256_hex(&token);
     (token, hash)
 }
@@ -102,9 +102,9 @@ fn chain_token(config: &Config, session_id: &str, generation: i64) -> (String, S
 /// generation after its current one: the session's earlier tokens stop
 /// working, and since they come before the new chain's start, presenting
 /// one is refused without being taken for reuse. Returns the new token.
-fn restart_chain(conn: &mut DbConn, config: &Config, session_id: &str) -> ApiResult<String> {
+fn restart_chain(conn: &mut DbConn, keys: &KeyRing, session_id: &str) -> ApiResult<String> {
     let current = refresh_store::position(conn, session_id)?.map_or(0, |p| p.generation);
-    let (token, hash) = chain_token(config, session_id, current + 1);
+    let (token, hash) = chain_token(keys, session_id, current + 1);
     refresh_store::start_chain(conn, session_id, current + 1, &hash)?;
     Ok(token)
 }
@@ -211,7 +211,7 @@ pub fn issue_under_policy(
         expires_at: ctx.now + chrono_dur(config.session_max),
         revoked_at: None,
     };
-    let (refresh_token, refresh_hash) = chain_token(config, &session.id, FIRST_GENERATION);
+    let (refresh_token, refresh_hash) = chain_token(keys, &session.id, FIRST_GENERATION);
     session_store::insert(conn, &session, FIRST_GENERATION, &refresh_hash)?;
     user_store::set_last_login(conn, &user.id, ctx.now)?;
     principals::changed(conn, Change::User(&user.id))?;
@@ -249,7 +249,7 @@ pub fn upgrade(
     // A refresh token handed out before the factor must not become an aal2
     // credential: the session's refresh chain starts again with these tokens
     // (and any token it still had from before chains is gone).
-    let refresh_token = restart_chain(conn, config, &session.id)?;
+    let refresh_token = restart_chain(conn, keys, &session.id)?;
     refresh_store::delete_legacy_for_session(conn, &session.id)?;
     tokens_for(
         conn,
@@ -280,7 +280,7 @@ pub fn refresh(
     let cutoff = idle_cutoff(config, ctx.now);
     let hash = tokens::sha256_hex(token);
     let next_generation = presented.generation + 1;
-    let (next, next_hash) = chain_token(config, presented.session_id, next_generation);
+    let (next, next_hash) = chain_token(keys, presented.session_id, next_generation);
     // The common case, the current token of a live session: one conditional
     // UPDATE of the session row, which also reads the session context
     // (after it committed, or in its one statement on PostgreSQL).
@@ -301,7 +301,7 @@ pub fn refresh(
     // been used before: the session is revoked. A forgery naming the
     // session (the tag does not verify) and a token of a chain that was
     // restarted are merely refused.
-    if !RefreshKey::new(&config.master_key).issued(&presented) {
+    if !keys.refresh_tokens().issued(&presented) {
         return Err(ApiError::Unauthorized);
     }
     commit_then_refuse(conn, |conn| {
@@ -370,7 +370,7 @@ fn refresh_legacy(
             return Err(ApiError::Unauthorized);
         };
         session_store::touch(conn, &found.session.id, ctx.now)?;
-        let refresh_token = restart_chain(conn, config, &found.session.id)?;
+        let refresh_token = restart_chain(conn, keys, &found.session.id)?;
         Ok(Verdict::Granted(refreshed(
             config,
             found,

@@ -203,14 +203,24 @@ pub fn lock_for_second_factor(
     now: NaiveDateTime,
 ) -> QueryResult<usize> {
     diesel::update(
-        users::table.filter(users::id.eq(id)).filter(
-            users::mfa_locked_until
-                .is_null()
-                .or(users::mfa_locked_until.le(now)),
-        ),
+        users::table
+            .filter(users::id.eq(id))
+            .filter(second_step_open(now)),
     )
     .set(users::mfa_failures.eq(users::mfa_failures))
     .execute(conn)
+}
+
+/// The user is not locked out of the second step at `now`.
+fn second_step_open(
+    now: NaiveDateTime,
+) -> diesel::dsl::Or<
+    diesel::dsl::IsNull<users::mfa_locked_until>,
+    diesel::dsl::LtEq<users::mfa_locked_until, NaiveDateTime>,
+> {
+    users::mfa_locked_until
+        .is_null()
+        .or(users::mfa_locked_until.le(now))
 }
 
 /// [`lock_for_second_factor`] of the user a challenge (`kind`, `hash`)
@@ -229,11 +239,9 @@ pub fn lock_for_second_factor_through_challenge(
         .select(login_challenges::user_id)
         .single_value();
     diesel::update(
-        users::table.filter(users::id.nullable().eq(owner)).filter(
-            users::mfa_locked_until
-                .is_null()
-                .or(users::mfa_locked_until.le(now)),
-        ),
+        users::table
+            .filter(users::id.nullable().eq(owner))
+            .filter(second_step_open(now)),
     )
     .set(users::mfa_failures.eq(users::mfa_failures))
     .execute(conn)
