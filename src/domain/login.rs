@@ -194,8 +194,7 @@ pub fn finish_password_attempt(
         // Read again, under the user's row lock: MFA may have been enabled
         // (or the user disabled) while argon2 ran, and a password-only
         // session must not slip past a verification that ends the others.
-        user_store::lock(conn, &user.id)?;
-        let user = user_store::find(conn, &user.id)?
+        let user = user_store::lock_and_read(conn, &user.id)?
             .filter(|u| !u.disabled)
             .ok_or(ApiError::InvalidCredentials)?;
         after_first_factor(conn, keys, config, &user, AMR_PASSWORD, ctx)

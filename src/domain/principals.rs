@@ -140,9 +140,11 @@ impl PrincipalCache {
             && self.elapsed_ms().saturating_sub(seen) < WATCHER_FRESHNESS.as_millis() as u64
     }
 
-    fn beat(&self) {
-        self.watcher_seen_ms
-            .store(self.elapsed_ms(), Ordering::Release);
+    /// The watcher reports in; returns how long it had been away (ms).
+    fn beat(&self) -> u64 {
+        let now = self.elapsed_ms();
+        let before = self.watcher_seen_ms.swap(now, Ordering::AcqRel);
+        now.saturating_sub(if before == u64::MAX { now } else { before })
     }
 
     /// Read before the database is, and handed back to [`Self::store`].
@@ -161,10 +163,14 @@ impl PrincipalCache {
         idle_cutoff: NaiveDateTime,
     ) -> Option<Arc<Principal>> {
         if !self.trusted() {
+            count_miss("untrusted");
             return None;
         }
         let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
-        let entry = entries.get(token)?;
+        let Some(entry) = entries.get(token) else {
+            count_miss("absent");
+            return None;
+        };
         let unix = now.and_utc().timestamp();
         let (claims, session) = (&entry.principal.claims, &entry.principal.session);
         let live = entry.stored.elapsed() < ENTRY_TTL
@@ -173,7 +179,11 @@ impl PrincipalCache {
             && claims.iat <= unix + 60
             && session.is_live(now, idle_cutoff)
             && keys.verifies(&entry.kid);
-        live.then(|| Arc::clone(&entry.principal))
+        if !live {
+            count_miss("expired");
+            return None;
+        }
+        Some(Arc::clone(&entry.principal))
     }
 
     /// Stores what was just read for `token`, unless a change was applied
@@ -240,6 +250,27 @@ impl PrincipalCache {
     }
 }
 
+/// Warns when the watcher reported in too late for the cache to be
+/// trusted meanwhile (`gap_ms` since its previous report; `check`: this
+/// poll's own round trip), which turns caching off until it does.
+fn report_gap(gap_ms: u64, check: Duration) {
+    if gap_ms >= WATCHER_FRESHNESS.as_millis() as u64 {
+        tracing::warn!(
+            gap_ms,
+            check_ms = check.as_millis() as u64,
+            "principal cache: the watcher was late; caching was off meanwhile"
+        );
+    }
+}
+
+/// Counts a lookup the cache could not answer, by why: the token is not
+/// held, its entry is past a limit, or the watcher has not reported in
+/// (`untrusted`: every authenticated request then costs a signature check
+/// and a query). A hit costs nothing here.
+fn count_miss(reason: &'static str) {
+    metrics::counter!("latchkey_principal_cache_misses_total", "reason" => reason).increment(1);
+}
+
 /// Starts the thread that applies other nodes' changes to `cache` (see the
 /// module documentation); it ends when the cache is dropped.
 pub fn spawn_watcher(cache: &Arc<PrincipalCache>, target: &DatabaseTarget) -> std::io::Result<()> {
@@ -281,6 +312,7 @@ fn watch_postgres(weak: &Weak<PrincipalCache>, url: &str) {
             },
         };
         polls = polls.wrapping_add(1);
+        let began = Instant::now();
         let checked = if polls.is_multiple_of(PING_EVERY) {
             conn.ping()
         } else {
@@ -291,7 +323,7 @@ fn watch_postgres(weak: &Weak<PrincipalCache>, url: &str) {
                 for key in keys {
                     cache.invalidate(&key);
                 }
-                cache.beat();
+                report_gap(cache.beat(), began.elapsed());
             }
             Err(e) => {
                 tracing::warn!(error = %e, "principal cache: listener lost; reconnecting");
@@ -308,6 +340,7 @@ fn watch_sqlite(weak: &Weak<PrincipalCache>, path: &std::path::Path) {
     let mut watcher: Option<(changes::Watcher, i64)> = None;
     loop {
         let Some(cache) = weak.upgrade() else { return };
+        let began = Instant::now();
         let outcome = match &mut watcher {
             None => changes::Watcher::open(path).and_then(|mut conn| {
                 let version = conn.data_version()?;
@@ -323,7 +356,7 @@ fn watch_sqlite(weak: &Weak<PrincipalCache>, path: &std::path::Path) {
             }),
         };
         match outcome {
-            Ok(()) => cache.beat(),
+            Ok(()) => report_gap(cache.beat(), began.elapsed()),
             Err(e) => {
                 tracing::warn!(error = %e, "principal cache: cannot watch the database; caching off");
                 watcher = None;
@@ -331,5 +364,33 @@ fn watch_sqlite(weak: &Weak<PrincipalCache>, path: &std::path::Path) {
         }
         drop(cache);
         std::thread::sleep(WATCH_INTERVAL);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Moves the watcher's last report `ms` into the past (a cache made
+    /// `ms` ago, so the clock allows it).
+    fn reported_ago(cache: &mut PrincipalCache, ms: u64) {
+        cache.started -= Duration::from_millis(ms);
+        cache.watcher_seen_ms.store(0, Ordering::Release);
+    }
+
+    #[test]
+    fn the_cache_is_trusted_only_while_its_watcher_reports_in() {
+        let mut cache = PrincipalCache::new();
+        // No watcher yet: nothing is served, nothing stored.
+        assert!(!cache.trusted());
+        assert_eq!(cache.beat(), 0, "a first report");
+        assert!(cache.trusted());
+        let fresh = WATCHER_FRESHNESS.as_millis() as u64;
+        reported_ago(&mut cache, fresh - 100);
+        assert!(cache.trusted());
+        reported_ago(&mut cache, fresh + 1);
+        assert!(!cache.trusted(), "a silent watcher turns the cache off");
+        assert!(cache.beat() > fresh, "the report says how long it was away");
+        assert!(cache.trusted());
     }
 }

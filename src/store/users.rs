@@ -194,6 +194,23 @@ pub fn lock(conn: &mut DbConn, id: &str) -> QueryResult<usize> {
         .execute(conn)
 }
 
+/// [`lock`], and the row as it is under the lock, in one statement
+/// (`UPDATE … RETURNING`); `None` when there is no such user.
+pub fn lock_and_read(conn: &mut DbConn, id: &str) -> QueryResult<Option<User>> {
+    let update =
+        diesel::update(users::table.find(id)).set(users::mfa_failures.eq(users::mfa_failures));
+    match conn {
+        DbConn::Postgres(pg) => update
+            .returning(User::as_returning())
+            .get_result(pg)
+            .optional(),
+        DbConn::Sqlite(lite) => update
+            .returning(User::as_returning())
+            .get_result(lite)
+            .optional(),
+    }
+}
+
 /// Takes the user's row lock for a second-factor attempt: succeeds (1) only
 /// when the user is not locked out of the second step. Every second-factor
 /// unit of work starts with this, so attempts of one user run one at a time.
