@@ -26,6 +26,15 @@ async fn health_readiness_and_metrics() {
         "{}",
         r.text
     );
+    // Durations are histograms (buckets add up across nodes), not
+    // summaries (per-node quantiles that cannot be combined).
+    assert!(
+        r.text
+            .contains("# TYPE http_request_duration_seconds histogram")
+            && r.text.contains("http_request_duration_seconds_bucket{"),
+        "{}",
+        r.text
+    );
 }
 
 #[actix_web::test]
