@@ -896,13 +896,13 @@ pub fn sign_in(
         let challenge = challenge_store::find_by_hash(conn, KIND_SSO, &hash)?
             .filter(|c| c.consumed_at.is_none() && c.expires_at > ctx.now)
             .ok_or(ApiError::InvalidLoginCode)?;
-        user_store::lock(conn, &challenge.user_id)?;
+        // The user as read under their row lock (any refusal rolls back).
+        let user = user_store::lock_and_read(conn, &challenge.user_id)?
+            .filter(|u| !u.disabled)
+            .ok_or(ApiError::InvalidLoginCode)?;
         if challenge_store::consume(conn, &challenge.id, ctx.now)? != 1 {
             return Err(ApiError::InvalidLoginCode);
         }
-        let user = user_store::find(conn, &challenge.user_id)?
-            .filter(|u| !u.disabled)
-            .ok_or(ApiError::InvalidLoginCode)?;
         let first_factor: Vec<&str> = challenge.first_factor.split_whitespace().collect();
         login::after_first_factor(conn, keys, config, &user, &first_factor, ctx)
     })
