@@ -167,6 +167,8 @@ pub struct Config {
     pub sso_flow_ttl: Duration,
     /// How long an SSO login code lives (60 seconds).
     pub sso_login_code_ttl: Duration,
+    /// How long a link token (`link_required`) lives.
+    pub sso_link_ttl: Duration,
     /// Timeout of one request to an identity provider.
     pub sso_http_timeout: Duration,
 }
@@ -297,6 +299,7 @@ impl Config {
             public_url,
             sso_flow_ttl: Duration::from_secs(10 * 60),
             sso_login_code_ttl: Duration::from_secs(60),
+            sso_link_ttl: Duration::from_secs(10 * 60),
             sso_http_timeout: Duration::from_secs(args.sso_http_timeout_seconds),
         })
     }
@@ -326,6 +329,7 @@ impl Config {
             public_url: "http://127.0.0.1:8080".into(),
             sso_flow_ttl: Duration::from_secs(10 * 60),
             sso_login_code_ttl: Duration::from_secs(60),
+            sso_link_ttl: Duration::from_secs(10 * 60),
             sso_http_timeout: Duration::from_secs(10),
         }
     }

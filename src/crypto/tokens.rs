@@ -17,6 +17,8 @@ pub const MFA_PREFIX: &str = "lkm_";
 pub const ENROLLMENT_PREFIX: &str = "lke_";
 /// Prefix of single sign-on login codes (`login_code`).
 pub const SSO_LOGIN_PREFIX: &str = "lks_";
+/// Prefix of single sign-on link tokens (`link_token`).
+pub const SSO_LINK_PREFIX: &str = "lkl_";
 
 /// A 256-bit random token with a type prefix.
 pub fn random_token(prefix: &str) -> String {

@@ -36,6 +36,16 @@ pub(crate) fn begin_change(
     auth::authorize(conn, actor, action)
 }
 
+/// The user `id` of the actor's account that the actor may act on: 404
+/// for anyone else's user, 403 for one who holds more than the actor
+/// ([`super::roles::within_reach`]).
+fn touch(conn: &mut DbConn, current: &Current, id: &str) -> ApiResult<User> {
+    let target = user_store::find_in_account(conn, &current.user.account_id, id)?
+        .ok_or(ApiError::NotFound)?;
+    super::roles::within_reach(conn, current.permissions, &target)?;
+    Ok(target)
+}
+
 fn own_account(conn: &mut DbConn, account_id: &str) -> ApiResult<Account> {
     account_store::find(conn, account_id)?.ok_or(ApiError::NotFound)
 }
@@ -375,12 +385,8 @@ pub fn update_user(
     write_tx(conn, |conn| {
         let current = begin_change(conn, actor, Action::ManageUsers)?;
         let account_id = current.user.account_id.clone();
-        let before =
-            user_store::find_in_account(conn, &account_id, &id)?.ok_or(ApiError::NotFound)?;
-        // No escalation: only users whose powers the actor holds, and only
-        // roles within them.
-        let held = super::roles::permissions_of(conn, &before)?;
-        policy::may_grant(current.permissions, held)?;
+        let before = touch(conn, &current, &id)?;
+        // No escalation: only roles within what the actor holds.
         if let Some(role) = &update.role {
             super::roles::check_assignable(
                 conn,
@@ -425,10 +431,7 @@ pub fn delete_user(conn: &mut DbConn, actor: &Principal, id: &str, ctx: &Ctx) ->
     let id = parse_id(id)?;
     write_tx(conn, |conn| {
         let current = begin_change(conn, actor, Action::ManageUsers)?;
-        let target = user_store::find_in_account(conn, &current.user.account_id, &id)?
-            .ok_or(ApiError::NotFound)?;
-        let held = super::roles::permissions_of(conn, &target)?;
-        policy::may_grant(current.permissions, held)?;
+        let target = touch(conn, &current, &id)?;
         user_store::delete(conn, &target.id)?;
         principals::changed(conn, Change::User(&target.id))?;
         super::roles::ensure_a_keeper_remains(conn, &current.user.account_id)?;
@@ -453,8 +456,7 @@ pub fn reset_user_mfa(conn: &mut DbConn, actor: &Principal, id: &str, ctx: &Ctx)
     let id = parse_id(id)?;
     write_tx(conn, |conn| {
         let current = begin_change(conn, actor, Action::ResetMfa)?;
-        let target = user_store::find_in_account(conn, &current.user.account_id, &id)?
-            .ok_or(ApiError::NotFound)?;
+        let target = touch(conn, &current, &id)?;
         super::mfa::reset(conn, &target, Some(&current.user), ctx)
     })
 }

@@ -68,10 +68,12 @@ pub enum EventType {
     IdentityProviderUpdated,
     #[serde(rename = "identity_provider.deleted")]
     IdentityProviderDeleted,
+    #[serde(rename = "sso.identity_linked")]
+    SsoIdentityLinked,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 28] = [
+    pub const ALL: [EventType; 29] = [
         EventType::LoginSucceeded,
         EventType::LoginFailed,
         EventType::LoginLocked,
@@ -100,6 +102,7 @@ impl EventType {
         EventType::IdentityProviderCreated,
         EventType::IdentityProviderUpdated,
         EventType::IdentityProviderDeleted,
+        EventType::SsoIdentityLinked,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -132,6 +135,7 @@ impl EventType {
             EventType::IdentityProviderCreated => "identity_provider.created",
             EventType::IdentityProviderUpdated => "identity_provider.updated",
             EventType::IdentityProviderDeleted => "identity_provider.deleted",
+            EventType::SsoIdentityLinked => "sso.identity_linked",
         }
     }
 }
@@ -164,6 +168,7 @@ pub const SSO_LOGIN_FAILED: EventType = EventType::SsoLoginFailed;
 pub const IDENTITY_PROVIDER_CREATED: EventType = EventType::IdentityProviderCreated;
 pub const IDENTITY_PROVIDER_UPDATED: EventType = EventType::IdentityProviderUpdated;
 pub const IDENTITY_PROVIDER_DELETED: EventType = EventType::IdentityProviderDeleted;
+pub const SSO_IDENTITY_LINKED: EventType = EventType::SsoIdentityLinked;
 
 /// What happened, to whom, by whom.
 pub struct Event<'a> {

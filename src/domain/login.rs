@@ -62,6 +62,43 @@ pub(crate) fn new_challenge(
     ttl: std::time::Duration,
     now: NaiveDateTime,
 ) -> ApiResult<String> {
+    insert_challenge(conn, kind, prefix, user, first_factor, None, ttl, now)
+}
+
+/// What an SSO login code or link token vouches for: a provider's subject,
+/// and the first factor the provider proved.
+pub(crate) struct SsoOrigin<'a> {
+    pub provider_id: &'a str,
+    pub subject: &'a str,
+    pub first_factor: &'a str,
+}
+
+/// [`new_challenge`] for a single sign-on: it names its provider and
+/// subject (so a change of the provider spends it).
+pub(crate) fn new_sso_challenge(
+    conn: &mut DbConn,
+    kind: &str,
+    prefix: &str,
+    user: &User,
+    origin: &SsoOrigin<'_>,
+    ttl: std::time::Duration,
+    now: NaiveDateTime,
+) -> ApiResult<String> {
+    let first_factor = origin.first_factor;
+    insert_challenge(conn, kind, prefix, user, first_factor, Some(origin), ttl, now)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn insert_challenge(
+    conn: &mut DbConn,
+    kind: &str,
+    prefix: &str,
+    user: &User,
+    first_factor: &str,
+    origin: Option<&SsoOrigin<'_>>,
+    ttl: std::time::Duration,
+    now: NaiveDateTime,
+) -> ApiResult<String> {
     let token = tokens::random_token(prefix);
     challenge_store::insert(
         conn,
@@ -75,6 +112,8 @@ pub(crate) fn new_challenge(
             expires_at: now + Duration::from_std(ttl).unwrap_or(Duration::minutes(5)),
             consumed_at: None,
             first_factor: first_factor.to_string(),
+            provider_id: origin.map(|o| o.provider_id.to_string()),
+            subject: origin.map(|o| o.subject.to_string()),
         },
     )?;
     Ok(token)

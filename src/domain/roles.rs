@@ -45,6 +45,17 @@ pub fn permissions_of(conn: &mut DbConn, user: &User) -> ApiResult<Permissions> 
     permissions_of_role(conn, &user.account_id, &user.role)
 }
 
+/// Whom an action may touch (API.md, "Whom an action may touch"): an action
+/// on another user — change, disable, delete, Reset MFA, setting their
+/// role, signing in as them through an identity provider — is allowed only
+/// when `reach` holds every permission `target` holds (403 `forbidden`
+/// otherwise). `reach` is the actor's permissions, or a provider's ceiling.
+/// The only copy of the rule: every such action calls it.
+pub fn within_reach(conn: &mut DbConn, reach: Permissions, target: &User) -> ApiResult<()> {
+    let held = permissions_of(conn, target)?;
+    policy::may_grant(reach, held)
+}
+
 /// 422 on `role` unless `role` may be given to a user of `account_id`
 /// (in a sub-account or not): a built-in role, or one of the account's
 /// custom roles; client users hold only the four client roles.

@@ -7,9 +7,15 @@
 //! The rules, each asserted here whoever calls:
 //! - a flow is spent by one conditional UPDATE, lives 10 minutes, and its
 //!   `redirect_uri` is one of the provider's, compared exactly;
-//! - a subject is linked once per account; the first link is by an email
-//!   the provider verified, to a user of the provider's own scope (the
-//!   account's users, or one sub-account's), never across accounts;
+//! - a link belongs to the provider (`provider`, `sub`); changing the
+//!   provider's issuer or client ends its links. The first sign-in of a
+//!   subject finds the user by an email the provider verified, in the
+//!   provider's own scope (the account's users, or one sub-account's),
+//!   never across accounts, and a user with a password proves it once
+//!   (`link_required`) before the link is made;
+//! - a provider's ceiling is the permission set of whoever last set its
+//!   fields: no sign-in through it reaches a user holding more
+//!   (`roles::within_reach`, the rule every action on another user passes);
 //! - just-in-time provisioning is off unless turned on, and its default role
 //!   is one the configuring administrator could hand out (client roles only
 //!   for a sub-account's provider);
@@ -23,14 +29,14 @@ use super::admin::begin_change;
 use super::audit::{self, Event};
 use super::auth::Principal;
 use super::keys::KeyRing;
-use super::login::{self, LoginOutcome};
-use super::policy::{self, Action};
-use super::{commit_then_refuse, new_id, parse_id, validate, Ctx, Verdict};
+use super::login::{self, LoginOutcome, SsoOrigin};
+use super::policy::{self, Action, Permissions};
+use super::{commit_then_refuse, lockout, new_id, parse_id, validate, Ctx, Verdict};
 use crate::config::Config;
 use crate::crypto::{password, tokens};
 use crate::error::{ApiError, ApiResult, SsoFailure};
 use crate::oidc::{AuthorizeRequest, Identity, ProviderClient};
-use crate::store::challenges::{self as challenge_store, KIND_SSO};
+use crate::store::challenges::{self as challenge_store, Challenge, KIND_SSO, KIND_SSO_LINK};
 use crate::store::sso::{
     self as sso_store, IdentityProvider, ProviderChanges, SsoFlow, SsoIdentity,
 };
@@ -332,6 +338,7 @@ pub fn create_provider(
             default_role,
             created_at: ctx.now,
             updated_at: ctx.now,
+            ceiling: current.permissions.to_text(),
         };
         sso_store::insert_provider(conn, &provider).map_err(super::taken(
             "An identity provider with this name already exists.",
@@ -386,6 +393,7 @@ pub fn update_provider(
         jit_provisioning: patch.jit_provisioning,
         default_role: None,
         updated_at: Some(ctx.now),
+        ceiling: None,
     };
     if let Some(secret) = &patch.client_secret {
         let secret = check_secret(secret)?;
@@ -408,11 +416,22 @@ pub fn update_provider(
                 provider.sub_account_id.is_some(),
             )?);
         }
+        // Whoever sets a field sets the ceiling: their own permissions.
+        changes.ceiling = Some(current.permissions.to_text());
         sso_store::update_provider(conn, &id, &changes).map_err(super::taken(
             "An identity provider with this name already exists.",
         ))?;
-        // Login codes issued under the old settings (trust, issuer, ...) die.
+        // Login codes and link tokens issued under the old settings die.
         sso_store::consume_login_codes_of(conn, &id, ctx.now)?;
+        // Another issuer or client is another provider: its links end.
+        let moved = changes.issuer.as_ref().is_some_and(|i| *i != provider.issuer)
+            || changes
+                .client_id
+                .as_ref()
+                .is_some_and(|c| *c != provider.client_id);
+        if moved {
+            sso_store::delete_identities_of(conn, &id)?;
+        }
         let updated = sso_store::find_provider(conn, &id)?.ok_or(ApiError::NotFound)?;
         audit_provider(
             conn,
@@ -597,7 +616,7 @@ pub fn take_flow(
             login_failed(
                 conn,
                 ctx,
-                &flow.provider_id,
+                Some(&flow.provider_id),
                 None,
                 SsoFailure::FlowExpired.code(),
             )?;
@@ -627,13 +646,14 @@ pub fn take_flow(
 fn login_failed(
     conn: &mut DbConn,
     ctx: &Ctx,
-    provider_id: &str,
+    provider_id: Option<&str>,
     user: Option<&User>,
     reason: &str,
 ) -> ApiResult<()> {
-    let account_id = match user {
-        Some(user) => Some(user.account_id.clone()),
-        None => sso_store::find_provider(conn, provider_id)?.map(|p| p.account_id),
+    let account_id = match (user, provider_id) {
+        (Some(user), _) => Some(user.account_id.clone()),
+        (None, Some(id)) => sso_store::find_provider(conn, id)?.map(|p| p.account_id),
+        (None, None) => None,
     };
     audit::record(
         conn,
@@ -664,33 +684,79 @@ impl Refusal {
             user: None,
         }
     }
+
+    fn of(user: User, reason: &'static str, failure: SsoFailure) -> Refusal {
+        Refusal {
+            user: Some(user),
+            ..Refusal::new(reason, failure)
+        }
+    }
 }
 
-/// The user a verified identity signs in, linking it on first use.
+/// What a provider may reach: its ceiling (the permissions of whoever last
+/// set its fields).
+fn ceiling(provider: &IdentityProvider) -> Permissions {
+    Permissions::from_text(&provider.ceiling)
+}
+
+/// Whether `user` is within `provider`'s ceiling
+/// ([`super::roles::within_reach`], the rule every action on another user
+/// passes).
+fn within_ceiling(conn: &mut DbConn, provider: &IdentityProvider, user: &User) -> ApiResult<bool> {
+    match super::roles::within_reach(conn, ceiling(provider), user) {
+        Ok(()) => Ok(true),
+        Err(ApiError::Forbidden) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// The user a verified identity names through `provider`: the one its
+/// subject is linked to, or on first use a user of the provider's scope
+/// with the email the provider verified (or a new one, by just-in-time
+/// provisioning). Nothing is linked here: [`sign_in`] links, once the user
+/// proved their password if they have one. Never a disabled user, never a
+/// user beyond the provider's ceiling.
 fn resolve_user(
     conn: &mut DbConn,
     provider: &IdentityProvider,
     identity: &Identity,
     ctx: &Ctx,
 ) -> ApiResult<Result<User, Refusal>> {
-    if let Some(link) = sso_store::find_identity(
-        conn,
-        &provider.account_id,
-        &identity.issuer,
-        &identity.subject,
-    )? {
-        let user = user_store::find(conn, &link.user_id)?;
-        return Ok(match user {
-            Some(user) if user.disabled => Err(Refusal {
-                user: Some(user),
-                ..Refusal::new("user_disabled", SsoFailure::UserNotFound)
-            }),
-            Some(user) => Ok(user),
-            None => Err(Refusal::new("user_not_found", SsoFailure::UserNotFound)),
-        });
+    let user = match sso_store::find_identity(conn, &provider.id, &identity.subject)? {
+        Some(link) => match user_store::find(conn, &link.user_id)? {
+            Some(user) => user,
+            None => return Ok(Err(Refusal::new("user_not_found", SsoFailure::UserNotFound))),
+        },
+        None => match first_match(conn, provider, identity, ctx)? {
+            Ok(user) => user,
+            Err(refusal) => return Ok(Err(refusal)),
+        },
+    };
+    if user.disabled {
+        return Ok(Err(Refusal::of(
+            user,
+            "user_disabled",
+            SsoFailure::UserNotFound,
+        )));
     }
-    // First sign-in of this subject: an email the provider vouches for,
-    // matched inside the provider's scope only.
+    if !within_ceiling(conn, provider, &user)? {
+        return Ok(Err(Refusal::of(
+            user,
+            "outside_ceiling",
+            SsoFailure::AccessDenied,
+        )));
+    }
+    Ok(Ok(user))
+}
+
+/// The first sign-in of a subject: an email the provider vouches for,
+/// matched inside the provider's scope only, or a new user.
+fn first_match(
+    conn: &mut DbConn,
+    provider: &IdentityProvider,
+    identity: &Identity,
+    ctx: &Ctx,
+) -> ApiResult<Result<User, Refusal>> {
     let email = identity
         .email
         .as_deref()
@@ -704,49 +770,37 @@ fn resolve_user(
             SsoFailure::EmailNotVerified,
         )));
     }
-    let user = match user_store::find_by_email(conn, &email)? {
+    Ok(match user_store::find_by_email(conn, &email)? {
         Some(user)
             if user.account_id == provider.account_id
                 && user.sub_account_id == provider.sub_account_id =>
         {
-            if user.disabled {
-                return Ok(Err(Refusal {
-                    user: Some(user),
-                    ..Refusal::new("user_disabled", SsoFailure::UserNotFound)
-                }));
-            }
-            user
+            Ok(user)
         }
         // Someone of another account, or of another scope of this one
         // (a client user for the account's provider, or the reverse):
         // never linked, and the answer does not say which.
-        Some(_) => {
-            return Ok(Err(Refusal::new(
-                "email_outside_scope",
-                SsoFailure::UserNotFound,
-            )))
+        Some(_) => Err(Refusal::new(
+            "email_outside_scope",
+            SsoFailure::UserNotFound,
+        )),
+        None if provider.jit_provisioning => {
+            // The role it would hand out, within the ceiling as it is now.
+            let role_holds = super::roles::permissions_of_role(
+                conn,
+                &provider.account_id,
+                &provider.default_role,
+            )?;
+            if !ceiling(provider).covers(role_holds) {
+                return Ok(Err(Refusal::new(
+                    "outside_ceiling",
+                    SsoFailure::AccessDenied,
+                )));
+            }
+            Ok(provision(conn, provider, identity, &email, ctx)?)
         }
-        None if provider.jit_provisioning => provision(conn, provider, identity, &email, ctx)?,
-        None => {
-            return Ok(Err(Refusal::new(
-                "user_not_found",
-                SsoFailure::UserNotFound,
-            )))
-        }
-    };
-    sso_store::insert_identity(
-        conn,
-        &SsoIdentity {
-            id: new_id(),
-            account_id: provider.account_id.clone(),
-            issuer: identity.issuer.clone(),
-            subject: identity.subject.clone(),
-            user_id: user.id.clone(),
-            provider_id: provider.id.clone(),
-            created_at: ctx.now,
-        },
-    )?;
-    Ok(Ok(user))
+        None => Err(Refusal::new("user_not_found", SsoFailure::UserNotFound)),
+    })
 }
 
 /// A new user of the provider's scope, with its default role and no
@@ -807,8 +861,8 @@ fn provision(
 }
 
 /// Ends a flow with what the provider's answer proved: a single-use login
-/// code (60 s) for the linked user, or the refusal, recorded either way as
-/// `sso.login_succeeded` / `sso.login_failed`.
+/// code (60 s) for the user it names, or the refusal, recorded either way
+/// as `sso.login_succeeded` / `sso.login_failed`.
 pub fn finish(
     conn: &mut DbConn,
     config: &Config,
@@ -821,7 +875,7 @@ pub fn finish(
         let identity = match identity {
             Ok(identity) => identity,
             Err(e) => {
-                login_failed(conn, ctx, &provider_id, None, e.code())?;
+                login_failed(conn, ctx, Some(&provider_id), None, e.code())?;
                 return Ok(Verdict::Refused(e));
             }
         };
@@ -831,7 +885,7 @@ pub fn finish(
             return Ok(Verdict::Refused(ApiError::Sso(SsoFailure::FlowExpired)));
         };
         if identity.issuer != provider.issuer {
-            login_failed(conn, ctx, &provider_id, None, "issuer_mismatch")?;
+            login_failed(conn, ctx, Some(&provider_id), None, "issuer_mismatch")?;
             return Ok(Verdict::Refused(ApiError::Sso(SsoFailure::InvalidIdToken)));
         }
         let user = match resolve_user(conn, &provider, &identity, ctx)? {
@@ -840,7 +894,7 @@ pub fn finish(
                 login_failed(
                     conn,
                     ctx,
-                    &provider_id,
+                    Some(&provider_id),
                     refusal.user.as_ref(),
                     refusal.reason,
                 )?;
@@ -853,12 +907,16 @@ pub fn finish(
         } else {
             super::sessions::AMR_SSO
         };
-        let code = login::new_challenge(
+        let code = login::new_sso_challenge(
             conn,
             KIND_SSO,
             tokens::SSO_LOGIN_PREFIX,
             &user,
-            &first_factor.join(" "),
+            &SsoOrigin {
+                provider_id: &provider.id,
+                subject: &identity.subject,
+                first_factor: &first_factor.join(" "),
+            },
             config.sso_login_code_ttl,
             ctx.now,
         )?;
@@ -877,33 +935,250 @@ pub fn finish(
     })
 }
 
+/// The answer to `POST /sessions/sso`: the login answer, or the password
+/// proof an existing user owes before a provider's subject is linked to
+/// them.
+#[derive(Debug)]
+pub enum SsoOutcome {
+    Login(LoginOutcome),
+    LinkRequired {
+        link_token: String,
+        expires_in: u64,
+        email: String,
+    },
+}
+
+/// An SSO login code or link token as read, live, with its origin.
+struct Vouched {
+    challenge: Challenge,
+    provider: IdentityProvider,
+    subject: String,
+}
+
+/// The live challenge of `kind` behind `token` with its provider (`None`:
+/// unknown, spent, expired, or its provider gone).
+fn vouched(
+    conn: &mut DbConn,
+    kind: &str,
+    prefix: &str,
+    token: &str,
+    now: chrono::NaiveDateTime,
+) -> ApiResult<Option<Vouched>> {
+    if !token.starts_with(prefix) || token.len() > 200 {
+        return Ok(None);
+    }
+    let hash = tokens::sha256_hex(token);
+    let Some(challenge) = challenge_store::find_by_hash(conn, kind, &hash)?
+        .filter(|c| c.consumed_at.is_none() && c.expires_at > now)
+    else {
+        return Ok(None);
+    };
+    let (Some(provider_id), Some(subject)) = (&challenge.provider_id, &challenge.subject) else {
+        return Ok(None);
+    };
+    let Some(provider) = sso_store::find_provider(conn, provider_id)? else {
+        return Ok(None);
+    };
+    Ok(Some(Vouched {
+        subject: subject.clone(),
+        challenge,
+        provider,
+    }))
+}
+
 /// `POST /sessions/sso`: spends a login code, once, and applies Latchkey's
-/// policy on top of the SSO (see [`login::after_first_factor`]). A code
-/// that is unknown, spent, older than 60 s or of a user disabled since is
-/// 401 `invalid_credentials`.
+/// policy on top of the SSO (see [`login::after_first_factor`]). A subject
+/// seen for the first time is linked here: at once for a user without a
+/// password (provisioned by SSO), after a password proof
+/// (`link_required`, [`begin_link`]) for anyone else. A code that is
+/// unknown, spent, older than 60 s, of a user disabled since or now beyond
+/// the provider's ceiling is 401 `invalid_credentials`; every refusal is
+/// recorded as `sso.login_failed`.
 pub fn sign_in(
     conn: &mut DbConn,
     keys: &KeyRing,
     config: &Config,
     login_code: &str,
     ctx: &Ctx,
-) -> ApiResult<LoginOutcome> {
-    if !login_code.starts_with(tokens::SSO_LOGIN_PREFIX) || login_code.len() > 200 {
-        return Err(ApiError::InvalidLoginCode);
-    }
-    let hash = tokens::sha256_hex(login_code);
-    write_tx(conn, |conn| {
-        let challenge = challenge_store::find_by_hash(conn, KIND_SSO, &hash)?
-            .filter(|c| c.consumed_at.is_none() && c.expires_at > ctx.now)
-            .ok_or(ApiError::InvalidLoginCode)?;
-        // The user as read under their row lock (any refusal rolls back).
-        let user = user_store::lock_and_read(conn, &challenge.user_id)?
-            .filter(|u| !u.disabled)
-            .ok_or(ApiError::InvalidLoginCode)?;
-        if challenge_store::consume(conn, &challenge.id, ctx.now)? != 1 {
-            return Err(ApiError::InvalidLoginCode);
+) -> ApiResult<SsoOutcome> {
+    commit_then_refuse(conn, |conn| {
+        let refuse = |conn: &mut DbConn, v: Option<&Vouched>, user: Option<&User>, reason| {
+            let provider_id = v.map(|v| v.provider.id.as_str());
+            login_failed(conn, ctx, provider_id, user, reason)?;
+            Ok(Verdict::Refused(ApiError::InvalidLoginCode))
+        };
+        let Some(v) = vouched(conn, KIND_SSO, tokens::SSO_LOGIN_PREFIX, login_code, ctx.now)?
+        else {
+            return refuse(conn, None, None, "login_code_invalid");
+        };
+        // The user as read under their row lock.
+        let Some(user) = user_store::lock_and_read(conn, &v.challenge.user_id)? else {
+            return refuse(conn, Some(&v), None, "user_not_found");
+        };
+        if user.disabled {
+            return refuse(conn, Some(&v), Some(&user), "user_disabled");
         }
-        let first_factor: Vec<&str> = challenge.first_factor.split_whitespace().collect();
-        login::after_first_factor(conn, keys, config, &user, &first_factor, ctx)
+        if !within_ceiling(conn, &v.provider, &user)? {
+            return refuse(conn, Some(&v), Some(&user), "outside_ceiling");
+        }
+        if challenge_store::consume(conn, &v.challenge.id, ctx.now)? != 1 {
+            return refuse(conn, Some(&v), Some(&user), "login_code_invalid");
+        }
+        match sso_store::find_identity(conn, &v.provider.id, &v.subject)? {
+            Some(link) if link.user_id == user.id => {}
+            Some(_) => return refuse(conn, Some(&v), Some(&user), "linked_elsewhere"),
+            None if user.password_hash == password::NO_PASSWORD => {
+                link(conn, &v.provider, &v.subject, &user, ctx)?;
+            }
+            None => {
+                let link_token = login::new_sso_challenge(
+                    conn,
+                    KIND_SSO_LINK,
+                    tokens::SSO_LINK_PREFIX,
+                    &user,
+                    &SsoOrigin {
+                        provider_id: &v.provider.id,
+                        subject: &v.subject,
+                        first_factor: &v.challenge.first_factor,
+                    },
+                    config.sso_link_ttl,
+                    ctx.now,
+                )?;
+                return Ok(Verdict::Granted(SsoOutcome::LinkRequired {
+                    link_token,
+                    expires_in: config.sso_link_ttl.as_secs(),
+                    email: user.email,
+                }));
+            }
+        }
+        let first_factor: Vec<&str> = v.challenge.first_factor.split_whitespace().collect();
+        let outcome = login::after_first_factor(conn, keys, config, &user, &first_factor, ctx)?;
+        Ok(Verdict::Granted(SsoOutcome::Login(outcome)))
+    })
+}
+
+/// Links `subject` of `provider` to `user`, audited as
+/// `sso.identity_linked`.
+fn link(
+    conn: &mut DbConn,
+    provider: &IdentityProvider,
+    subject: &str,
+    user: &User,
+    ctx: &Ctx,
+) -> ApiResult<()> {
+    sso_store::insert_identity(
+        conn,
+        &SsoIdentity {
+            id: new_id(),
+            account_id: provider.account_id.clone(),
+            issuer: provider.issuer.clone(),
+            subject: subject.to_string(),
+            user_id: user.id.clone(),
+            provider_id: provider.id.clone(),
+            created_at: ctx.now,
+        },
+    )
+    .map_err(super::taken("This identity is linked already."))?;
+    audit::record(
+        conn,
+        ctx,
+        Event::own(audit::SSO_IDENTITY_LINKED, &user.account_id, &user.id).with(
+            serde_json::json!({
+                "provider": provider.id,
+                "issuer": provider.issuer,
+                "sub": subject,
+                "email": user.email,
+            }),
+        ),
+    )?;
+    Ok(())
+}
+
+/// A link attempt with its password attempt reserved.
+pub struct LinkAttempt {
+    vouched: Option<Vouched>,
+    /// The user whose password hash to check (none: the token is dead, and
+    /// argon2 runs against the dummy hash all the same).
+    pub user: Option<User>,
+}
+
+/// The first half of `POST /sessions/sso/link`: the link token's user, with
+/// a password attempt reserved on their email as a login would (429 while
+/// locked). Then argon2 runs, outside any transaction, and
+/// [`finish_link`] decides.
+pub fn begin_link(conn: &mut DbConn, link_token: &str, ctx: &Ctx) -> ApiResult<LinkAttempt> {
+    let vouched = vouched(
+        conn,
+        KIND_SSO_LINK,
+        tokens::SSO_LINK_PREFIX,
+        link_token,
+        ctx.now,
+    )?;
+    let owner = match &vouched {
+        Some(v) => user_store::find(conn, &v.challenge.user_id)?,
+        None => None,
+    };
+    let user = match owner {
+        Some(owner) => lockout::reserve_password_attempt(conn, &owner.email, ctx)?
+            .filter(|u| u.id == owner.id),
+        None => None,
+    };
+    Ok(LinkAttempt { vouched, user })
+}
+
+/// The second half of `POST /sessions/sso/link`: a wrong password is 401
+/// `invalid_credentials` (counted on the email's login lockout, the token
+/// stays); the right one spends the token, links the subject and answers
+/// as a login, Latchkey's MFA on top.
+pub fn finish_link(
+    conn: &mut DbConn,
+    keys: &KeyRing,
+    config: &Config,
+    attempt: LinkAttempt,
+    password_ok: bool,
+    ctx: &Ctx,
+) -> ApiResult<LoginOutcome> {
+    let LinkAttempt { vouched, user } = attempt;
+    let (Some(v), Some(user)) = (vouched, user) else {
+        return Err(ApiError::InvalidCredentials);
+    };
+    commit_then_refuse(conn, |conn| {
+        if !password_ok {
+            audit::record(
+                conn,
+                ctx,
+                Event {
+                    kind: audit::LOGIN_FAILED,
+                    account_id: Some(&user.account_id),
+                    actor: None,
+                    target: Some(&user.id),
+                    details: serde_json::json!({"reason": "wrong_password", "via": "sso_link"}),
+                },
+            )?;
+            return Ok(Verdict::Refused(ApiError::InvalidCredentials));
+        }
+        lockout::password_succeeded(conn, &user.email, ctx)?;
+        let user = user_store::lock_and_read(conn, &user.id)?
+            .filter(|u| !u.disabled)
+            .ok_or(ApiError::InvalidCredentials)?;
+        if !within_ceiling(conn, &v.provider, &user)? {
+            login_failed(
+                conn,
+                ctx,
+                Some(&v.provider.id),
+                Some(&user),
+                "outside_ceiling",
+            )?;
+            return Ok(Verdict::Refused(ApiError::InvalidCredentials));
+        }
+        if challenge_store::consume(conn, &v.challenge.id, ctx.now)? != 1
+            || sso_store::find_identity(conn, &v.provider.id, &v.subject)?.is_some()
+        {
+            return Err(ApiError::InvalidCredentials);
+        }
+        link(conn, &v.provider, &v.subject, &user, ctx)?;
+        let first_factor: Vec<&str> = v.challenge.first_factor.split_whitespace().collect();
+        let outcome = login::after_first_factor(conn, keys, config, &user, &first_factor, ctx)?;
+        Ok(Verdict::Granted(outcome))
     })
 }

@@ -18,7 +18,8 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_sign_in_providers)
         .service(authorize)
         .service(callback)
-        .service(create_sso_session);
+        .service(create_sso_session)
+        .service(link_sso_identity);
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -236,11 +237,14 @@ pub async fn callback(
 /// when MFA is required and not set up), except that a provider trusted for
 /// MFA (`trust_idp_mfa`) whose ID token says it did MFA gives an `aal2`
 /// session (`amr` `["sso","mfa"]`) at once; otherwise the session is `sso`.
+/// The first sign-in of an existing user with a password answers
+/// `link_required`: they prove their password once with
+/// `POST /api/v1/sessions/sso/link`.
 #[utoipa::path(
     tag = "sessions",
     request_body = SsoLoginRequest,
     responses(
-        (status = 200, description = "Login code accepted", body = LoginResponse),
+        (status = 200, description = "Login code accepted", body = SsoLoginResponse),
         (status = 401, description = "`invalid_credentials`: unknown, used or expired login code", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "`too_many_attempts` (rate limited)", body = Problem, content_type = "application/problem+json"),
         BodyProblems,
@@ -259,6 +263,61 @@ pub async fn create_sso_session(
     let response = state
         .db(move |conn| {
             let outcome = sso::sign_in(conn, &st.keys, &st.config, &login_code, &ctx)?;
+            Ok(SsoLoginResponse::from(outcome))
+        })
+        .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(response))
+}
+
+/// Link an identity provider's account to an existing user with their
+/// password (after `link_required`).
+///
+/// A wrong password is 401 `invalid_credentials` and counts toward the
+/// email's login lockout (429 while locked), the token staying usable; the
+/// right one spends the token, links the identity (audited as
+/// `sso.identity_linked`) and answers as a login, Latchkey's MFA on top.
+/// An unknown, spent or expired token is 401 `invalid_credentials`.
+#[utoipa::path(
+    tag = "sessions",
+    request_body = SsoLinkRequest,
+    responses(
+        (status = 200, description = "Linked; the login answer", body = LoginResponse),
+        (status = 401, description = "`invalid_credentials`: wrong password, or an unknown, used or expired link token", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`too_many_attempts`: the email's login lockout, or rate limited", body = Problem, content_type = "application/problem+json"),
+        BodyProblems,
+    )
+)]
+#[post("/sessions/sso/link")]
+pub async fn link_sso_identity(
+    req: HttpRequest,
+    state: State,
+    body: Body<SsoLinkRequest>,
+) -> ApiResult<HttpResponse> {
+    rate_limit(&req, &state)?;
+    let SsoLinkRequest {
+        link_token,
+        password,
+    } = body.parse()?;
+    let ctx = ctx(&req, &state);
+    let c = ctx.clone();
+    let attempt = state
+        .db(move |conn| sso::begin_link(conn, &link_token, &c))
+        .await?;
+    let hash = attempt.user.as_ref().map(|u| u.password_hash.clone());
+    // A malformed password costs the same argon2 work and is wrong.
+    let well_formed = !password.is_empty() && password.len() <= crate::crypto::password::MAX_LEN;
+    let checked = if well_formed {
+        password
+    } else {
+        password.chars().take(64).collect()
+    };
+    let ok = state.hasher.verify(checked, hash).await? && well_formed;
+    let st = state.clone();
+    let response = state
+        .db(move |conn| {
+            let outcome = sso::finish_link(conn, &st.keys, &st.config, attempt, ok, &ctx)?;
             Ok(LoginResponse::from(outcome))
         })
         .await?;

@@ -12,6 +12,9 @@ use super::DbConn;
 pub const KIND_MFA: &str = "mfa";
 pub const KIND_ENROLLMENT: &str = "enrollment";
 pub const KIND_SSO: &str = "sso";
+/// A link token: the password proof an existing user owes before a
+/// provider's subject is linked to them.
+pub const KIND_SSO_LINK: &str = "sso_link";
 
 #[derive(Queryable, Selectable, Insertable, Clone, Debug)]
 #[diesel(table_name = login_challenges)]
@@ -27,6 +30,10 @@ pub struct Challenge {
     /// The methods proven before this step, space-separated as in a
     /// session's `amr`: `pwd`, `sso`, or `sso mfa`.
     pub first_factor: String,
+    /// The identity provider an SSO login code or link token came from.
+    pub provider_id: Option<String>,
+    /// The provider's subject (SSO login codes and link tokens).
+    pub subject: Option<String>,
 }
 
 pub fn insert(conn: &mut DbConn, challenge: &Challenge) -> QueryResult<()> {

@@ -77,6 +77,8 @@ diesel::table! {
         expires_at -> Timestamp,
         consumed_at -> Nullable<Timestamp>,
         first_factor -> Text,
+        provider_id -> Nullable<Text>,
+        subject -> Nullable<Text>,
     }
 }
 
@@ -163,6 +165,7 @@ diesel::table! {
         default_role -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        ceiling -> Text,
     }
 }
 

@@ -31,6 +31,10 @@ pub struct IdentityProvider {
     pub default_role: RoleRef,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// The permissions (space-separated names) of whoever last set the
+    /// provider's fields: no sign-in through it reaches a user holding
+    /// more.
+    pub ceiling: String,
 }
 
 impl IdentityProvider {
@@ -60,6 +64,7 @@ pub struct ProviderChanges {
     pub jit_provisioning: Option<bool>,
     pub default_role: Option<RoleRef>,
     pub updated_at: Option<NaiveDateTime>,
+    pub ceiling: Option<String>,
 }
 
 pub fn insert_provider(conn: &mut DbConn, provider: &IdentityProvider) -> QueryResult<()> {
@@ -158,20 +163,26 @@ pub fn insert_identity(conn: &mut DbConn, identity: &SsoIdentity) -> QueryResult
         .map(drop)
 }
 
-/// The link of `(issuer, subject)` inside `account_id`, if any.
+/// The link of `subject` through `provider_id`, if any (links belong to
+/// the provider).
 pub fn find_identity(
     conn: &mut DbConn,
-    account_id: &str,
-    issuer: &str,
+    provider_id: &str,
     subject: &str,
 ) -> QueryResult<Option<SsoIdentity>> {
     sso_identities::table
-        .filter(sso_identities::account_id.eq(account_id))
-        .filter(sso_identities::issuer.eq(issuer))
+        .filter(sso_identities::provider_id.eq(provider_id))
         .filter(sso_identities::subject.eq(subject))
         .select(SsoIdentity::as_select())
         .first(conn)
         .optional()
+}
+
+/// Ends every link of a provider (its issuer or client changed); returns
+/// how many.
+pub fn delete_identities_of(conn: &mut DbConn, provider_id: &str) -> QueryResult<usize> {
+    diesel::delete(sso_identities::table.filter(sso_identities::provider_id.eq(provider_id)))
+        .execute(conn)
 }
 
 #[derive(Queryable, Selectable, Insertable, Clone, Debug)]
@@ -218,23 +229,19 @@ pub fn consume_flow(conn: &mut DbConn, id: &str, now: NaiveDateTime) -> QueryRes
     .execute(conn)
 }
 
-/// Spends every open login code of the users linked through `provider_id`
-/// (the provider was changed or removed: what it vouched for before does
-/// not outlive the change). Returns how many.
+/// Spends every open login code and link token that `provider_id` vouched
+/// for (the provider was changed or removed: what it said before does not
+/// outlive the change). Returns how many.
 pub fn consume_login_codes_of(
     conn: &mut DbConn,
     provider_id: &str,
     now: NaiveDateTime,
 ) -> QueryResult<usize> {
     use super::schema::login_challenges;
-    let linked = sso_identities::table
-        .filter(sso_identities::provider_id.eq(provider_id))
-        .select(sso_identities::user_id);
     diesel::update(
         login_challenges::table
-            .filter(login_challenges::kind.eq(super::challenges::KIND_SSO))
-            .filter(login_challenges::consumed_at.is_null())
-            .filter(login_challenges::user_id.eq_any(linked)),
+            .filter(login_challenges::provider_id.eq(provider_id))
+            .filter(login_challenges::consumed_at.is_null()),
     )
     .set(login_challenges::consumed_at.eq(now))
     .execute(conn)

@@ -7,6 +7,7 @@ mod audit;
 mod cli;
 mod cluster;
 mod crash;
+mod delegation;
 mod enrollment;
 mod housekeeping;
 mod idp;

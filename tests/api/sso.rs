@@ -46,7 +46,7 @@ pub fn location_query(r: &Resp) -> (String, HashMap<String, String>) {
 }
 
 /// `GET .../authorize`: the provider's query (state, nonce, PKCE challenge).
-async fn authorize(app: &TestApp, provider: &str) -> HashMap<String, String> {
+pub async fn authorize(app: &TestApp, provider: &str) -> HashMap<String, String> {
     let path = format!(
         "/api/v1/sso/{provider}/authorize?redirect_uri={}&state=client-xyz",
         percent(APP_CALLBACK)
@@ -59,7 +59,7 @@ fn percent(s: &str) -> String {
     openidconnect::url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
-async fn callback(app: &TestApp, state: &str) -> HashMap<String, String> {
+pub async fn callback(app: &TestApp, state: &str) -> HashMap<String, String> {
     let path = format!(
         "/api/v1/sso/callback?code=idp-code&state={}",
         percent(state)
@@ -76,7 +76,7 @@ async fn callback(app: &TestApp, state: &str) -> HashMap<String, String> {
 
 /// One whole SSO round: authorize, the provider answers with the ID token
 /// that `token(claims_with_nonce)` makes, callback. The client's query.
-async fn round(
+pub async fn round(
     app: &TestApp,
     idp: &MockIdp,
     provider: &str,
@@ -87,17 +87,32 @@ async fn round(
     callback(app, &q["state"]).await
 }
 
-fn now(app: &TestApp) -> i64 {
+pub fn now(app: &TestApp) -> i64 {
     app.clock.now().timestamp()
 }
 
-async fn exchange(app: &TestApp, code: &str) -> Resp {
+pub async fn exchange(app: &TestApp, code: &str) -> Resp {
     app.post("/api/v1/sessions/sso", None, json!({"login_code": code}))
         .await
 }
 
+/// [`exchange`], then the password proof a user with a password owes on
+/// the first sign-in of a subject (`link_required`): the login answer.
+pub async fn exchange_linking(app: &TestApp, code: &str) -> Resp {
+    let r = exchange(app, code).await.ok(200);
+    if r.body["status"] != "link_required" {
+        return r;
+    }
+    app.post(
+        "/api/v1/sessions/sso/link",
+        None,
+        json!({"link_token": r.body["link_token"], "password": PASSWORD}),
+    )
+    .await
+}
+
 /// The `amr` and `aal` of the current session of `token`.
-async fn assurance(app: &TestApp, token: &str) -> (Value, String) {
+pub async fn assurance(app: &TestApp, token: &str) -> (Value, String) {
     let list = app.get("/api/v1/me/sessions", token).await.ok(200);
     let current = list.body["items"]
         .as_array()
@@ -362,8 +377,8 @@ async fn the_flow_uses_pkce_s256_and_basic_auth_and_signs_in_once() {
     .await
     .problem(400, "bad_request");
 
-    // The login code signs in once.
-    let r = exchange(&app, &code).await.ok(200);
+    // The login code signs in once (Ann proves her password to link).
+    let r = exchange_linking(&app, &code).await.ok(200);
     assert_eq!(r.headers.get("cache-control").unwrap(), "no-store");
     let s = Session::from_body(&r.body);
     let (amr, aal) = assurance(&app, &s.token).await;
@@ -590,7 +605,7 @@ async fn linking_is_by_verified_email_inside_the_providers_scope_only() {
         sign("sub-ann", "ann@corp.example", true),
     )
     .await;
-    let ann = Session::from_body(&exchange(&app, &q["login_code"]).await.ok(200).body);
+    let ann = Session::from_body(&exchange_linking(&app, &q["login_code"]).await.ok(200).body);
     // ...and the link holds whatever email the provider says later.
     let q = round(
         &app,
@@ -682,7 +697,7 @@ async fn latchkeys_mfa_policy_applies_on_top_of_sso() {
         sign("sub-ann", "ann@corp.example", json!(["pwd", "mfa"])),
     )
     .await;
-    let r = exchange(&app, &q["login_code"]).await.ok(200);
+    let r = exchange_linking(&app, &q["login_code"]).await.ok(200);
     let ann = Session::from_body(&r.body);
     assert_eq!(
         assurance(&app, &ann.token).await,
@@ -699,7 +714,7 @@ async fn latchkeys_mfa_policy_applies_on_top_of_sso() {
         sign("sub-bob", "bob@corp.example", json!(["pwd", "mfa"])),
     )
     .await;
-    let r = exchange(&app, &q["login_code"]).await.ok(200);
+    let r = exchange_linking(&app, &q["login_code"]).await.ok(200);
     assert_eq!(r.body["status"], "mfa_required", "{}", r.text);
     let mfa_token = r.body["mfa_token"].as_str().unwrap().to_string();
     let r = app
@@ -730,7 +745,7 @@ async fn latchkeys_mfa_policy_applies_on_top_of_sso() {
         sign("sub-bob", "bob@corp.example", json!(["pwd", "otp"])),
     )
     .await;
-    let r = exchange(&app, &q["login_code"]).await.ok(200);
+    let r = exchange_linking(&app, &q["login_code"]).await.ok(200);
     let s = Session::from_body(&r.body);
     assert_eq!(
         assurance(&app, &s.token).await,
@@ -744,7 +759,7 @@ async fn latchkeys_mfa_policy_applies_on_top_of_sso() {
         sign("sub-bob", "bob@corp.example", json!(["pwd"])),
     )
     .await;
-    let r = exchange(&app, &q["login_code"]).await.ok(200);
+    let r = exchange_linking(&app, &q["login_code"]).await.ok(200);
     assert_eq!(r.body["status"], "mfa_required");
     // Require MFA for the account: Ann (no MFA) must enroll; the session
     // she gets from the enrollment is sso + otp.
@@ -762,7 +777,7 @@ async fn latchkeys_mfa_policy_applies_on_top_of_sso() {
         sign("sub-ann", "ann@corp.example", json!(["pwd"])),
     )
     .await;
-    let r = exchange(&app, &q["login_code"]).await.ok(200);
+    let r = exchange_linking(&app, &q["login_code"]).await.ok(200);
     assert_eq!(r.body["status"], "mfa_enrollment_required", "{}", r.text);
     let enrollment = r.body["enrollment_token"].as_str().unwrap().to_string();
     let (_, _, verified) = app.enroll(&enrollment, None).await;
@@ -938,7 +953,8 @@ async fn a_flow_started_on_one_node_finishes_on_another_once() {
     answers.sort_by_key(|q| q.contains_key("login_code"));
     assert_eq!(answers[0]["error"], "flow_expired", "{answers:?}");
     let code = &answers[1]["login_code"];
-    // The login code made on one node is spent on the other.
+    // The login code made on one node is spent on the other (and the
+    // link token it gives, on the first node again).
     let r = node_b
         .call(
             Method::POST,
@@ -948,8 +964,137 @@ async fn a_flow_started_on_one_node_finishes_on_another_once() {
         )
         .await
         .ok(200);
+    assert_eq!(r.body["status"], "link_required");
+    let r = app
+        .post(
+            "/api/v1/sessions/sso/link",
+            None,
+            json!({"link_token": r.body["link_token"], "password": PASSWORD}),
+        )
+        .await
+        .ok(200);
     assert_eq!(r.body["status"], "authenticated");
     exchange(&app, code)
         .await
         .problem(401, "invalid_credentials");
+}
+
+/// The first sign-in of a user with a password proves it once
+/// (`link_required`, `POST /sessions/sso/link`): wrong passwords count on
+/// the login lockout, the token is spent by the right one, the link is
+/// audited, belongs to its provider and ends when the provider's issuer or
+/// client changes.
+#[actix_web::test]
+async fn an_existing_user_proves_their_password_once_to_link() {
+    let app = TestApp::new().await;
+    let idp = MockIdp::start();
+    let admin = app.signup_and_login("admin@corp.example").await;
+    let provider = connect(&app, &admin, &idp.issuer, json!({})).await;
+    app.create_user(&admin, "ann@corp.example", "editor", None)
+        .await;
+    let sign = |nonce: &str| {
+        idp.key.sign(
+            "k1",
+            &idp.claims("sub-ann", "ann@corp.example", nonce, now(&app)),
+        )
+    };
+    let q = round(&app, &idp, &provider, sign).await;
+    let r = exchange(&app, &q["login_code"]).await.ok(200);
+    assert_eq!(r.body["status"], "link_required");
+    assert_eq!(r.body["email"], "ann@corp.example");
+    assert_eq!(r.body["expires_in"], 600);
+    assert_eq!(r.headers.get("cache-control").unwrap(), "no-store");
+    let token = r.body["link_token"].as_str().unwrap().to_string();
+    assert_eq!(app.count("SELECT COUNT(*) AS n FROM sso_identities"), 0);
+    let link = |password: &str| {
+        let (app, token) = (&app, token.clone());
+        let password = password.to_string();
+        async move {
+            app.post(
+                "/api/v1/sessions/sso/link",
+                None,
+                json!({"link_token": token, "password": password}),
+            )
+            .await
+        }
+    };
+    // Four wrong passwords: 401 each, the token stays...
+    for _ in 0..4 {
+        link("not the password at all")
+            .await
+            .problem(401, "invalid_credentials");
+    }
+    // ...and they count on Ann's login lockout: one more wrong login locks.
+    app.login_raw("ann@corp.example", "wrong password again")
+        .await
+        .problem(401, "invalid_credentials");
+    app.login_raw("ann@corp.example", PASSWORD)
+        .await
+        .problem(429, "too_many_attempts");
+    let locked = link(PASSWORD).await.problem(429, "too_many_attempts");
+    assert!(locked.retry_after() < 600, "the lock ends before the token");
+    app.clock.advance(locked.retry_after());
+    let r = link(PASSWORD).await.ok(200);
+    let ann = Session::from_body(&r.body);
+    assert_eq!(
+        assurance(&app, &ann.token).await,
+        (json!(["sso"]), "aal1".into())
+    );
+    // Spent once it succeeded.
+    link(PASSWORD).await.problem(401, "invalid_credentials");
+    let r = app
+        .get("/api/v1/audit-events?type=sso.identity_linked", &admin.token)
+        .await
+        .ok(200);
+    assert_eq!(r.body["total"], 1, "{}", r.text);
+    let details = &r.body["items"][0]["details"];
+    assert_eq!(details["provider"], provider.as_str());
+    assert_eq!(details["issuer"], idp.issuer.as_str());
+    assert_eq!(details["sub"], "sub-ann");
+    assert_eq!(details["email"], "ann@corp.example");
+    // Linked: the next sign-in goes straight through.
+    let q = round(&app, &idp, &provider, sign).await;
+    let again = Session::from_body(&exchange(&app, &q["login_code"]).await.ok(200).body);
+    assert_eq!(again.user_id, ann.user_id);
+
+    // Links belong to their provider: a sub-account's provider of the same
+    // issuer does not sign Ann (an account user) in through her link.
+    let sub = app
+        .post(
+            "/api/v1/sub-accounts",
+            Some(&admin.token),
+            json!({"name": "Client", "require_mfa": false}),
+        )
+        .await
+        .ok(201)
+        .id();
+    let client_provider = connect(
+        &app,
+        &admin,
+        &idp.issuer,
+        json!({"name": "Client IdP", "sub_account_id": sub}),
+    )
+    .await;
+    let q = round(&app, &idp, &client_provider, sign).await;
+    assert_eq!(q["error"], "user_not_found", "{q:?}");
+
+    // Another client at the provider is another provider: the link ends.
+    app.patch(
+        &format!("/api/v1/identity-providers/{provider}"),
+        &admin.token,
+        json!({"client_id": "another-client"}),
+    )
+    .await
+    .ok(200);
+    assert_eq!(app.count("SELECT COUNT(*) AS n FROM sso_identities"), 0);
+    app.patch(
+        &format!("/api/v1/identity-providers/{provider}"),
+        &admin.token,
+        json!({"client_id": CLIENT_ID}),
+    )
+    .await
+    .ok(200);
+    let q = round(&app, &idp, &provider, sign).await;
+    let r = exchange(&app, &q["login_code"]).await.ok(200);
+    assert_eq!(r.body["status"], "link_required");
 }

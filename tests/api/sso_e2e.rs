@@ -172,10 +172,23 @@ async fn login_code(app: &TestApp, query: &HashMap<String, String>) -> Value {
     let code = query
         .get("login_code")
         .unwrap_or_else(|| panic!("no login code: {query:?}"));
-    app.post("/api/v1/sessions/sso", None, json!({"login_code": code}))
+    let r = app
+        .post("/api/v1/sessions/sso", None, json!({"login_code": code}))
         .await
         .ok(200)
-        .body
+        .body;
+    if r["status"] != "link_required" {
+        return r;
+    }
+    // The first sign-in of a user with a password: they prove it once.
+    app.post(
+        "/api/v1/sessions/sso/link",
+        None,
+        json!({"link_token": r["link_token"], "password": PASSWORD}),
+    )
+    .await
+    .ok(200)
+    .body
 }
 
 fn claims(token: &str) -> Value {

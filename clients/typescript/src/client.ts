@@ -51,6 +51,8 @@ export type AuthState =
   | { status: "signed_out"; reason?: "signed_out" | "session_ended" }
   | { status: "mfa_required"; methods: string[]; expiresAt: number }
   | { status: "mfa_enrollment_required"; expiresAt: number }
+  /** A single sign-on reached an existing user with a password: `linkIdentity(password)` proves it once. */
+  | { status: "link_required"; email: string; expiresAt: number }
   | { status: "authenticated"; user: User; sessionId: string; claims: AccessClaims };
 
 export interface LatchkeyClientOptions {
@@ -114,6 +116,7 @@ export class LatchkeyClient {
   private access: Access | null = null;
   private mfaToken: string | null = null;
   private enrollmentToken: string | null = null;
+  private linkToken: string | null = null;
   private inflight: Promise<void> | null = null;
   private generation = 0;
   private timer: ReturnType<typeof setTimeout> | null = null;
@@ -249,7 +252,32 @@ export class LatchkeyClient {
    * throws `invalid_credentials`. Prefer `completeSso`, which checks `state`.
    */
   async signInWithLoginCode(loginCode: string): Promise<AuthState> {
-    return this.enter(await unwrap(this.anon.POST("/api/v1/sessions/sso", { body: { login_code: loginCode } })));
+    const res = await unwrap(this.anon.POST("/api/v1/sessions/sso", { body: { login_code: loginCode } }));
+    if (res.status === "link_required") {
+      await this.dropLocal();
+      this.mfaToken = null;
+      this.enrollmentToken = null;
+      this.linkToken = res.link_token;
+      this.setState({ status: "link_required", email: res.email, expiresAt: this.now() + res.expires_in * 1000 });
+      return this.current;
+    }
+    return this.enter(res);
+  }
+
+  /**
+   * After `link_required`: the user's Latchkey password, proven once
+   * (`POST /api/v1/sessions/sso/link`), links the identity provider's
+   * account to them; then the same outcomes as `signIn`. A wrong password
+   * throws `invalid_credentials` (it counts toward the login lockout) and
+   * the state stays `link_required`.
+   */
+  async linkIdentity(password: string): Promise<AuthState> {
+    if (this.current.status !== "link_required" || !this.linkToken) {
+      throw new LatchkeyError({ status: 0, code: "no_link", detail: "Sign in with your identity provider first." });
+    }
+    const res = await unwrap(this.anon.POST("/api/v1/sessions/sso/link", { body: { link_token: this.linkToken, password } }));
+    this.linkToken = null;
+    return this.enter(res);
   }
 
   // ---- identity providers (administration, permission sso.manage) -------
@@ -300,11 +328,13 @@ export class LatchkeyClient {
     }
   }
 
-  /** Leaves a pending second step or forced enrollment without signing in. */
+  /** Leaves a pending second step, forced enrollment or link without signing in. */
   cancelSignIn(): void {
-    if (this.current.status === "mfa_required" || this.current.status === "mfa_enrollment_required") {
+    const status = this.current.status;
+    if (status === "mfa_required" || status === "mfa_enrollment_required" || status === "link_required") {
       this.mfaToken = null;
       this.enrollmentToken = null;
+      this.linkToken = null;
       this.setState({ status: "signed_out" });
     }
   }
@@ -417,6 +447,7 @@ export class LatchkeyClient {
   private async enter(res: LoginResponse): Promise<AuthState> {
     this.mfaToken = null;
     this.enrollmentToken = null;
+    this.linkToken = null;
     switch (res.status) {
       case "authenticated":
         await this.adopt(res);

@@ -434,8 +434,36 @@ export interface paths {
          *     when MFA is required and not set up), except that a provider trusted for
          *     MFA (`trust_idp_mfa`) whose ID token says it did MFA gives an `aal2`
          *     session (`amr` `["sso","mfa"]`) at once; otherwise the session is `sso`.
+         *     The first sign-in of an existing user with a password answers
+         *     `link_required`: they prove their password once with
+         *     `POST /api/v1/sessions/sso/link`.
          */
         post: operations["create_sso_session"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sessions/sso/link": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Link an identity provider's account to an existing user with their
+         *     password (after `link_required`).
+         * @description A wrong password is 401 `invalid_credentials` and counts toward the
+         *     email's login lockout (429 while locked), the token staying usable; the
+         *     right one spends the token, links the identity (audited as
+         *     `sso.identity_linked`) and answers as a login, Latchkey's MFA on top.
+         *     An unknown, spent or expired token is 401 `invalid_credentials`.
+         */
+        post: operations["link_sso_identity"];
         delete?: never;
         options?: never;
         head?: never;
@@ -823,7 +851,7 @@ export interface components {
          * @description The kinds of audit event.
          * @enum {string}
          */
-        EventType: "login.succeeded" | "login.failed" | "login.locked" | "mfa.challenge_failed" | "mfa.replay_refused" | "mfa.enabled" | "mfa.disabled" | "mfa.reset" | "recovery_token.generated" | "recovery_token.used" | "account.policy_changed" | "sub_account.created" | "sub_account.policy_changed" | "sub_account.deleted" | "user.created" | "user.updated" | "user.deleted" | "session.revoked" | "password.changed" | "reauthentication.failed" | "role.created" | "role.updated" | "role.deleted" | "sso.login_succeeded" | "sso.login_failed" | "identity_provider.created" | "identity_provider.updated" | "identity_provider.deleted";
+        EventType: "login.succeeded" | "login.failed" | "login.locked" | "mfa.challenge_failed" | "mfa.replay_refused" | "mfa.enabled" | "mfa.disabled" | "mfa.reset" | "recovery_token.generated" | "recovery_token.used" | "account.policy_changed" | "sub_account.created" | "sub_account.policy_changed" | "sub_account.deleted" | "user.created" | "user.updated" | "user.deleted" | "session.revoked" | "password.changed" | "reauthentication.failed" | "role.created" | "role.updated" | "role.deleted" | "sso.login_succeeded" | "sso.login_failed" | "identity_provider.created" | "identity_provider.updated" | "identity_provider.deleted" | "sso.identity_linked";
         /** @description One invalid field of a 422 answer. */
         FieldError: {
             /** @description The request field, e.g. `email`. */
@@ -896,6 +924,29 @@ export interface components {
         JwksResponse: {
             keys: components["schemas"]["Jwk"][];
         };
+        /**
+         * @description The provider vouched for the email of an existing user who has a
+         *     password: they prove it once (`POST /api/v1/sessions/sso/link`) before
+         *     the provider's identity is linked to them.
+         */
+        LinkRequiredResponse: {
+            /** @description The user the identity would be linked to. */
+            email: string;
+            /**
+             * Format: int64
+             * @example 600
+             */
+            expires_in: number;
+            /** @description Single-use bearer token for `POST /api/v1/sessions/sso/link`. */
+            link_token: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            status: "link_required";
+        };
+        /** @enum {string} */
+        LinkRequiredStatus: "link_required";
         LoginRequest: {
             /** @example ann@example.com */
             email: string;
@@ -1384,10 +1435,24 @@ export interface components {
             account: components["schemas"]["AccountResponse"];
             user: components["schemas"]["UserResponse"];
         };
+        /**
+         * @description `POST /api/v1/sessions/sso/link`: the password that links a provider's
+         *     identity to an existing user, once.
+         */
+        SsoLinkRequest: {
+            /** @description The `link_token` of a `link_required` answer. */
+            link_token: string;
+            password: string;
+        };
         SsoLoginRequest: {
             /** @description The `login_code` handed to the `redirect_uri`. */
             login_code: string;
         };
+        /**
+         * @description The answer to `POST /api/v1/sessions/sso`, told apart by `status`: the
+         *     password step's three answers, or `link_required`.
+         */
+        SsoLoginResponse: components["schemas"]["AuthenticatedResponse"] | components["schemas"]["MfaRequiredResponse"] | components["schemas"]["EnrollmentRequiredResponse"] | components["schemas"]["LinkRequiredResponse"];
         StartEnrollmentRequest: {
             /** @description Required when MFA is already enabled (re-enrollment). */
             password?: string | null;
@@ -3396,7 +3461,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["LoginResponse"];
+                    "application/json": components["schemas"]["SsoLoginResponse"];
                 };
             };
             /** @description `bad_request`: malformed JSON or no body */
@@ -3445,6 +3510,84 @@ export interface operations {
                 };
             };
             /** @description `too_many_attempts` (rate limited) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    link_sso_identity: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SsoLinkRequest"];
+            };
+        };
+        responses: {
+            /** @description Linked; the login answer */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LoginResponse"];
+                };
+            };
+            /** @description `bad_request`: malformed JSON or no body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `invalid_credentials`: wrong password, or an unknown, used or expired link token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `payload_too_large`: body over 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unsupported_media_type`: not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `validation_failed`: `errors` names each invalid field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `too_many_attempts`: the email's login lockout, or rate limited */
             429: {
                 headers: {
                     [name: string]: unknown;

@@ -1,0 +1,5 @@
+ALTER TABLE login_challenges DROP COLUMN subject;
+ALTER TABLE login_challenges DROP COLUMN provider_id;
+DROP INDEX sso_identities_provider_subject_idx;
+CREATE UNIQUE INDEX sso_identities_subject_idx ON sso_identities(account_id, issuer, subject);
+ALTER TABLE identity_providers DROP COLUMN ceiling;
