@@ -12,13 +12,14 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use openidconnect::url::Url;
 use openidconnect::core::{
     CoreAuthenticationFlow, CoreClient, CoreClientAuthMethod, CoreJsonWebKeySet,
     CoreJwsSigningAlgorithm, CoreProviderMetadata,
 };
 use openidconnect::{
     reqwest, AccessTokenHash, AuthType, AuthorizationCode, ClaimsVerificationError, ClientId,
-    ClientSecret, CsrfToken, IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge,
+    ClientSecret, CsrfToken, Nonce, OAuth2TokenResponse, PkceCodeChallenge,
     PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope, SignatureVerificationError,
     TokenResponse,
 };
@@ -98,10 +99,34 @@ fn unavailable(what: &str, issuer: &str, e: impl std::fmt::Display) -> ApiError 
     ApiError::IdentityProviderUnavailable(format!("{what} of {issuer}: {e}"))
 }
 
+/// The rule for every URL the relying party contacts or accepts from an
+/// administrator (issuer, discovery, key set, token and userinfo
+/// endpoints, redirect URIs): `https`, or `http` on a loopback host only
+/// (a provider on the same machine, as in development).
+pub fn url_allowed(url: &Url) -> bool {
+    let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+    url.scheme() == "https" || (url.scheme() == "http" && loopback)
+}
+
+/// 502 unless `address`, an endpoint `name` of `issuer`'s, obeys
+/// [`url_allowed`].
+fn check_endpoint(issuer: &str, name: &str, address: &str) -> ApiResult<()> {
+    match Url::parse(address) {
+        Ok(url) if url_allowed(&url) => Ok(()),
+        _ => Err(unavailable(
+            name,
+            issuer,
+            format!("{address} must use https (http only on a loopback host)"),
+        )),
+    }
+}
+
 impl Oidc {
     /// A relying party whose every request to a provider gives up after
-    /// `timeout` (connecting: at most 5 s of it).
-    pub fn new(timeout: Duration) -> Oidc {
+    /// `timeout` (connecting: at most 5 s of it). Fails rather than fall
+    /// back to a client without these settings (and without the refusal to
+    /// follow redirects).
+    pub fn new(timeout: Duration) -> Result<Oidc, String> {
         let http = reqwest::Client::builder()
             // Following redirects would let a provider point us anywhere (SSRF).
             .redirect(reqwest::redirect::Policy::none())
@@ -113,11 +138,11 @@ impl Oidc {
             .timeout(timeout)
             .user_agent(concat!("latchkey/", env!("CARGO_PKG_VERSION")))
             .build()
-            .unwrap_or_else(|_| reqwest::Client::new());
-        Oidc {
+            .map_err(|e| format!("the OpenID Connect HTTP client cannot be built: {e}"))?;
+        Ok(Oidc {
             http,
             cache: Mutex::new(HashMap::new()),
-        }
+        })
     }
 
     fn cached(&self, issuer: &str) -> Option<CoreProviderMetadata> {
@@ -141,18 +166,66 @@ impl Oidc {
     }
 
     /// The provider's discovery document and key set: cached, or fetched
-    /// (the document must name `issuer` exactly: mix-up defence).
+    /// (the document must name `issuer` exactly: mix-up defence; every
+    /// endpoint it names must obey [`url_allowed`], checked before any is
+    /// contacted).
     async fn metadata(&self, issuer: &str) -> ApiResult<CoreProviderMetadata> {
         if let Some(metadata) = self.cached(issuer) {
             return Ok(metadata);
         }
-        let url =
-            IssuerUrl::new(issuer.to_string()).map_err(|e| unavailable("issuer URL", issuer, e))?;
-        let metadata = CoreProviderMetadata::discover_async(url, &self.http)
-            .await
-            .map_err(|e| unavailable("discovery", issuer, error_chain(&e)))?;
+        let metadata = self.discover(issuer).await?;
         self.store(issuer, &metadata);
         Ok(metadata)
+    }
+
+    async fn discover(&self, issuer: &str) -> ApiResult<CoreProviderMetadata> {
+        let address = format!(
+            "{}/.well-known/openid-configuration",
+            issuer.trim_end_matches('/')
+        );
+        check_endpoint(issuer, "discovery document", &address)?;
+        let response = self
+            .http
+            .get(&address)
+            .header(reqwest::header::ACCEPT, "application/json")
+            .send()
+            .await
+            .map_err(|e| unavailable("discovery", issuer, error_chain(&e)))?;
+        if !response.status().is_success() {
+            return Err(unavailable(
+                "discovery",
+                issuer,
+                format!("HTTP {}", response.status()),
+            ));
+        }
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| unavailable("discovery", issuer, error_chain(&e)))?;
+        let metadata: CoreProviderMetadata = serde_json::from_slice(&body)
+            .map_err(|e| unavailable("discovery document", issuer, e))?;
+        if metadata.issuer().as_str() != issuer {
+            return Err(unavailable(
+                "discovery document",
+                issuer,
+                format!("it names another issuer, {}", metadata.issuer().as_str()),
+            ));
+        }
+        let endpoints = [
+            ("authorization_endpoint", Some(metadata.authorization_endpoint().url())),
+            ("token_endpoint", metadata.token_endpoint().map(|u| u.url())),
+            ("jwks_uri", Some(metadata.jwks_uri().url())),
+            ("userinfo_endpoint", metadata.userinfo_endpoint().map(|u| u.url())),
+        ];
+        for (name, url) in endpoints {
+            if let Some(url) = url {
+                check_endpoint(issuer, name, url.as_str())?;
+            }
+        }
+        let jwks = CoreJsonWebKeySet::fetch_async(metadata.jwks_uri(), &self.http)
+            .await
+            .map_err(|e| unavailable("key set", issuer, error_chain(&e)))?;
+        Ok(metadata.set_jwks(jwks))
     }
 
     /// The key set fetched again (a key the cached set lacks).

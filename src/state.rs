@@ -48,7 +48,7 @@ impl AppState {
         })?;
         drop(conn);
         let limiter = RateLimiter::new(config.ip_rate_limit);
-        let oidc = Arc::new(crate::oidc::Oidc::new(config.sso_http_timeout));
+        let oidc = Arc::new(crate::oidc::Oidc::new(config.sso_http_timeout).map_err(StoreError)?);
         let writer = store::open_writer(&config.database)?;
         let db_permits = Arc::new(Semaphore::new(config.db_pool_size as usize));
         let principals = Arc::new(PrincipalCache::new());

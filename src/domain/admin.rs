@@ -269,7 +269,7 @@ pub fn list_users(
         ));
     }
     if let Some(RoleRef::Custom(id)) = &filter.role {
-        if uuid::Uuid::parse_str(id).is_err() {
+        if super::canonical_id(id).is_none() {
             return Err(ApiError::invalid(
                 "role",
                 "a built-in role's name or a custom role's id",
@@ -301,8 +301,7 @@ pub(crate) fn sub_account_in(
     let Some(raw) = raw else {
         return Ok(None);
     };
-    let found = parse_id(raw)
-        .ok()
+    let found = super::canonical_id(raw)
         .map(|id| sub_store::find_in_account(conn, account_id, &id))
         .transpose()?
         .flatten();

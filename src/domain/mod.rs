@@ -73,6 +73,17 @@ pub fn parse_id(raw: &str) -> ApiResult<String> {
         .map_err(|_| ApiError::NotFound)
 }
 
+/// An id a client gives in a body or a filter: `Some` only in the
+/// canonical form the API answers with and stores (a lower-case,
+/// hyphenated UUID), so that one id has one spelling everywhere (another
+/// spelling is the caller's 422).
+pub fn canonical_id(raw: &str) -> Option<String> {
+    uuid::Uuid::try_parse(raw)
+        .ok()
+        .map(|id| id.to_string())
+        .filter(|canonical| canonical == raw)
+}
+
 /// A store error where a unique violation means the thing is taken: 409
 /// `conflict` with `message`; anything else as usual.
 pub(crate) fn taken(message: &'static str) -> impl Fn(diesel::result::Error) -> ApiError {

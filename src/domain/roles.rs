@@ -74,8 +74,7 @@ pub fn check_assignable(
     match role {
         RoleRef::BuiltIn(_) => Ok(()),
         RoleRef::Custom(id) => {
-            let known = parse_id(id)
-                .ok()
+            let known = super::canonical_id(id)
                 .map(|id| role_store::find_in_account(conn, account_id, &id))
                 .transpose()?
                 .flatten()

@@ -99,9 +99,7 @@ fn check_url(field: &str, raw: &str, allow_query: bool) -> ApiResult<String> {
         ));
     }
     let url = Url::parse(text).map_err(|_| ApiError::invalid(field, "must be an absolute URL"))?;
-    let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
-    let scheme_ok = url.scheme() == "https" || (url.scheme() == "http" && loopback);
-    if !scheme_ok {
+    if !crate::oidc::url_allowed(&url) {
         return Err(ApiError::invalid(
             field,
             "must use https (http only on localhost)",
@@ -470,7 +468,9 @@ pub fn delete_provider(conn: &mut DbConn, actor: &Principal, id: &str, ctx: &Ctx
 /// empty list.
 pub fn sign_in_options(conn: &mut DbConn, account_id: &str) -> ApiResult<Vec<IdentityProvider>> {
     let account_id =
-        parse_id(account_id).map_err(|_| ApiError::invalid("account_id", "must be a UUID"))?;
+        super::canonical_id(account_id).ok_or_else(|| {
+            ApiError::invalid("account_id", "must be a UUID (lower-case, hyphenated)")
+        })?;
     Ok(sso_store::list_providers(conn, &account_id, 100, 0)?.0)
 }
 

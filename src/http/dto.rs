@@ -128,6 +128,7 @@ impl SubAccountResponse {
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SignupRequest {
     #[schema(example = "Acme IT", min_length = 1, max_length = 200)]
     pub account_name: String,
@@ -150,6 +151,7 @@ pub struct SignupResponse {
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     #[schema(example = "ann@example.com", max_length = 254)]
     pub email: String,
@@ -281,6 +283,7 @@ impl From<crate::domain::login::LoginOutcome> for LoginResponse {
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct MfaLoginRequest {
     #[schema(max_length = 200)]
     pub mfa_token: String,
@@ -290,12 +293,14 @@ pub struct MfaLoginRequest {
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
     #[schema(max_length = 200)]
     pub refresh_token: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ChangePasswordRequest {
     #[schema(max_length = 1024)]
     pub current_password: String,
@@ -318,6 +323,7 @@ pub struct SessionResponse {
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct StartEnrollmentRequest {
     /// Required when MFA is already enabled (re-enrollment).
     pub password: Option<String>,
@@ -341,6 +347,7 @@ pub struct EnrollmentResponse {
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CodeRequest {
     #[schema(example = "123456", max_length = 64)]
     pub code: String,
@@ -359,6 +366,7 @@ pub struct VerifyEnrollmentResponse {
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct DisableMfaRequest {
     /// The current password (required; a missing one is answered like a
     /// wrong one: 403 `reauthentication_required`).
@@ -369,6 +377,7 @@ pub struct DisableMfaRequest {
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct PasswordRequest {
     /// The current password (required; a missing one is answered like a
     /// wrong one: 403 `reauthentication_required`).
@@ -384,6 +393,7 @@ pub struct RecoveryTokenResponse {
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct UpdateAccountRequest {
     #[schema(min_length = 1, max_length = 200)]
     pub name: Option<String>,
@@ -392,6 +402,7 @@ pub struct UpdateAccountRequest {
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CreateSubAccountRequest {
     #[schema(example = "Globex (client)", min_length = 1, max_length = 200)]
     pub name: String,
@@ -400,6 +411,7 @@ pub struct CreateSubAccountRequest {
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct UpdateSubAccountRequest {
     #[schema(min_length = 1, max_length = 200)]
     pub name: Option<String>,
@@ -407,6 +419,7 @@ pub struct UpdateSubAccountRequest {
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CreateUserRequest {
     #[schema(example = "ed@example.com", max_length = 254)]
     pub email: String,
@@ -422,6 +435,7 @@ pub struct CreateUserRequest {
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct UpdateUserRequest {
     #[schema(min_length = 1, max_length = 200)]
     pub display_name: Option<String>,
@@ -529,6 +543,7 @@ impl From<&CustomRole> for RoleResponse {
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CreateRoleRequest {
     #[schema(example = "Help desk", min_length = 1, max_length = 200)]
     pub name: String,
@@ -541,6 +556,7 @@ pub struct CreateRoleRequest {
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct UpdateRoleRequest {
     #[schema(min_length = 1, max_length = 200)]
     pub name: Option<String>,
@@ -601,6 +617,7 @@ impl IdentityProviderResponse {
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CreateIdentityProviderRequest {
     #[schema(example = "Okta", min_length = 1, max_length = 200)]
     pub name: String,
@@ -631,6 +648,7 @@ pub struct CreateIdentityProviderRequest {
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct UpdateIdentityProviderRequest {
     #[schema(min_length = 1, max_length = 200)]
     pub name: Option<String>,
@@ -657,6 +675,7 @@ pub struct SignInProviderResponse {
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SsoLoginRequest {
     /// The `login_code` handed to the `redirect_uri`.
     #[schema(max_length = 200)]
@@ -666,6 +685,7 @@ pub struct SsoLoginRequest {
 /// `POST /api/v1/sessions/sso/link`: the password that links a provider's
 /// identity to an existing user, once.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SsoLinkRequest {
     /// The `link_token` of a `link_required` answer.
     #[schema(max_length = 200)]

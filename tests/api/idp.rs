@@ -79,6 +79,8 @@ pub struct Script {
     /// Form bodies and `Authorization` headers the token endpoint got.
     pub token_requests: Vec<(HashMap<String, String>, Option<String>)>,
     pub jwks_fetches: usize,
+    /// Endpoints the discovery document names instead of its own.
+    pub endpoints: HashMap<&'static str, String>,
 }
 
 pub struct MockIdp {
@@ -90,13 +92,12 @@ pub struct MockIdp {
 
 async fn discovery(base: web::Data<String>, script: web::Data<Arc<Mutex<Script>>>) -> HttpResponse {
     let base = base.as_str();
+    let script = script.lock().unwrap();
     let issuer = script
-        .lock()
-        .unwrap()
         .claimed_issuer
         .clone()
         .unwrap_or_else(|| base.to_string());
-    HttpResponse::Ok().json(json!({
+    let mut document = json!({
         "issuer": issuer,
         "authorization_endpoint": format!("{base}/authorize"),
         "token_endpoint": format!("{base}/token"),
@@ -106,7 +107,11 @@ async fn discovery(base: web::Data<String>, script: web::Data<Arc<Mutex<Script>>
         "id_token_signing_alg_values_supported": ["EdDSA"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic"],
         "code_challenge_methods_supported": ["S256"],
-    }))
+    });
+    for (name, url) in &script.endpoints {
+        document[*name] = json!(url);
+    }
+    HttpResponse::Ok().json(document)
 }
 
 async fn jwks(script: web::Data<Arc<Mutex<Script>>>) -> HttpResponse {

@@ -5,7 +5,7 @@ use actix_web::http::Method;
 use actix_web::test as web_test;
 use serde_json::json;
 
-use crate::support::TestApp;
+use crate::support::{TestApp, PASSWORD};
 
 #[actix_web::test]
 async fn health_readiness_and_metrics() {
@@ -152,8 +152,9 @@ async fn unknown_routes_and_bad_bodies_are_problem_json() {
                         + &"]".repeat(5000)
                         + "}",
                 ),
-            401,
-            "invalid_credentials",
+            // Deep nesting is no crash; the unknown field is refused.
+            422,
+            "validation_failed",
         ),
         (
             web_test::TestRequest::post()
@@ -400,4 +401,49 @@ async fn pool_connections_the_database_dropped_are_replaced() {
     for _ in 0..20 {
         app.get(sessions, &s.token).await.ok(200);
     }
+}
+
+/// Swagger UI (and every other answer) is never sniffed nor framed.
+#[actix_web::test]
+async fn html_and_json_answers_carry_nosniff_and_frame_ancestors() {
+    let app = TestApp::new().await;
+    for path in ["/swagger-ui/", "/swagger-ui/index.html", "/healthz", "/api/v1/me"] {
+        let r = app.call(Method::GET, path, None, None).await;
+        assert_eq!(
+            r.headers.get("x-content-type-options").map(|v| v.to_str().unwrap()),
+            Some("nosniff"),
+            "{path}"
+        );
+        assert_eq!(
+            r.headers.get("content-security-policy").map(|v| v.to_str().unwrap()),
+            Some("frame-ancestors 'none'"),
+            "{path}"
+        );
+    }
+}
+
+/// A field the operation does not know is 422, never silently dropped
+/// (a misspelled policy field must not look like a setting that holds).
+#[actix_web::test]
+async fn unknown_body_fields_are_refused() {
+    let app = TestApp::new().await;
+    let admin = app.signup_and_login("ann@example.com").await;
+    let r = app
+        .patch(
+            "/api/v1/account",
+            &admin.token,
+            json!({"require_mfa": true, "require_mfa_form": "2027-01-01T00:00:00Z"}),
+        )
+        .await
+        .problem(422, "validation_failed");
+    assert_eq!(r.body["errors"][0]["field"], "require_mfa_form", "{}", r.text);
+    let r = app.get("/api/v1/account", &admin.token).await.ok(200);
+    assert_eq!(r.body["require_mfa"], false, "nothing was changed");
+    app.post(
+        "/api/v1/sessions",
+        None,
+        json!({"email": "ann@example.com", "password": PASSWORD, "remember": true}),
+    )
+    .await
+    .problem(422, "validation_failed");
 }

@@ -444,3 +444,64 @@ async fn nobody_grants_more_than_they_hold() {
     .await
     .ok(201);
 }
+
+/// A custom role's id (and every other UUID in a body) has one spelling:
+/// the canonical one the API answers with. Any other is 422, so no user
+/// holds a role that `DELETE /roles/{id}` and `?role=` do not see.
+#[actix_web::test]
+async fn ids_in_bodies_are_canonical_or_refused() {
+    let app = TestApp::new().await;
+    let admin = app.signup_and_login("ann@example.com").await;
+    let role = create_role(&app, &admin, "Help desk", &["users.view"]).await;
+    let uuid = uuid::Uuid::parse_str(&role).unwrap();
+    let sub = app
+        .post(
+            "/api/v1/sub-accounts",
+            Some(&admin.token),
+            json!({"name": "Client", "require_mfa": false}),
+        )
+        .await
+        .ok(201)
+        .id();
+    let spellings = [
+        role.to_uppercase(),
+        format!("{{{role}}}"),
+        uuid.simple().to_string(),
+        format!("urn:uuid:{role}"),
+    ];
+    for (i, spelling) in spellings.iter().enumerate() {
+        let email = format!("u{i}@example.com");
+        let r = app
+            .post(
+                "/api/v1/users",
+                Some(&admin.token),
+                json!({"email": email, "display_name": "U", "role": spelling, "password": PASSWORD}),
+            )
+            .await
+            .problem(422, "validation_failed");
+        assert_eq!(r.body["errors"][0]["field"], "role", "{spelling}");
+        app.get(&format!("/api/v1/users?role={}", spelling.replace('{', "%7B").replace('}', "%7D")), &admin.token)
+            .await
+            .problem(422, "validation_failed");
+    }
+    let r = app
+        .post(
+            "/api/v1/users",
+            Some(&admin.token),
+            json!({"email": "c@example.com", "display_name": "C", "role": "editor", "password": PASSWORD, "sub_account_id": sub.to_uppercase()}),
+        )
+        .await
+        .problem(422, "validation_failed");
+    assert_eq!(r.body["errors"][0]["field"], "sub_account_id");
+    let id = app.create_user(&admin, "ok@example.com", &role, None).await;
+    let r = app
+        .get(&format!("/api/v1/users?role={role}"), &admin.token)
+        .await
+        .ok(200);
+    assert_eq!(r.body["total"], 1);
+    assert_eq!(r.body["items"][0]["id"], id.as_str());
+    // The role is in use: it cannot go.
+    app.delete(&format!("/api/v1/roles/{role}"), &admin.token)
+        .await
+        .problem(409, "conflict");
+}

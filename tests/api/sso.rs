@@ -1098,3 +1098,31 @@ async fn an_existing_user_proves_their_password_once_to_link() {
     let r = exchange(&app, &q["login_code"]).await.ok(200);
     assert_eq!(r.body["status"], "link_required");
 }
+
+/// Every URL the relying party contacts obeys the issuer's rule (https;
+/// http only on loopback): a discovery document naming a plain-http
+/// endpoint elsewhere is refused before anything is sent there.
+#[actix_web::test]
+async fn every_endpoint_a_provider_names_obeys_the_url_rule() {
+    for endpoint in ["token_endpoint", "jwks_uri", "userinfo_endpoint"] {
+        let app = TestApp::new().await;
+        let idp = MockIdp::start();
+        let admin = app.signup_and_login("admin@corp.example").await;
+        let provider = connect(&app, &admin, &idp.issuer, json!({})).await;
+        // `.invalid` never resolves: nothing could be sent there anyway.
+        idp.script
+            .lock()
+            .unwrap()
+            .endpoints
+            .insert(endpoint, format!("http://idp.invalid/{endpoint}"));
+        let path = format!(
+            "/api/v1/sso/{provider}/authorize?redirect_uri={}",
+            percent(APP_CALLBACK)
+        );
+        let r = app.call(Method::GET, &path, None, None).await;
+        r.problem(502, "identity_provider_unavailable");
+        let script = idp.script.lock().unwrap();
+        assert_eq!(script.jwks_fetches, 0, "{endpoint}");
+        assert!(script.token_requests.is_empty(), "{endpoint}");
+    }
+}

@@ -103,12 +103,16 @@ describe("single sign-on (OIDC)", () => {
     await admin.updateIdentityProvider(provider.id, { name: "Test IdP" });
   });
 
-  it("alice signs in: amr sso, aal1; the login code is single use", async () => {
+  it("alice signs in, proving her password once to link: amr sso, aal1; the login code is single use", async () => {
     const c = newClient();
     const back = await ssoRoundTrip(c, provider.id, "alice@example.com");
     const code = back.searchParams.get("login_code")!;
     expect(code).toBeTruthy();
-    const state = await c.completeSso(back.searchParams);
+    const linking = await c.completeSso(back.searchParams);
+    expect(linking).toMatchObject({ status: "link_required", email: "alice@example.com" });
+    await expect(c.linkIdentity("not alice's password")).rejects.toMatchObject({ status: 401, code: "invalid_credentials" });
+    expect(c.state.status).toBe("link_required");
+    const state = await c.linkIdentity(PASSWORD);
     expect(state.status).toBe("authenticated");
     if (state.status !== "authenticated") return;
     expect(state.user.email).toBe("alice@example.com");
@@ -133,6 +137,11 @@ describe("single sign-on (OIDC)", () => {
   it("bob did MFA at the provider: aal2 only while the provider is trusted for MFA", async () => {
     let c = newClient();
     let state = await c.completeSso((await ssoRoundTrip(c, provider.id, "bob@example.com")).searchParams);
+    expect(state.status).toBe("link_required");
+    state = await c.linkIdentity(PASSWORD);
+    expect(state.status === "authenticated" && state.claims).toMatchObject({ amr: ["sso"], aal: "aal1" });
+    c = newClient();
+    state = await c.completeSso((await ssoRoundTrip(c, provider.id, "bob@example.com")).searchParams);
     expect(state.status === "authenticated" && state.claims).toMatchObject({ amr: ["sso"], aal: "aal1" });
     await admin.updateIdentityProvider(provider.id, { trust_idp_mfa: true });
     c = newClient();
