@@ -1,5 +1,5 @@
 import { expect, test, type Page } from "@playwright/test";
-import { PASSWORD, completeEnableMfa, shot, signInWithPassword, signOut, uniqueEmail } from "./support";
+import { PASSWORD, api, apiSignIn, apiSignOut, completeEnableMfa, shot, signInWithPassword, signOut, uniqueEmail } from "./support";
 
 /** Creates a user through the New user dialog of Account → Users. */
 async function newUser(page: Page, u: { name: string; email: string; role: string; belongsTo?: string }) {
@@ -65,16 +65,28 @@ test.describe.serial("MyGlue accounts, users and the audit log", () => {
   test("users: padlocks, filters, search and paging", async () => {
     await page.getByRole("link", { name: "Users" }).click();
     for (const u of [gus, ivy, al]) await newUser(page, u);
-    // Enough users for a second page (10 per page).
-    await page.evaluate(async (password) => {
-      const c = (window as unknown as { latchkey: import("@latchkey/client").LatchkeyClient }).latchkey;
-      for (let i = 1; i <= 9; i++) {
-        const r = await c.api.POST("/api/v1/users", {
-          body: { email: `filler${i}-${Date.now()}@example.com`, display_name: `Filler ${i}`, role: "lite", password },
-        });
-        if (!r.response.ok) throw new Error(`create user: ${r.response.status}`);
-      }
-    }, PASSWORD);
+    // A MyGlue user may not hold an account role: the server says so (422 on
+    // role) and the dialog shows it by the Role field.
+    await page.getByRole("button", { name: "New user" }).click();
+    const dialog = page.getByRole("dialog", { name: "New user" });
+    await dialog.getByLabel("Email").fill(uniqueEmail("refused"));
+    await dialog.getByLabel("Name").fill("Refused Manager");
+    await dialog.getByLabel("Belongs to").selectOption({ label: "MyGlue: Globex" });
+    await dialog.getByLabel("Role").selectOption("manager");
+    await dialog.getByLabel("Initial password").fill(PASSWORD);
+    await dialog.getByRole("button", { name: "Create user" }).click();
+    await expect(dialog.getByLabel("Role")).toHaveAttribute("aria-invalid", "true");
+    await expect(dialog.getByLabel("Role")).toHaveAccessibleDescription(/sub-account/);
+    await shot(page, "23a-new-user-role-refused");
+    await dialog.getByRole("button", { name: "Cancel" }).click();
+    await expect(dialog).toBeHidden();
+
+    // Enough users for a second page (10 per page), made through the API.
+    const token = await apiSignIn(admin.email);
+    for (let i = 1; i <= 9; i++) {
+      await api("/api/v1/users", { token, body: { email: uniqueEmail(`filler${i}`), display_name: `Filler ${i}`, role: "lite", password: PASSWORD } });
+    }
+    await apiSignOut(token);
     await page.reload();
     await expect(page.getByRole("navigation", { name: "Pages" })).toContainText("1–10 of 13");
     await shot(page, "23-users-page-1");

@@ -29,22 +29,23 @@ test.describe.serial("custom roles", () => {
     const dialog = page.getByRole("dialog", { name: "New role" });
     await dialog.getByLabel("Name").fill("Help desk");
     await dialog.getByLabel("Description").fill("Looks users up and resets their MFA");
-    await dialog.getByRole("checkbox", { name: "users.view" }).check();
-    await dialog.getByRole("checkbox", { name: "users.reset_mfa" }).check();
+    // Each permission by its name in the help pages, with its code.
+    await dialog.getByRole("checkbox", { name: "View Users (users.view)", exact: true }).check();
+    await dialog.getByRole("checkbox", { name: "Disable Two-Factor Authentication (Reset MFA) (users.reset_mfa)", exact: true }).check();
     await shot(page, "50-new-role");
     await dialog.getByRole("button", { name: "Save" }).click();
     await expect(dialog).toBeHidden();
     const row = page.getByTestId("role-row").filter({ hasText: "Help desk" });
-    await expect(row).toContainText("users.view");
-    await expect(row).toContainText("users.reset_mfa");
+    await expect(row).toContainText("View Users (users.view)");
+    await expect(row).toContainText("Disable Two-Factor Authentication (Reset MFA) (users.reset_mfa)");
     await expect(row).not.toContainText("users.manage");
 
     // Edit role shows what the role holds.
     await page.getByRole("button", { name: "Edit Help desk" }).click();
     const edit = page.getByRole("dialog", { name: "Edit role" });
-    await expect(edit.getByRole("checkbox", { name: "users.view" })).toBeChecked();
-    await expect(edit.getByRole("checkbox", { name: "users.reset_mfa" })).toBeChecked();
-    await expect(edit.getByRole("checkbox", { name: "users.manage" })).not.toBeChecked();
+    await expect(edit.getByRole("checkbox", { name: "View Users (users.view)", exact: true })).toBeChecked();
+    await expect(edit.getByRole("checkbox", { name: "Disable Two-Factor Authentication (Reset MFA) (users.reset_mfa)", exact: true })).toBeChecked();
+    await expect(edit.getByRole("checkbox", { name: "Manage Users (users.manage)", exact: true })).not.toBeChecked();
     await edit.getByRole("button", { name: "Cancel" }).click();
     await expect(edit).toBeHidden();
     await shot(page, "51-roles");

@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { fileURLToPath } from "node:url";
 import { expect, test, type Browser, type Page } from "@playwright/test";
-import { API_URL, PASSWORD, completeEnableMfa, enterMfaCode, shot, signInWithPassword, uniqueEmail, type AuthenticatorApp } from "./support";
+import { API_URL, PASSWORD, api, completeEnableMfa, enterMfaCode, shot, signInWithPassword, uniqueEmail, type AuthenticatorApp } from "./support";
 
 // Single sign-on through a real OpenID provider (tests/oidc-provider), in
 // order: an administrator connects it on the Single sign-on screen, then
@@ -48,19 +48,6 @@ async function startTestIdp(redirectUris: string[]): Promise<{ issuer: string; s
   }
 }
 
-async function api<T>(path: string, init: { method?: string; body?: unknown; token?: string } = {}): Promise<T> {
-  const res = await fetch(`${API_URL}${path}`, {
-    method: init.method ?? (init.body ? "POST" : "GET"),
-    headers: {
-      ...(init.body ? { "content-type": "application/json" } : {}),
-      ...(init.token ? { authorization: `Bearer ${init.token}` } : {}),
-    },
-    body: init.body ? JSON.stringify(init.body) : null,
-  });
-  if (!res.ok) throw new Error(`${init.method ?? "POST"} ${path}: ${res.status} ${await res.text()}`);
-  return (res.status === 204 ? undefined : await res.json()) as T;
-}
-
 test.describe.serial("single sign-on (OIDC) with MFA on top", () => {
   let idp: { issuer: string; stop: () => Promise<void> } | undefined;
   let issuer: string;
@@ -84,6 +71,14 @@ test.describe.serial("single sign-on (OIDC) with MFA on top", () => {
     await page.getByRole("button", { name: "Sign in" }).click();
     await page.waitForURL(`${WEB_URL}/**`);
     return page;
+  }
+
+  /** The first sign-in through the provider of a user who has a Latchkey password: that password, once, links them. */
+  async function linkWithPassword(page: Page, email: string, screenshot?: string) {
+    await expect(page.getByText(`signed you in as ${email}`)).toBeVisible();
+    if (screenshot) await shot(page, screenshot);
+    await page.getByLabel("Password").fill(PASSWORD);
+    await page.getByRole("button", { name: "Link and sign in" }).click();
   }
 
   async function closeAll(page: Page) {
@@ -172,6 +167,12 @@ test.describe.serial("single sign-on (OIDC) with MFA on top", () => {
     await closeAll(page);
 
     const alice = await ssoSignIn(browser, "alice@example.com", "63-sso-provider-login");
+    // A wrong password does not link (and counts toward the login lockout).
+    await expect(alice.getByRole("button", { name: "Link and sign in" })).toBeVisible();
+    await alice.getByLabel("Password").fill("not alice's password");
+    await alice.getByRole("button", { name: "Link and sign in" }).click();
+    await expect(alice.getByRole("alert")).toContainText("That password is not correct.");
+    await linkWithPassword(alice, "alice@example.com", "63a-sso-link-password");
     await expect(alice.getByRole("heading", { name: "Edit Profile" })).toBeVisible();
     await expect(alice.getByText("alice@example.com")).toBeVisible();
     await expect(alice.getByTestId("session-row").filter({ hasText: "This session" }).getByTestId("session-method")).toHaveText("Single sign-on");
@@ -222,6 +223,7 @@ test.describe.serial("single sign-on (OIDC) with MFA on top", () => {
     await expect(admin.getByTestId("idp-row").filter({ hasText: "Test IdP" })).toContainText("Provider's MFA trusted");
 
     const bob = await ssoSignIn(browser, "bob@example.com");
+    await linkWithPassword(bob, "bob@example.com");
     await expect(bob.getByRole("heading", { name: "Edit Profile" })).toBeVisible();
     await expect(bob.getByTestId("session-row").filter({ hasText: "This session" }).getByTestId("session-method"))
       .toHaveText("Single sign-on + MFA at the identity provider");

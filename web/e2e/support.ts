@@ -76,3 +76,42 @@ export async function completeEnableMfa(page: Page, screenshotPrefix?: string): 
   await done.getByRole("button", { name: "Done" }).click();
   return { app, recoveryToken };
 }
+
+/** One call to the API from the test itself (set-up and checks), as JSON; throws on an error status. */
+export async function api<T>(path: string, init: { method?: string; body?: unknown; token?: string } = {}): Promise<T> {
+  const method = init.method ?? (init.body ? "POST" : "GET");
+  const res = await fetch(`${API_URL}${path}`, {
+    method,
+    headers: {
+      ...(init.body ? { "content-type": "application/json" } : {}),
+      ...(init.token ? { authorization: `Bearer ${init.token}` } : {}),
+    },
+    body: init.body ? JSON.stringify(init.body) : null,
+  });
+  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
+  return (res.status === 204 ? undefined : await res.json()) as T;
+}
+
+/** Signs in through the API (a user without MFA) and returns the access token of that new session. */
+export async function apiSignIn(email: string, password = PASSWORD): Promise<string> {
+  const r = await api<{ status: string; access_token?: string }>("/api/v1/sessions", { body: { email, password } });
+  if (r.status !== "authenticated" || !r.access_token) throw new Error(`sign-in of ${email}: ${r.status}`);
+  return r.access_token;
+}
+
+/** Ends the session of `token` (so that it does not show among the user's sessions). */
+export async function apiSignOut(token: string): Promise<void> {
+  await api("/api/v1/sessions/current", { method: "DELETE", token });
+}
+
+/**
+ * Sets up TOTP for the user signed in with `token`, as a person does with an
+ * authenticator app (the secret key, then a code), and returns that app.
+ * Verifying makes this session aal2; it ends the user's other sessions.
+ */
+export async function apiEnableMfa(token: string): Promise<AuthenticatorApp> {
+  const { secret } = await api<{ secret: string }>("/api/v1/me/mfa/totp", { body: {}, token });
+  const app = new AuthenticatorApp(secret);
+  await api("/api/v1/me/mfa/totp/verify", { body: { code: await app.code() }, token });
+  return app;
+}

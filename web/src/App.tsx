@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState } from "react";
+import { useEffect, useMemo, useRef, useState } from "react";
 import { client } from "./api";
 import { useAuth } from "./auth";
 import { Link, navigate, useLocation } from "./router";
@@ -7,7 +7,7 @@ import { ErrorMessage, Loading, useAsync } from "./ui";
 import { SignIn } from "./screens/SignIn";
 import { SignUp } from "./screens/SignUp";
 import { Profile } from "./screens/Profile";
-import { EditUser, Users } from "./screens/Users";
+import { EditUser, Users, mayOpenUser } from "./screens/Users";
 import { AccountSettings } from "./screens/AccountSettings";
 import { MyGlue } from "./screens/MyGlue";
 import { AuditLog } from "./screens/AuditLog";
@@ -39,15 +39,6 @@ export function App() {
   return <Shell path={path} />;
 }
 
-/** What a built-in role holds, for a server that does not list `permissions` in /me. */
-const ROLE_PERMISSIONS: Record<string, string[]> = {
-  administrator: [
-    "account.manage", "account.policy", "users.view", "users.manage", "users.reset_mfa", "sub_accounts.manage",
-    "audit.view", "roles.manage", "sso.manage",
-  ],
-  manager: ["account.manage", "account.policy", "users.view", "sub_accounts.manage"],
-};
-
 function Shell({ path }: { path: string }) {
   const auth = useAuth();
   const sessionId = auth.status === "authenticated" ? auth.sessionId : null;
@@ -56,10 +47,11 @@ function Shell({ path }: { path: string }) {
   const accountId = auth.status === "authenticated" ? auth.claims.acc : null;
   // The next sign-in page in this browser offers this account's SSO buttons.
   useEffect(() => { if (accountId) rememberAccount(accountId); }, [accountId]);
+  const perms = useMemo(() => new Set(me.data?.permissions ?? []), [me.data]);
   if (auth.status !== "authenticated") return null;
   if (!me.data && !me.error) return <main className="content"><Loading /></main>;
-  const listed = (me.data as { permissions?: string[] } | undefined)?.permissions;
-  const perms = new Set(Array.isArray(listed) ? listed : ROLE_PERMISSIONS[auth.claims.role] ?? []);
+  // What the server says the caller holds decides every screen, menu item and
+  // button; without an answer (an error) only the profile is offered.
   const can = (p: string) => perms.has(p);
   const userMatch = /^\/account\/users\/([^/]+)$/.exec(path);
   const settings = can("account.manage") || can("account.policy");
@@ -68,7 +60,7 @@ function Shell({ path }: { path: string }) {
   let screen;
   if (path === "/profile") screen = <Profile />;
   else if (can("users.view") && path === "/account/users") screen = <Users />;
-  else if (can("users.manage") && userMatch?.[1]) screen = <EditUser id={userMatch[1]} />;
+  else if (mayOpenUser(can) && userMatch?.[1]) screen = <EditUser id={userMatch[1]} />;
   else if (settings && path === "/account/settings") screen = <AccountSettings />;
   else if (can("sub_accounts.manage") && path === "/account/myglue") screen = <MyGlue />;
   else if (can("audit.view") && path === "/account/audit") screen = <AuditLog />;
@@ -95,7 +87,10 @@ function Shell({ path }: { path: string }) {
         )}
         <UserMenu name={auth.user.display_name} />
       </header>
-      <div id="content" className="content"><PermissionsContext.Provider value={perms}>{screen}</PermissionsContext.Provider></div>
+      <div id="content" className="content">
+        {me.error ? <ErrorMessage error={me.error} /> : null}
+        <PermissionsContext.Provider value={perms}>{screen}</PermissionsContext.Provider>
+      </div>
     </>
   );
 }

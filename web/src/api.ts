@@ -6,5 +6,6 @@ export const API_URL: string = import.meta.env.VITE_LATCHKEY_URL ?? "http://127.
 // localStorage: tabs share one session and a reload keeps it (see the client's README for the trade-off).
 export const client = new LatchkeyClient({ baseUrl: API_URL, storage: webStorage(localStorage, "latchkey.session") });
 
-// For tests and debugging in the console.
-(window as unknown as { latchkey: LatchkeyClient }).latchkey = client;
+// For debugging in the console of a development build (`npm run dev`) only:
+// a production build hands no page script the session's tokens.
+if (import.meta.env.DEV) (window as unknown as { latchkey: LatchkeyClient }).latchkey = client;

@@ -34,6 +34,8 @@ export function describeError(e: unknown): string {
       return "MFA is required by your administrator's policy, so it cannot be disabled.";
     case "mfa_required_for_action":
       return "This needs a sign-in with your MFA code. Sign out, sign in again with your MFA code, and retry.";
+    case "step_up_required":
+      return "This needs your MFA code again. Sign out, sign in again with your MFA code, and retry within 10 minutes.";
     case "mfa_enrollment_required":
       return "Your administrator requires MFA. Set it up to continue.";
     case "mfa_not_enabled":

@@ -3,9 +3,10 @@ import { useSyncExternalStore, type AnchorHTMLAttributes, type MouseEvent } from
 const listeners = new Set<() => void>();
 window.addEventListener("popstate", () => listeners.forEach((l) => l()));
 
-export function navigate(to: string, replace = false): void {
-  if (replace) history.replaceState(null, "", to);
-  else history.pushState(null, "", to);
+/** Goes to `to`; `state` rides along in the history entry (and survives a reload of it). */
+export function navigate(to: string, replace = false, state: unknown = null): void {
+  if (replace) history.replaceState(state, "", to);
+  else history.pushState(state, "", to);
   listeners.forEach((l) => l());
 }
 
@@ -19,11 +20,11 @@ export function useLocation(): { path: string; query: URLSearchParams } {
   return { path: u.pathname, query: u.searchParams };
 }
 
-export function Link({ to, ...rest }: AnchorHTMLAttributes<HTMLAnchorElement> & { to: string }) {
+export function Link({ to, state, ...rest }: AnchorHTMLAttributes<HTMLAnchorElement> & { to: string; state?: unknown }) {
   const onClick = (e: MouseEvent<HTMLAnchorElement>) => {
     if (e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey) return;
     e.preventDefault();
-    navigate(to);
+    navigate(to, false, state ?? null);
   };
   return <a href={to} onClick={onClick} {...rest} />;
 }

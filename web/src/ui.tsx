@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useId, useRef, useState, type ReactNode, type InputHTMLAttributes } from "react";
+import { useCallback, useEffect, useId, useRef, useState, type ReactNode, type InputHTMLAttributes, type SelectHTMLAttributes } from "react";
 import { LatchkeyError } from "@latchkey/client";
 import { describeError, formatWait } from "./errors";
 
@@ -56,6 +56,21 @@ export function Field({ label, error, hint, field, ...input }: InputHTMLAttribut
     <div className="field">
       <label htmlFor={id}>{label}</label>
       <input id={id} aria-invalid={msg ? true : undefined} aria-describedby={msg || hint ? `${id}-d` : undefined} {...input} />
+      {(msg || hint) && <small id={`${id}-d`} className={msg ? "field-error" : "hint"}>{msg ?? hint}</small>}
+    </div>
+  );
+}
+
+/** A labelled select; shows the 422 message of its field (e.g. a role the user may not hold). */
+export function SelectField({ label, error, hint, field, children, ...select }: SelectHTMLAttributes<HTMLSelectElement> & {
+  label: string; error?: unknown; hint?: ReactNode; field?: string; children: ReactNode;
+}) {
+  const id = useId();
+  const msg = field && error instanceof LatchkeyError ? error.fieldError(field) : undefined;
+  return (
+    <div className="field">
+      <label htmlFor={id}>{label}</label>
+      <select id={id} aria-invalid={msg ? true : undefined} aria-describedby={msg || hint ? `${id}-d` : undefined} {...select}>{children}</select>
       {(msg || hint) && <small id={`${id}-d`} className={msg ? "field-error" : "hint"}>{msg ?? hint}</small>}
     </div>
   );

@@ -2,6 +2,7 @@ import { useEffect, useState, type FormEvent } from "react";
 import { unwrap, type User } from "@latchkey/client";
 import { client } from "../api";
 import { ErrorMessage, Field, Loading, useAsync } from "../ui";
+import { useCan } from "../permissions";
 
 /** The account's own users (not MyGlue users) who have not set up MFA. */
 async function accountUsersWithoutMfa(): Promise<User[]> {
@@ -13,10 +14,19 @@ async function accountUsersWithoutMfa(): Promise<User[]> {
   }
 }
 
-/** Account → Settings → Authentication. */
+/**
+ * Account → Settings → Authentication: the name with `account.manage`, the
+ * policy with `account.policy` (either opens the screen; the other part is
+ * shown read-only and not sent).
+ */
 export function AccountSettings() {
+  const can = useCan();
+  const mayRename = can("account.manage");
+  const mayPolicy = can("account.policy");
+  // The list of users needs users.view; without it the count is not shown.
+  const mayCount = can("users.view");
   const account = useAsync(() => unwrap(client.api.GET("/api/v1/account")), []);
-  const without = useAsync(accountUsersWithoutMfa, []);
+  const without = useAsync(() => (mayCount ? accountUsersWithoutMfa() : Promise.resolve(undefined)), [mayCount]);
   const [name, setName] = useState("");
   const [require, setRequire] = useState(false);
   const [error, setError] = useState<unknown>(null);
@@ -30,7 +40,9 @@ export function AccountSettings() {
     e.preventDefault();
     setBusy(true); setError(null); setSaved(false);
     try {
-      await unwrap(client.api.PATCH("/api/v1/account", { body: { name, require_mfa: require } }));
+      await unwrap(client.api.PATCH("/api/v1/account", {
+        body: { ...(mayRename ? { name } : {}), ...(mayPolicy ? { require_mfa: require } : {}) },
+      }));
       setSaved(true);
       account.reload();
     } catch (err) {
@@ -46,7 +58,7 @@ export function AccountSettings() {
       <div role="tablist" className="tabs"><span role="tab" aria-selected="true" className="tab">Authentication</span></div>
       {account.loading && !account.data ? <Loading /> : account.error ? <ErrorMessage error={account.error} /> : (
         <form className="card" onSubmit={save}>
-          <Field label="Account name" required value={name} onChange={(e) => setName(e.target.value)} error={error} field="name" />
+          <Field label="Account name" required value={name} onChange={(e) => setName(e.target.value)} error={error} field="name" readOnly={!mayRename} />
           <h2>Multi-factor authentication</h2>
           {without.loading ? <Loading what="Counting users without MFA" /> : without.data && (
             <p data-testid="without-mfa" className={without.data.length ? "notice" : "ok"}>
@@ -58,7 +70,7 @@ export function AccountSettings() {
             </p>
           )}
           <div className="field checkbox">
-            <input id="require-mfa" type="checkbox" checked={require} onChange={(e) => setRequire(e.target.checked)} />
+            <input id="require-mfa" type="checkbox" checked={require} disabled={!mayPolicy} onChange={(e) => setRequire(e.target.checked)} />
             <label htmlFor="require-mfa">Require MFA for access to this account</label>
           </div>
           <p className="hint">

@@ -2,6 +2,7 @@ import { useState } from "react";
 import { unwrap, type Schemas } from "@latchkey/client";
 import { client } from "../api";
 import { Empty, ErrorMessage, Loading, Pager, useAsync, when } from "../ui";
+import { useCan } from "../permissions";
 
 type EventType = NonNullable<Schemas["EventType"]>;
 const TYPES: EventType[] = [
@@ -17,7 +18,12 @@ export function AuditLog() {
   const [since, setSince] = useState("");
   const [until, setUntil] = useState("");
   const [page, setPage] = useState(1);
-  const users = useAsync(() => unwrap(client.api.GET("/api/v1/users", { params: { query: { per_page: 100 } } })), []);
+  // Emails for the user ids, and the User filter, need users.view.
+  const mayListUsers = useCan()("users.view");
+  const users = useAsync(
+    () => (mayListUsers ? unwrap(client.api.GET("/api/v1/users", { params: { query: { per_page: 100 } } })) : Promise.resolve(undefined)),
+    [mayListUsers],
+  );
   const events = useAsync(() => unwrap(client.api.GET("/api/v1/audit-events", {
     params: {
       query: {
@@ -43,13 +49,15 @@ export function AuditLog() {
             {TYPES.map((t) => <option key={t} value={t}>{t}</option>)}
           </select>
         </div>
-        <div className="field">
-          <label htmlFor="a-user">User</label>
-          <select id="a-user" value={userId} onChange={reset(setUserId)}>
-            <option value="">All users</option>
-            {users.data?.items.map((u) => <option key={u.id} value={u.id}>{u.email}</option>)}
-          </select>
-        </div>
+        {users.data && (
+          <div className="field">
+            <label htmlFor="a-user">User</label>
+            <select id="a-user" value={userId} onChange={reset(setUserId)}>
+              <option value="">All users</option>
+              {users.data.items.map((u) => <option key={u.id} value={u.id}>{u.email}</option>)}
+            </select>
+          </div>
+        )}
         <div className="field"><label htmlFor="a-since">From</label><input id="a-since" type="datetime-local" value={since} onChange={reset(setSince)} /></div>
         <div className="field"><label htmlFor="a-until">Until</label><input id="a-until" type="datetime-local" value={until} onChange={reset(setUntil)} /></div>
       </form>

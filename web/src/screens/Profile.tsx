@@ -4,9 +4,13 @@ import { client } from "../api";
 import { useAuth } from "../auth";
 import { Dialog, Empty, ErrorMessage, Field, Loading, PadlockIcon, useAsync, when } from "../ui";
 import { EnableMfaDialog, RecoveryToken } from "./EnableMfa";
+import { permissionText } from "../permissions";
+import { roleLabel, useCustomRoles } from "../roles";
 
 export function Profile() {
   const me = useAsync(() => unwrap(client.api.GET("/api/v1/me")), []);
+  // Custom role names are read with roles.manage; otherwise the role shows as its id.
+  const custom = useCustomRoles();
   return (
     <main>
       <h1>Edit Profile</h1>
@@ -14,7 +18,12 @@ export function Profile() {
         <>
           <section className="card" aria-labelledby="about-h">
             <h2 id="about-h">{me.data.display_name}</h2>
-            <p className="muted">{me.data.email} · {me.data.role}</p>
+            <p className="muted">{me.data.email} · {roleLabel(me.data.role, custom)}</p>
+            {me.data.permissions.length > 0 && (
+              <p data-testid="my-permissions">
+                Your role allows: {me.data.permissions.map((p) => <span key={p} className="badge">{permissionText(p)}</span>)}
+              </p>
+            )}
           </section>
           <MfaSettings me={me.data} reload={me.reload} />
           <ChangePassword />

@@ -2,14 +2,10 @@ import { useState, type FormEvent } from "react";
 import { unwrap, type Schemas } from "@latchkey/client";
 import { client } from "../api";
 import { Dialog, Empty, ErrorMessage, Field, Loading, Pager, useAsync } from "../ui";
+import { permissionText } from "../permissions";
+import type { CustomRole } from "../roles";
 
-type CustomRole = Schemas["RoleResponse"];
 type Permission = Schemas["PermissionResponse"];
-
-/** The account's custom roles (one page of 100); a caller without roles.manage gets an error and no data. */
-export function useCustomRoles() {
-  return useAsync(() => unwrap(client.api.GET("/api/v1/roles", { params: { query: { per_page: 100 } } })), []);
-}
 
 /** Account → Roles: custom roles made of named permissions. */
 export function Roles() {
@@ -51,7 +47,7 @@ export function Roles() {
                 <tr key={r.id} data-testid="role-row">
                   <td>{r.name}</td>
                   <td>{r.description}</td>
-                  <td>{r.permissions.length ? r.permissions.map((p) => <span key={p} className="badge">{p}</span>) : "—"}</td>
+                  <td>{r.permissions.length ? r.permissions.map((p) => <span key={p} className="badge" data-testid="role-permission">{permissionText(p)}</span>) : "—"}</td>
                   <td className="row-actions">
                     <button type="button" disabled={!perms.data} onClick={() => { setError(null); setEditing(r); }} aria-label={`Edit ${r.name}`}>Edit</button>
                     <button type="button" className="danger" onClick={() => { setError(null); setDeleting(r); }} aria-label={`Delete ${r.name}`}>Delete</button>
@@ -113,7 +109,7 @@ function EditRole({ role, permissions, onClose }: { role: CustomRole | null; per
             <div key={p.name} className="field checkbox">
               <input id={`perm-${p.name}`} type="checkbox" checked={chosen.includes(p.name)} aria-describedby={`perm-${p.name}-d`}
                 onChange={(e) => toggle(p.name, e.target.checked)} />
-              <label htmlFor={`perm-${p.name}`}><code>{p.name}</code></label>
+              <label htmlFor={`perm-${p.name}`}>{permissionText(p.name)}</label>
               <small id={`perm-${p.name}-d`} className="hint">{p.description}</small>
             </div>
           ))}

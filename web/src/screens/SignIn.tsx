@@ -11,6 +11,8 @@ import { EnableMfaDialog } from "./EnableMfa";
  * Sign in: email and password, then the MFA Code (a code or the recovery
  * token). A forced enrollment opens the Enable MFA dialog straight away;
  * `setHold` keeps this screen up until its recovery token has been seen.
+ * A first single sign-on that reached a user with a password asks for that
+ * password once, to link the provider's account to them.
  */
 export function SignIn({ setHold }: { setHold: (hold: boolean) => void }) {
   const auth = useAuth();
@@ -30,6 +32,21 @@ export function SignIn({ setHold }: { setHold: (hold: boolean) => void }) {
       setPassword("");
     } catch (err) {
       setError(err);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  async function submitLink(e: FormEvent) {
+    e.preventDefault();
+    setBusy(true); setError(null);
+    try {
+      const s = await client.linkIdentity(password);
+      if (s.status === "mfa_enrollment_required") setHold(true);
+      setPassword("");
+    } catch (err) {
+      setError(err instanceof LatchkeyError && err.code === "invalid_credentials" ? new Error("That password is not correct.") : err);
+      setPassword("");
     } finally {
       setBusy(false);
     }
@@ -56,6 +73,28 @@ export function SignIn({ setHold }: { setHold: (hold: boolean) => void }) {
         <h1>Sign in</h1>
         <EnableMfaDialog forced
           onClose={() => { if (client.state.status !== "authenticated") client.cancelSignIn(); setHold(false); }} />
+      </main>
+    );
+  }
+
+  if (auth.status === "link_required") {
+    return (
+      <main className="auth-page">
+        <h1>Sign in</h1>
+        <form onSubmit={submitLink} className="card" aria-describedby="link-help">
+          <p id="link-help">
+            Your identity provider signed you in as <strong>{auth.email}</strong>, who already has a Latchkey password.
+            Enter that password once to link the two; later sign-ins through the provider will not ask for it.
+          </p>
+          <input type="email" name="email" autoComplete="username" value={auth.email} readOnly hidden />
+          <Field label="Password" type="password" name="password" autoComplete="current-password" autoFocus required value={password}
+            onChange={(e) => setPassword(e.target.value)} />
+          <ErrorMessage error={error} />
+          <div className="actions">
+            <button type="button" onClick={() => { client.cancelSignIn(); setError(null); setPassword(""); }}>Back</button>
+            <button className="primary" disabled={busy}>Link and sign in</button>
+          </div>
+        </form>
       </main>
     );
   }

@@ -1,11 +1,11 @@
 import { useId, useState, type FormEvent } from "react";
 import { LatchkeyError, type CreateIdentityProvider, type IdentityProvider } from "@latchkey/client";
 import { client } from "../api";
-import { ROLE_LABELS, useAuth } from "../auth";
+import { useAuth } from "../auth";
 import { callbackUrl, signInLink } from "../sso";
-import { CopyButton, Dialog, Empty, ErrorMessage, Field, Loading, Pager, useAsync } from "../ui";
-import { useCustomRoles } from "./Roles";
-import { CLIENT_ROLES, RoleOptions, useSubAccounts } from "./Users";
+import { CopyButton, Dialog, Empty, ErrorMessage, Field, Loading, Pager, SelectField, useAsync } from "../ui";
+import { RoleOptions, roleLabel, useCustomRoles, type CustomRole } from "../roles";
+import { useSubAccounts } from "./Users";
 
 const DEFAULT_SCOPES = ["openid", "email", "profile"];
 
@@ -15,7 +15,7 @@ export function SingleSignOn() {
   const accountId = auth.status === "authenticated" ? auth.claims.acc : "";
   const [page, setPage] = useState(1);
   const list = useAsync(() => client.listIdentityProviders({ page, per_page: 20 }), [page]);
-  // Needs roles.manage; without it only the built-in roles are offered and custom ones show as ids.
+  // Read with roles.manage; without it only the built-in roles are offered and custom ones show as ids.
   const custom = useCustomRoles();
   // Needs sub_accounts.manage; without it providers can only be made for the account's own users.
   const subs = useSubAccounts();
@@ -24,7 +24,6 @@ export function SingleSignOn() {
   const [deleting, setDeleting] = useState<IdentityProvider | null>(null);
   const [connected, setConnected] = useState<IdentityProvider | null>(null);
   const [error, setError] = useState<unknown>(null);
-  const roleName = (r: string) => ROLE_LABELS[r] ?? custom.data?.items.find((c) => c.id === r)?.name ?? r;
 
   async function remove(p: IdentityProvider) {
     setError(null);
@@ -77,7 +76,7 @@ export function SingleSignOn() {
                   <td>{p.name}<br /><small className="muted">{subName(p.sub_account_id)} · Client ID {p.client_id}</small></td>
                   <td><small>{p.issuer}</small></td>
                   <td>{p.trust_idp_mfa ? "Provider's MFA trusted" : "Latchkey MFA"}</td>
-                  <td>{p.jit_provisioning ? `Created as ${roleName(p.default_role)}` : "Must exist in Latchkey"}</td>
+                  <td>{p.jit_provisioning ? `Created as ${roleLabel(p.default_role, custom)}` : "Must exist in Latchkey"}</td>
                   <td><small data-testid="callback-url">{p.callback_url}</small></td>
                   <td className="row-actions">
                     <button type="button" onClick={() => { setError(null); setEditing(p); }} aria-label={`Edit ${p.name}`}>Edit</button>
@@ -91,7 +90,7 @@ export function SingleSignOn() {
         </>
       ))}
       {editing && (
-        <EditProvider provider={editing === "new" ? null : editing} customRoles={custom.data?.items}
+        <EditProvider provider={editing === "new" ? null : editing} customRoles={custom}
           subAccounts={subs.data?.items ?? []} subName={subName}
           onClose={(saved, created) => {
             setEditing(null);
@@ -114,7 +113,7 @@ export function SingleSignOn() {
 
 function EditProvider({ provider, customRoles, subAccounts, subName, onClose }: {
   provider: IdentityProvider | null;
-  customRoles: Parameters<typeof RoleOptions>[0]["custom"];
+  customRoles: CustomRole[] | undefined;
   subAccounts: { id: string; name: string }[];
   subName: (id: string | null | undefined) => string;
   onClose: (saved: IdentityProvider | null, created: boolean) => void;
@@ -129,7 +128,6 @@ function EditProvider({ provider, customRoles, subAccounts, subName, onClose }: 
   const [jit, setJit] = useState(provider?.jit_provisioning ?? false);
   const [role, setRole] = useState(provider?.default_role ?? "read_only");
   const [sub, setSub] = useState(provider?.sub_account_id ?? "");
-  const clientUsers = !!sub;
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
   const ids = useId();
@@ -169,10 +167,7 @@ function EditProvider({ provider, customRoles, subAccounts, subName, onClose }: 
         ) : subAccounts.length > 0 && (
           <div className="field">
             <label htmlFor={`${ids}-sub`}>Signs in the users of</label>
-            <select id={`${ids}-sub`} value={sub} onChange={(e) => {
-              setSub(e.target.value);
-              if (e.target.value && !CLIENT_ROLES.includes(role)) setRole("read_only");
-            }}>
+            <select id={`${ids}-sub`} value={sub} onChange={(e) => setSub(e.target.value)}>
               <option value="">This account</option>
               {subAccounts.map((x) => <option key={x.id} value={x.id}>MyGlue: {x.name}</option>)}
             </select>
@@ -214,12 +209,10 @@ function EditProvider({ provider, customRoles, subAccounts, subName, onClose }: 
           Just-in-time provisioning: someone the provider knows, with a verified email and no user here yet, gets one with the default role.
           Otherwise only existing users (matched by verified email) can sign in.
         </p>
-        <div className="field">
-          <label htmlFor={`${ids}-role`}>Default role</label>
-          <select id={`${ids}-role`} value={role} onChange={(e) => setRole(e.target.value)}>
-            <RoleOptions clientUser={clientUsers} custom={customRoles} />
-          </select>
-        </div>
+        {/* Which roles the users of a MyGlue account may hold is the server's rule: a refused one is a 422 on default_role, shown here. */}
+        <SelectField label="Default role" value={role} onChange={(e) => setRole(e.target.value)} error={error} field="default_role">
+          <RoleOptions custom={customRoles} current={provider?.default_role} />
+        </SelectField>
         <ErrorMessage error={error} />
         <div className="actions">
           <button type="button" onClick={() => onClose(null, false)}>Cancel</button>

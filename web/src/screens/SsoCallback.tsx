@@ -11,8 +11,8 @@ const exchanges = new Map<string, Promise<AuthState>>();
 /**
  * /sso/callback: where Latchkey sends the browser back after the identity
  * provider. Checks the state this tab made, exchanges the login code and
- * continues where a password would: the MFA code, a forced enrollment, or
- * signed in.
+ * continues where a password would: linking to a user with a password (once),
+ * the MFA code, a forced enrollment, or signed in.
  */
 export function SsoCallback({ setHold }: { setHold: (hold: boolean) => void }) {
   const [error, setError] = useState<unknown>(null);

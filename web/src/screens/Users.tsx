@@ -1,42 +1,30 @@
 import { useEffect, useState, type FormEvent } from "react";
-import { unwrap, type Schemas, type User } from "@latchkey/client";
+import { LatchkeyError, unwrap, type Schemas, type User } from "@latchkey/client";
 import { client } from "../api";
-import { ROLE_LABELS, useAuth } from "../auth";
+import { useAuth } from "../auth";
 import { Link, navigate } from "../router";
-import { Dialog, Empty, ErrorMessage, Field, Loading, PadlockIcon, Pager, useAsync, when } from "../ui";
-import { useCustomRoles } from "./Roles";
+import { Dialog, Empty, ErrorMessage, Field, Loading, PadlockIcon, Pager, SelectField, useAsync, when } from "../ui";
+import { RoleOptions, roleLabel, useCustomRoles, type CustomRole, type Role } from "../roles";
 import { useCan } from "../permissions";
 
-/** A built-in role's name or a custom role's id. */
-type Role = string;
-const ROLES = Object.keys(ROLE_LABELS) as Role[];
-/** The roles a user of a MyGlue account (sub-account) may hold. */
-export const CLIENT_ROLES: Role[] = ["editor", "creator", "lite", "read_only"];
-type CustomRole = Schemas["RoleResponse"];
-
-/** A role's label: a built-in's, a custom role's name, else the id itself. */
-function roleLabel(role: Role, custom: CustomRole[] | undefined): string {
-  return ROLE_LABELS[role] ?? custom?.find((r) => r.id === role)?.name ?? role;
-}
-
-/** The options of a role picker: built-in roles, then the account's custom roles (account users only). */
-export function RoleOptions({ clientUser, custom }: { clientUser: boolean; custom: CustomRole[] | undefined }) {
-  if (clientUser) return <>{CLIENT_ROLES.map((r) => <option key={r} value={r}>{ROLE_LABELS[r]}</option>)}</>;
-  return (
-    <>
-      {ROLES.map((r) => <option key={r} value={r}>{ROLE_LABELS[r]}</option>)}
-      {custom && custom.length > 0 && (
-        <optgroup label="Custom roles">
-          {custom.map((r) => <option key={r.id} value={r.id}>{r.name}</option>)}
-        </optgroup>
-      )}
-    </>
-  );
-}
 const PER_PAGE = 10;
 
+/**
+ * Whether Edit User has something for the caller: the whole form
+ * (`users.manage`), or Reset MFA alone (`users.view` + `users.reset_mfa`,
+ * e.g. a help desk role; seed 004).
+ */
+export function mayOpenUser(can: (p: string) => boolean): boolean {
+  return can("users.manage") || (can("users.view") && can("users.reset_mfa"));
+}
+
+/** The account's sub-accounts, for their names; asked only of a holder of `sub_accounts.manage`, who may read them. */
 export function useSubAccounts() {
-  return useAsync(() => unwrap(client.api.GET("/api/v1/sub-accounts", { params: { query: { per_page: 100 } } })), []);
+  const mayRead = useCan()("sub_accounts.manage");
+  return useAsync(
+    () => (mayRead ? unwrap(client.api.GET("/api/v1/sub-accounts", { params: { query: { per_page: 100 } } })) : Promise.resolve(undefined)),
+    [mayRead],
+  );
 }
 
 /** The user's second-factor lock (too many wrong codes) is still running. */
@@ -51,7 +39,8 @@ export function Padlock({ user }: { user: Pick<User, "mfa_enabled" | "mfa_requir
 
 export function Users() {
   const can = useCan();
-  const isAdmin = can("users.manage");
+  const mayCreate = can("users.manage");
+  const mayOpen = mayOpenUser(can);
   const [q, setQ] = useState("");
   const [query, setQuery] = useState("");
   const [role, setRole] = useState("");
@@ -60,7 +49,7 @@ export function Users() {
   const [page, setPage] = useState(1);
   const [creating, setCreating] = useState(false);
   const subs = useSubAccounts();
-  // Needs roles.manage; without it the custom roles show as their ids.
+  // Read with roles.manage; without it custom roles show as their ids (and are not in the filter).
   const custom = useCustomRoles();
   const subName = (id: string | null | undefined) => (id ? subs.data?.items.find((s) => s.id === id)?.name ?? "MyGlue" : "");
 
@@ -78,7 +67,7 @@ export function Users() {
       query: {
         page, per_page: PER_PAGE,
         ...(query ? { q: query } : {}),
-        ...(role ? { role: role as Role } : {}),
+        ...(role ? { role } : {}),
         ...(mfa ? { mfa_enabled: mfa === "enabled" } : {}),
         ...(sub ? { sub_account_id: sub } : {}),
       },
@@ -90,32 +79,25 @@ export function Users() {
     <main>
       <div className="title-row">
         <h1>Users</h1>
-        {isAdmin && <button type="button" className="primary" onClick={() => setCreating(true)}>New user</button>}
+        {mayCreate && <button type="button" className="primary" onClick={() => setCreating(true)}>New user</button>}
       </div>
       <form className="filters" role="search" onSubmit={(e) => e.preventDefault()}>
         <Field label="Search" type="search" placeholder="Name or email" value={q} onChange={(e) => setQ(e.target.value)} />
-        <div className="field">
-          <label htmlFor="f-role">Role</label>
-          <select id="f-role" value={role} onChange={(e) => { setRole(e.target.value); setPage(1); }}>
-            <option value="">All roles</option>
-            <RoleOptions clientUser={false} custom={custom.data?.items} />
-          </select>
-        </div>
-        <div className="field">
-          <label htmlFor="f-mfa">MFA</label>
-          <select id="f-mfa" value={mfa} onChange={(e) => { setMfa(e.target.value); setPage(1); }}>
-            <option value="">Any</option>
-            <option value="enabled">Enabled</option>
-            <option value="not_set_up">Not set up</option>
-          </select>
-        </div>
-        <div className="field">
-          <label htmlFor="f-sub">MyGlue account</label>
-          <select id="f-sub" value={sub} onChange={(e) => { setSub(e.target.value); setPage(1); }}>
+        <SelectField label="Role" value={role} onChange={(e) => { setRole(e.target.value); setPage(1); }}>
+          <option value="">All roles</option>
+          <RoleOptions custom={custom} />
+        </SelectField>
+        <SelectField label="MFA" value={mfa} onChange={(e) => { setMfa(e.target.value); setPage(1); }}>
+          <option value="">Any</option>
+          <option value="enabled">Enabled</option>
+          <option value="not_set_up">Not set up</option>
+        </SelectField>
+        {subs.data && (
+          <SelectField label="MyGlue account" value={sub} onChange={(e) => { setSub(e.target.value); setPage(1); }}>
             <option value="">All users</option>
-            {subs.data?.items.map((s) => <option key={s.id} value={s.id}>{s.name}</option>)}
-          </select>
-        </div>
+            {subs.data.items.map((s) => <option key={s.id} value={s.id}>{s.name}</option>)}
+          </SelectField>
+        )}
       </form>
       <ErrorMessage error={users.error} />
       {users.loading && !users.data ? <Loading what="Loading users" /> : users.data && (
@@ -136,10 +118,15 @@ export function Users() {
                       {lockedNow(u) && <span className="badge warn" title={`Until ${when(u.mfa_locked_until)}`}>MFA locked</span>}
                     </td>
                     <td>{u.email}</td>
-                    <td>{roleLabel(u.role, custom.data?.items)}</td>
+                    <td>{roleLabel(u.role, custom)}</td>
                     <td>{subName(u.sub_account_id)}</td>
                     <td>{when(u.last_login_at)}</td>
-                    <td>{isAdmin && <Link to={`/account/users/${u.id}`} className="icon" aria-label={`Edit ${u.display_name}`} title="Edit">✎</Link>}</td>
+                    <td>
+                      {mayOpen && (
+                        // The email rides along: without users.manage, Edit User finds the user through the list.
+                        <Link to={`/account/users/${u.id}`} state={{ email: u.email }} className="icon" aria-label={`Edit ${u.display_name}`} title="Edit">✎</Link>
+                      )}
+                    </td>
                   </tr>
                 ))}
               </tbody>
@@ -148,7 +135,7 @@ export function Users() {
           </>
         )
       )}
-      {creating && <NewUserDialog subAccounts={subs.data?.items ?? []} customRoles={custom.data?.items} onClose={(created) => { setCreating(false); if (created) users.reload(); }} />}
+      {creating && <NewUserDialog subAccounts={subs.data?.items ?? []} customRoles={custom} onClose={(created) => { setCreating(false); if (created) users.reload(); }} />}
     </main>
   );
 }
@@ -176,22 +163,17 @@ function NewUserDialog({ subAccounts, customRoles, onClose }: {
       <form onSubmit={submit}>
         <Field label="Email" type="email" required value={form.email} onChange={(e) => setForm({ ...form, email: e.target.value })} error={error} field="email" />
         <Field label="Name" required value={form.display_name} onChange={(e) => setForm({ ...form, display_name: e.target.value })} error={error} field="display_name" />
-        <div className="field">
-          <label htmlFor="nu-sub">Belongs to</label>
-          <select id="nu-sub" value={form.sub_account_id} onChange={(e) => {
-            const sub = e.target.value;
-            setForm({ ...form, sub_account_id: sub, role: sub && !CLIENT_ROLES.includes(form.role) ? "editor" : form.role });
-          }}>
+        {subAccounts.length > 0 && (
+          <SelectField label="Belongs to" value={form.sub_account_id} onChange={(e) => setForm({ ...form, sub_account_id: e.target.value })}
+            error={error} field="sub_account_id">
             <option value="">This account</option>
             {subAccounts.map((s) => <option key={s.id} value={s.id}>MyGlue: {s.name}</option>)}
-          </select>
-        </div>
-        <div className="field">
-          <label htmlFor="nu-role">Role</label>
-          <select id="nu-role" value={form.role} onChange={(e) => setForm({ ...form, role: e.target.value as Role })}>
-            <RoleOptions clientUser={!!form.sub_account_id} custom={customRoles} />
-          </select>
-        </div>
+          </SelectField>
+        )}
+        {/* Which roles a MyGlue user may hold is the server's rule: a refused one comes back as a 422 on role, shown here. */}
+        <SelectField label="Role" value={form.role} onChange={(e) => setForm({ ...form, role: e.target.value })} error={error} field="role">
+          <RoleOptions custom={customRoles} />
+        </SelectField>
         <Field label="Initial password" type="password" autoComplete="new-password" required minLength={12} value={form.password}
           onChange={(e) => setForm({ ...form, password: e.target.value })} error={error} field="password" hint="At least 12 characters; tell it to the user." />
         <ErrorMessage error={error} />
@@ -204,16 +186,53 @@ function NewUserDialog({ subAccounts, customRoles, onClose }: {
   );
 }
 
-/** Edit User: role, disable, delete, and Reset MFA when the signed-in administrator may. */
+/** The email Edit User was opened with (from the users list), if any: see `loadUser`. */
+function emailHint(): string | undefined {
+  const state: unknown = history.state;
+  const email = typeof state === "object" && state !== null ? (state as { email?: unknown }).email : undefined;
+  return typeof email === "string" ? email : undefined;
+}
+
+/**
+ * One user of the account. `GET /users/{id}` needs `users.manage`; a holder
+ * of `users.view` alone (a help desk) finds the user in the list instead:
+ * searched by the email the list opened Edit User with, else page by page.
+ */
+async function loadUser(id: string, manage: boolean, email: string | undefined): Promise<User> {
+  if (manage) return unwrap(client.api.GET("/api/v1/users/{id}", { params: { path: { id } } }));
+  if (email) {
+    const found = await unwrap(client.api.GET("/api/v1/users", { params: { query: { q: email, per_page: 100 } } }));
+    const u = found.items.find((x) => x.id === id);
+    if (u) return u;
+  }
+  for (let page = 1; ; page++) {
+    const r = await unwrap(client.api.GET("/api/v1/users", { params: { query: { page, per_page: 100 } } }));
+    const u = r.items.find((x) => x.id === id);
+    if (u) return u;
+    if (r.items.length === 0 || page * r.per_page >= r.total) {
+      throw new LatchkeyError({ status: 404, code: "not_found", title: "Not Found", detail: "There is no such user in this account." });
+    }
+  }
+}
+
+type Problem = { at: "save" | "reset" | "delete"; error: unknown };
+
+/**
+ * Edit User. With `users.manage`: name, role, disabled, delete. With
+ * `users.reset_mfa` (and `users.view`): Reset MFA, when the signed-in user
+ * has MFA and signed in with it. Each part shows only to who may use it.
+ */
 export function EditUser({ id }: { id: string }) {
   const auth = useAuth();
   const can = useCan();
-  const user = useAsync(() => unwrap(client.api.GET("/api/v1/users/{id}", { params: { path: { id } } })), [id]);
+  const manage = can("users.manage");
+  const user = useAsync(() => loadUser(id, manage, emailHint()), [id, manage]);
   const me = useAsync(() => unwrap(client.api.GET("/api/v1/me")), []);
   const custom = useCustomRoles();
   const [form, setForm] = useState<{ display_name: string; role: Role; disabled: boolean } | null>(null);
-  const [error, setError] = useState<unknown>(null);
+  const [problem, setProblem] = useState<Problem | null>(null);
   const [saved, setSaved] = useState<string | null>(null);
+  const [reset, setReset] = useState<string | null>(null);
   const [confirm, setConfirm] = useState<null | "delete" | "reset">(null);
   const [busy, setBusy] = useState(false);
   useEffect(() => {
@@ -223,7 +242,7 @@ export function EditUser({ id }: { id: string }) {
   if (user.loading && !user.data) return <main><h1>Edit User</h1><Loading /></main>;
   if (user.error || !user.data || !form) return <main><h1>Edit User</h1><ErrorMessage error={user.error} /><Link to="/account/users">Back to Users</Link></main>;
   const u = user.data;
-  const clientUser = !!u.sub_account_id;
+  const errorAt = (at: Problem["at"]) => (problem?.at === at ? problem.error : null);
 
   const mayReset = can("users.reset_mfa");
   const aal2 = auth.status === "authenticated" && auth.claims.aal === "aal2";
@@ -236,30 +255,32 @@ export function EditUser({ id }: { id: string }) {
   async function save(e: FormEvent) {
     e.preventDefault();
     if (!form) return;
-    setBusy(true); setError(null); setSaved(null);
+    setBusy(true); setProblem(null); setSaved(null); setReset(null);
     try {
       await unwrap(client.api.PATCH("/api/v1/users/{id}", { params: { path: { id } }, body: form }));
       setSaved("The user has been saved.");
       user.reload();
     } catch (err) {
-      setError(err);
+      setProblem({ at: "save", error: err });
     } finally {
       setBusy(false);
     }
   }
   async function act() {
-    setBusy(true); setError(null); setSaved(null);
+    const what = confirm;
+    if (!what) return;
+    setBusy(true); setProblem(null); setSaved(null); setReset(null);
     try {
-      if (confirm === "delete") {
+      if (what === "delete") {
         await unwrap(client.api.DELETE("/api/v1/users/{id}", { params: { path: { id } } }));
         navigate("/account/users");
         return;
       }
       await unwrap(client.api.POST("/api/v1/users/{id}/mfa/reset", { params: { path: { id } } }));
-      setSaved(`MFA of ${u.display_name} has been reset. They will be asked to set it up again if MFA is required.`);
+      setReset(`MFA of ${u.display_name} has been reset. They will be asked to set it up again if MFA is required.`);
       user.reload();
     } catch (err) {
-      setError(err);
+      setProblem({ at: what, error: err });
     } finally {
       setConfirm(null);
       setBusy(false);
@@ -271,26 +292,25 @@ export function EditUser({ id }: { id: string }) {
       <p><Link to="/account/users">← Users</Link></p>
       <h1>Edit User</h1>
       <section className="card">
-        <h2><Padlock user={u} /> {u.display_name}</h2>
+        <h2><Padlock user={u} /> {u.display_name}{u.disabled && <span className="badge">Disabled</span>}</h2>
         <p className="muted">{u.email} · created {when(u.created_at)} · last sign-in {when(u.last_login_at)}</p>
-        <form onSubmit={save}>
-          <Field label="Name" required value={form.display_name} onChange={(e) => setForm({ ...form, display_name: e.target.value })} error={error} field="display_name" />
-          <div className="field">
-            <label htmlFor="eu-role">Role</label>
-            <select id="eu-role" value={form.role} onChange={(e) => setForm({ ...form, role: e.target.value as Role })}>
-              <RoleOptions clientUser={clientUser} custom={custom.data?.items} />
-              {/* A custom role not (yet) listed still shows as what the user holds. */}
-              {!ROLE_LABELS[form.role] && !custom.data?.items.some((r) => r.id === form.role) && <option value={form.role}>{form.role}</option>}
-            </select>
-          </div>
-          <div className="field checkbox">
-            <input id="eu-disabled" type="checkbox" checked={form.disabled} onChange={(e) => setForm({ ...form, disabled: e.target.checked })} />
-            <label htmlFor="eu-disabled">Disabled (cannot sign in; their sessions end at once)</label>
-          </div>
-          <ErrorMessage error={error} />
-          {saved && <p role="status" className="ok">{saved}</p>}
-          <div className="actions left"><button className="primary" disabled={busy}>Save</button></div>
-        </form>
+        {manage ? (
+          <form onSubmit={save}>
+            <Field label="Name" required value={form.display_name} onChange={(e) => setForm({ ...form, display_name: e.target.value })} error={errorAt("save")} field="display_name" />
+            <SelectField label="Role" value={form.role} onChange={(e) => setForm({ ...form, role: e.target.value })} error={errorAt("save")} field="role">
+              <RoleOptions custom={custom} current={u.role} />
+            </SelectField>
+            <div className="field checkbox">
+              <input id="eu-disabled" type="checkbox" checked={form.disabled} onChange={(e) => setForm({ ...form, disabled: e.target.checked })} />
+              <label htmlFor="eu-disabled">Disabled (cannot sign in; their sessions end at once)</label>
+            </div>
+            <ErrorMessage error={errorAt("save")} />
+            {saved && <p role="status" className="ok">{saved}</p>}
+            <div className="actions left"><button className="primary" disabled={busy}>Save</button></div>
+          </form>
+        ) : (
+          <p data-testid="user-role">Role: {roleLabel(u.role, custom)}</p>
+        )}
       </section>
       <section className="card">
         <h2>MFA</h2>
@@ -300,16 +320,21 @@ export function EditUser({ id }: { id: string }) {
             Locked out after too many wrong MFA codes until {when(u.mfa_locked_until)}. Reset MFA lifts the lock; the user then sets up MFA again.
           </p>
         )}
+        {reset && <p role="status" className="ok">{reset}</p>}
+        <ResetError error={errorAt("reset")} />
         {resetBlocked === null ? (
           <button type="button" className="link" onClick={() => setConfirm("reset")}>Reset MFA</button>
         ) : (
           <p className="hint" data-testid="reset-reason">Reset MFA is not available: {resetBlocked}</p>
         )}
       </section>
-      <section className="card">
-        <h2>Delete</h2>
-        <button type="button" className="danger" disabled={u.id === (auth.status === "authenticated" ? auth.user.id : "")} onClick={() => setConfirm("delete")}>Delete user</button>
-      </section>
+      {manage && (
+        <section className="card">
+          <h2>Delete</h2>
+          <ErrorMessage error={errorAt("delete")} />
+          <button type="button" className="danger" disabled={u.id === (auth.status === "authenticated" ? auth.user.id : "")} onClick={() => setConfirm("delete")}>Delete user</button>
+        </section>
+      )}
       {confirm && (
         <Dialog title={confirm === "delete" ? "Delete user" : "Reset MFA"} onClose={() => setConfirm(null)}>
           <p>{confirm === "delete"
@@ -323,4 +348,12 @@ export function EditUser({ id }: { id: string }) {
       )}
     </main>
   );
+}
+
+/** Why Reset MFA was refused; a 403 here means the user holds a permission the caller lacks. */
+function ResetError({ error }: { error: unknown }) {
+  if (error instanceof LatchkeyError && error.code === "forbidden") {
+    return <div role="alert" className="error">You cannot reset the MFA of this user: they hold permissions that your role does not.</div>;
+  }
+  return <ErrorMessage error={error} />;
 }
