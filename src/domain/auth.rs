@@ -30,7 +30,7 @@ pub struct Principal {
 
 impl Principal {
     pub fn aal(&self) -> Aal {
-        self.session.aal
+        self.session.aal()
     }
 
     pub fn has_mfa(&self) -> bool {
@@ -108,7 +108,7 @@ impl Current {
 
     /// The permission table applied to the fresh rows.
     pub fn may(&self, action: Action) -> ApiResult<()> {
-        policy::allows(self.permissions, self.session.aal, self.has_mfa(), action)
+        policy::allows(self.permissions, self.session.aal(), self.has_mfa(), action)
     }
 }
 
@@ -126,7 +126,7 @@ pub struct EnrollmentGrant {
     pub user: User,
     pub challenge_id: String,
     /// What the user proved to get the grant (`pwd` or `sso`).
-    pub first_factor: String,
+    pub first_factor: policy::Amr,
 }
 
 /// The grant behind an enrollment token, if it is live.

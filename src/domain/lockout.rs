@@ -129,7 +129,7 @@ fn locked_out(user: &User, ctx: &Ctx) -> ApiError {
 /// user is locked out); 429 while the user is locked out.
 pub fn lock_second_factor_for_challenge(
     conn: &mut DbConn,
-    kind: &str,
+    kind: crate::store::types::ChallengeKind,
     hash: &str,
     live: impl Fn(&Challenge) -> bool,
     ctx: &Ctx,

@@ -11,7 +11,8 @@ use chrono::{Duration, NaiveDateTime};
 use super::audit::{self, Event};
 use super::keys::KeyRing;
 use super::mfa::{self, SecondFactor};
-use super::sessions::{self, Issued, AMR_PASSWORD};
+use super::policy::{Amr, Method};
+use super::sessions::{self, Issued};
 use super::{commit_then_refuse, lockout, policy, Ctx, Verdict};
 use crate::config::Config;
 use crate::crypto::tokens;
@@ -55,10 +56,10 @@ pub enum LoginOutcome {
 /// its token.
 pub(crate) fn new_challenge(
     conn: &mut DbConn,
-    kind: &str,
+    kind: crate::store::types::ChallengeKind,
     prefix: &str,
     user: &User,
-    first_factor: &str,
+    first_factor: &Amr,
     ttl: std::time::Duration,
     now: NaiveDateTime,
 ) -> ApiResult<String> {
@@ -70,14 +71,14 @@ pub(crate) fn new_challenge(
 pub(crate) struct SsoOrigin<'a> {
     pub provider_id: &'a str,
     pub subject: &'a str,
-    pub first_factor: &'a str,
+    pub first_factor: &'a Amr,
 }
 
 /// [`new_challenge`] for a single sign-on: it names its provider and
 /// subject (so a change of the provider spends it).
 pub(crate) fn new_sso_challenge(
     conn: &mut DbConn,
-    kind: &str,
+    kind: crate::store::types::ChallengeKind,
     prefix: &str,
     user: &User,
     origin: &SsoOrigin<'_>,
@@ -91,10 +92,10 @@ pub(crate) fn new_sso_challenge(
 #[allow(clippy::too_many_arguments)]
 fn insert_challenge(
     conn: &mut DbConn,
-    kind: &str,
+    kind: crate::store::types::ChallengeKind,
     prefix: &str,
     user: &User,
-    first_factor: &str,
+    first_factor: &Amr,
     origin: Option<&SsoOrigin<'_>>,
     ttl: std::time::Duration,
     now: NaiveDateTime,
@@ -105,13 +106,13 @@ fn insert_challenge(
         &Challenge {
             id: super::new_id(),
             token_hash: tokens::sha256_hex(&token),
-            kind: kind.to_string(),
+            kind,
             user_id: user.id.clone(),
             failures: 0,
             created_at: now,
             expires_at: now + Duration::from_std(ttl).unwrap_or(Duration::minutes(5)),
             consumed_at: None,
-            first_factor: first_factor.to_string(),
+            first_factor: first_factor.clone(),
             provider_id: origin.map(|o| o.provider_id.to_string()),
             subject: origin.map(|o| o.subject.to_string()),
         },
@@ -131,11 +132,11 @@ pub(crate) fn after_first_factor(
     keys: &KeyRing,
     config: &Config,
     user: &User,
-    first_factor: &[&str],
+    first_factor: &Amr,
     ctx: &Ctx,
 ) -> ApiResult<LoginOutcome> {
-    let first = first_factor.join(" ");
-    if sessions::aal_of(first_factor) == policy::Aal::Aal2 {
+    let first = first_factor;
+    if first_factor.aal() == policy::Aal::Aal2 {
         let issued = sessions::issue(conn, keys, config, user, first_factor, ctx)?;
         return Ok(LoginOutcome::Authenticated(Box::new(issued)));
     }
@@ -145,7 +146,7 @@ pub(crate) fn after_first_factor(
             KIND_MFA,
             tokens::MFA_PREFIX,
             user,
-            &first,
+            first,
             config.mfa_challenge_ttl,
             ctx.now,
         )?;
@@ -162,7 +163,7 @@ pub(crate) fn after_first_factor(
             KIND_ENROLLMENT,
             tokens::ENROLLMENT_PREFIX,
             user,
-            &first,
+            first,
             config.enrollment_ttl,
             ctx.now,
         )?;
@@ -236,7 +237,7 @@ pub fn finish_password_attempt(
         let user = user_store::lock_and_read(conn, &user.id)?
             .filter(|u| !u.disabled)
             .ok_or(ApiError::InvalidCredentials)?;
-        after_first_factor(conn, keys, config, &user, AMR_PASSWORD, ctx)
+        after_first_factor(conn, keys, config, &user, &Amr::password(), ctx)
     })
 }
 
@@ -279,11 +280,11 @@ pub fn complete_mfa(
                     return Err(ApiError::ChallengeExpired);
                 }
                 let second = if recovery_used {
-                    sessions::RECOVERY
+                    Method::Rec
                 } else {
-                    sessions::TOTP
+                    Method::Otp
                 };
-                let amr = sessions::then(&challenge.first_factor, second);
+                let amr = challenge.first_factor.then(second);
                 let issued = sessions::issue(conn, keys, config, &user, &amr, ctx)?;
                 Ok(Verdict::Granted(SecondStep {
                     issued,

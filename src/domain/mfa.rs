@@ -240,7 +240,7 @@ pub fn start_enrollment(
             &TotpCredential {
                 id: id.clone(),
                 user_id: user.id.clone(),
-                status: STATUS_PENDING.into(),
+                status: STATUS_PENDING,
                 secret_sealed: config.master_key.seal(&secret, &secret_aad(&id))?,
                 last_used_step: None,
                 created_at: ctx.now,
@@ -321,7 +321,7 @@ pub fn verify_enrollment(
         let (keep_session, first_factor) = match actor {
             MfaActor::Session(principal) => {
                 let current = auth::authorize(conn, principal, Action::ManageOwnMfa)?;
-                let first = sessions::first_factor_of(&current.session.amr).to_string();
+                let first = current.session.amr.first_factor();
                 (Some(principal.session.id.as_str()), first)
             }
             MfaActor::Enrollment(grant) => {
@@ -369,7 +369,7 @@ pub fn verify_enrollment(
         user.mfa_enabled_at = Some(ctx.now);
         user.mfa_failures = 0;
         user.mfa_locked_until = None;
-        let amr = sessions::then(&first_factor, sessions::TOTP);
+        let amr = first_factor.then(policy::Method::Otp);
         let session = match keep_session {
             Some(session_id) => {
                 sessions::upgrade(conn, keys, config, &user, session_id, &amr, ctx)?

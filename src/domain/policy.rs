@@ -9,7 +9,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::store::users::User;
 use crate::store::{accounts, sub_accounts, DbConn};
 
-pub use crate::store::types::{Aal, Role, RoleRef};
+pub use crate::store::types::{Aal, Amr, Method, Role, RoleRef};
 
 /// The named permissions a role is made of (`GET /api/v1/permissions`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

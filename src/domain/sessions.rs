@@ -5,7 +5,7 @@ use chrono::NaiveDateTime;
 
 use super::audit::{self, Event};
 use super::keys::KeyRing;
-use super::policy::{self, Aal};
+use super::policy::{self, Amr};
 use super::principals::{self, Change};
 use super::{commit_then_refuse, Ctx, Verdict};
 use crate::config::Config;
@@ -16,31 +16,6 @@ use crate::store::refresh_tokens::{self as refresh_store, Rotation};
 use crate::store::sessions::{self as session_store, Session, SessionContext};
 use crate::store::users::{self as user_store, User};
 use crate::store::{write_tx, DbConn};
-
-/// Authentication methods of a session (`amr`): a first factor (`pwd`, or
-/// `sso`, then `mfa` when a provider trusted for MFA did it), then a second
-/// one of Latchkey's (`otp` or `rec`).
-pub const PASSWORD: &str = "pwd";
-pub const SSO: &str = "sso";
-pub const IDP_MFA: &str = "mfa";
-pub const TOTP: &str = "otp";
-pub const RECOVERY: &str = "rec";
-pub const AMR_PASSWORD: &[&str] = &[PASSWORD];
-pub const AMR_SSO: &[&str] = &[SSO];
-pub const AMR_SSO_MFA: &[&str] = &[SSO, IDP_MFA];
-
-/// The methods of `first_factor` (as stored: space-separated) followed by
-/// `second`.
-pub fn then<'a>(first_factor: &'a str, second: &'a str) -> Vec<&'a str> {
-    let mut amr: Vec<&str> = first_factor.split_whitespace().collect();
-    amr.push(second);
-    amr
-}
-
-/// The first factor of a session's stored `amr`: its first method.
-pub fn first_factor_of(amr: &str) -> &str {
-    amr.split_whitespace().next().unwrap_or(PASSWORD)
-}
 
 /// Tokens handed out when a login (or refresh) completes.
 #[derive(Debug, Clone)]
@@ -78,8 +53,8 @@ fn access_claims(
         acc: user.account_id.clone(),
         sacc: user.sub_account_id.clone(),
         role: user.role.as_str().to_string(),
-        amr: session.amr.split(' ').map(String::from).collect(),
-        aal: session.aal.as_str().to_string(),
+        amr: session.amr.names(),
+        aal: session.aal().as_str().to_string(),
         iat,
         nbf: Some(iat),
         exp: iat + config.access_ttl.as_secs() as i64,
@@ -107,15 +82,6 @@ fn restart_chain(conn: &mut DbConn, keys: &KeyRing, session_id: &str) -> ApiResu
     let (token, hash) = chain_token(keys, session_id, current + 1);
     refresh_store::start_chain(conn, session_id, current + 1, &hash)?;
     Ok(token)
-}
-
-/// The assurance level that the methods `amr` reach.
-pub fn aal_of(amr: &[&str]) -> Aal {
-    if amr.len() > 1 {
-        Aal::Aal2
-    } else {
-        Aal::Aal1
-    }
 }
 
 /// Tokens for `session` of `user`, with the refresh token already stored.
@@ -180,7 +146,7 @@ pub fn issue(
     keys: &KeyRing,
     config: &Config,
     user: &User,
-    amr: &[&str],
+    amr: &Amr,
     ctx: &Ctx,
 ) -> ApiResult<Issued> {
     let mfa_required = policy::required_by(conn, user)?.is_some();
@@ -194,16 +160,14 @@ pub fn issue_under_policy(
     keys: &KeyRing,
     config: &Config,
     user: &User,
-    amr: &[&str],
+    amr: &Amr,
     mfa_required: bool,
     ctx: &Ctx,
 ) -> ApiResult<Issued> {
-    let aal = aal_of(amr);
     let session = Session {
         id: super::new_id(),
         user_id: user.id.clone(),
-        amr: amr.join(" "),
-        aal,
+        amr: amr.clone(),
         ip: ctx.ip.clone(),
         user_agent: ctx.user_agent.clone(),
         created_at: ctx.now,
@@ -219,7 +183,7 @@ pub fn issue_under_policy(
         conn,
         ctx,
         Event::own(audit::LOGIN_SUCCEEDED, &user.account_id, &user.id)
-            .with(serde_json::json!({"session_id": session.id, "amr": amr, "aal": aal})),
+            .with(serde_json::json!({"session_id": session.id, "amr": amr, "aal": amr.aal()})),
     )?;
     let mut user = user.clone();
     user.last_login_at = Some(ctx.now);
@@ -236,15 +200,14 @@ pub fn upgrade(
     config: &Config,
     user: &User,
     session_id: &str,
-    amr: &[&str],
+    amr: &Amr,
     ctx: &Ctx,
 ) -> ApiResult<Issued> {
     let mut session = session_store::find(conn, session_id)?
         .filter(|s| s.user_id == user.id && s.revoked_at.is_none())
         .ok_or(ApiError::Unauthorized)?;
-    session.amr = amr.join(" ");
-    session.aal = aal_of(amr);
-    session_store::set_assurance(conn, &session.id, &session.amr, session.aal)?;
+    session.amr = amr.clone();
+    session_store::set_assurance(conn, &session.id, &session.amr)?;
     principals::changed(conn, Change::User(&user.id))?;
     // A refresh token handed out before the factor must not become an aal2
     // credential: the session's refresh chain starts again with these tokens

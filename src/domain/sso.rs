@@ -30,7 +30,7 @@ use super::audit::{self, Event};
 use super::auth::Principal;
 use super::keys::KeyRing;
 use super::login::{self, LoginOutcome, SsoOrigin};
-use super::policy::{self, Action, Permissions};
+use super::policy::{self, Action, Amr, Method, Permissions};
 use super::{commit_then_refuse, lockout, new_id, parse_id, validate, Ctx, Verdict};
 use crate::config::Config;
 use crate::crypto::{password, tokens};
@@ -903,9 +903,9 @@ pub fn finish(
         };
         let idp_mfa = identity.did_mfa();
         let first_factor = if provider.trust_idp_mfa && idp_mfa {
-            super::sessions::AMR_SSO_MFA
+            Amr::of(&[Method::Sso, Method::IdpMfa])
         } else {
-            super::sessions::AMR_SSO
+            Amr::of(&[Method::Sso])
         };
         let code = login::new_sso_challenge(
             conn,
@@ -915,7 +915,7 @@ pub fn finish(
             &SsoOrigin {
                 provider_id: &provider.id,
                 subject: &identity.subject,
-                first_factor: &first_factor.join(" "),
+                first_factor: &first_factor,
             },
             config.sso_login_code_ttl,
             ctx.now,
@@ -959,7 +959,7 @@ struct Vouched {
 /// unknown, spent, expired, or its provider gone).
 fn vouched(
     conn: &mut DbConn,
-    kind: &str,
+    kind: crate::store::types::ChallengeKind,
     prefix: &str,
     token: &str,
     now: chrono::NaiveDateTime,
@@ -1051,8 +1051,8 @@ pub fn sign_in(
                 }));
             }
         }
-        let first_factor: Vec<&str> = v.challenge.first_factor.split_whitespace().collect();
-        let outcome = login::after_first_factor(conn, keys, config, &user, &first_factor, ctx)?;
+        let outcome =
+            login::after_first_factor(conn, keys, config, &user, &v.challenge.first_factor, ctx)?;
         Ok(Verdict::Granted(SsoOutcome::Login(outcome)))
     })
 }
@@ -1177,8 +1177,8 @@ pub fn finish_link(
             return Err(ApiError::InvalidCredentials);
         }
         link(conn, &v.provider, &v.subject, &user, ctx)?;
-        let first_factor: Vec<&str> = v.challenge.first_factor.split_whitespace().collect();
-        let outcome = login::after_first_factor(conn, keys, config, &user, &first_factor, ctx)?;
+        let outcome =
+            login::after_first_factor(conn, keys, config, &user, &v.challenge.first_factor, ctx)?;
         Ok(Verdict::Granted(outcome))
     })
 }

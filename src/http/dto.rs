@@ -493,12 +493,12 @@ impl SessionResponse {
     pub fn new(s: Session, current_session_id: &str) -> Self {
         SessionResponse {
             current: s.id == current_session_id,
-            amr: s.amr.split(' ').map(String::from).collect(),
+            aal: s.aal(),
+            amr: s.amr.names(),
             created_at: utc(s.created_at),
             last_used_at: utc(s.last_used_at),
             ip: s.ip,
             user_agent: s.user_agent,
-            aal: s.aal,
             id: s.id,
         }
     }

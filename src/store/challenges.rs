@@ -6,30 +6,32 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::{login_challenges, users};
+use super::types::Amr;
 use super::users::User;
 use super::DbConn;
 
-pub const KIND_MFA: &str = "mfa";
-pub const KIND_ENROLLMENT: &str = "enrollment";
-pub const KIND_SSO: &str = "sso";
+pub use super::types::ChallengeKind;
+
+pub const KIND_MFA: ChallengeKind = ChallengeKind::Mfa;
+pub const KIND_ENROLLMENT: ChallengeKind = ChallengeKind::Enrollment;
+pub const KIND_SSO: ChallengeKind = ChallengeKind::Sso;
 /// A link token: the password proof an existing user owes before a
 /// provider's subject is linked to them.
-pub const KIND_SSO_LINK: &str = "sso_link";
+pub const KIND_SSO_LINK: ChallengeKind = ChallengeKind::SsoLink;
 
 #[derive(Queryable, Selectable, Insertable, Clone, Debug)]
 #[diesel(table_name = login_challenges)]
 pub struct Challenge {
     pub id: String,
     pub token_hash: String,
-    pub kind: String,
+    pub kind: ChallengeKind,
     pub user_id: String,
     pub failures: i32,
     pub created_at: NaiveDateTime,
     pub expires_at: NaiveDateTime,
     pub consumed_at: Option<NaiveDateTime>,
-    /// The methods proven before this step, space-separated as in a
-    /// session's `amr`: `pwd`, `sso`, or `sso mfa`.
-    pub first_factor: String,
+    /// The methods proven before this step: `pwd`, `sso`, or `sso mfa`.
+    pub first_factor: Amr,
     /// The identity provider an SSO login code or link token came from.
     pub provider_id: Option<String>,
     /// The provider's subject (SSO login codes and link tokens).
@@ -43,7 +45,7 @@ pub fn insert(conn: &mut DbConn, challenge: &Challenge) -> QueryResult<()> {
         .map(drop)
 }
 
-pub fn find_by_hash(conn: &mut DbConn, kind: &str, hash: &str) -> QueryResult<Option<Challenge>> {
+pub fn find_by_hash(conn: &mut DbConn, kind: ChallengeKind, hash: &str) -> QueryResult<Option<Challenge>> {
     login_challenges::table
         .filter(login_challenges::token_hash.eq(hash))
         .filter(login_challenges::kind.eq(kind))
@@ -55,7 +57,7 @@ pub fn find_by_hash(conn: &mut DbConn, kind: &str, hash: &str) -> QueryResult<Op
 /// [`find_by_hash`] with the challenge's user, in one query.
 pub fn find_with_user(
     conn: &mut DbConn,
-    kind: &str,
+    kind: ChallengeKind,
     hash: &str,
 ) -> QueryResult<Option<(Challenge, User)>> {
     login_challenges::table

@@ -44,7 +44,6 @@ diesel::table! {
         id -> Text,
         user_id -> Text,
         amr -> Text,
-        aal -> Text,
         ip -> Nullable<Text>,
         user_agent -> Nullable<Text>,
         created_at -> Timestamp,

@@ -6,7 +6,7 @@ use diesel::dsl::AsSelect as SelectBy;
 use diesel::prelude::*;
 
 use super::schema::{accounts, recovery_tokens, roles, sessions, sub_accounts, users};
-use super::types::Aal;
+use super::types::{Aal, Amr, Method};
 use super::users::User;
 use super::DbConn;
 
@@ -15,8 +15,8 @@ use super::DbConn;
 pub struct Session {
     pub id: String,
     pub user_id: String,
-    pub amr: String,
-    pub aal: Aal,
+    /// What was proven in the session; its assurance level follows.
+    pub amr: Amr,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
     pub created_at: NaiveDateTime,
@@ -26,6 +26,11 @@ pub struct Session {
 }
 
 impl Session {
+    /// The assurance level, derived from `amr` (never stored beside it).
+    pub fn aal(&self) -> Aal {
+        self.amr.aal()
+    }
+
     /// Not revoked, not past its absolute expiry, used after `idle_cutoff`:
     /// what [`find_live_context`] asks of the row, for a row already read.
     pub fn is_live(&self, now: NaiveDateTime, idle_cutoff: NaiveDateTime) -> bool {
@@ -266,23 +271,28 @@ pub fn revoke_all_for_user(
         .execute(conn)
 }
 
-/// Raises a session to `aal` with `amr` (a second factor proven in it).
-pub fn set_assurance(conn: &mut DbConn, id: &str, amr: &str, aal: Aal) -> QueryResult<usize> {
+/// Sets a session's methods (a second factor proven in it).
+pub fn set_assurance(conn: &mut DbConn, id: &str, amr: &Amr) -> QueryResult<usize> {
     diesel::update(sessions::table.find(id))
-        .set((sessions::amr.eq(amr), sessions::aal.eq(aal)))
+        .set(sessions::amr.eq(amr))
         .execute(conn)
 }
 
-/// Drops every live session of a user to aal1 (their second factor is gone).
+/// Drops every live session of a user to its first factor alone (their
+/// second factor is gone, so no session lists one): aal1.
 pub fn downgrade_all_for_user(conn: &mut DbConn, user_id: &str) -> QueryResult<usize> {
-    diesel::update(
-        sessions::table
-            .filter(sessions::user_id.eq(user_id))
-            .filter(sessions::revoked_at.is_null())
-            .filter(sessions::aal.ne(Aal::Aal1)),
-    )
-    .set(sessions::aal.eq(Aal::Aal1))
-    .execute(conn)
+    let mut downgraded = 0;
+    for first in [Method::Pwd, Method::Sso] {
+        downgraded += diesel::update(
+            sessions::table
+                .filter(sessions::user_id.eq(user_id))
+                .filter(sessions::revoked_at.is_null())
+                .filter(sessions::amr.like(format!("{} %", first.as_str()))),
+        )
+        .set(sessions::amr.eq(Amr::of(&[first])))
+        .execute(conn)?;
+    }
+    Ok(downgraded)
 }
 
 /// Deletes sessions revoked or expired before `before`, with their refresh

@@ -7,15 +7,17 @@ use diesel::prelude::*;
 use super::schema::totp_credentials;
 use super::DbConn;
 
-pub const STATUS_PENDING: &str = "pending";
-pub const STATUS_ACTIVE: &str = "active";
+pub use super::types::TotpStatus;
+
+pub const STATUS_PENDING: TotpStatus = TotpStatus::Pending;
+pub const STATUS_ACTIVE: TotpStatus = TotpStatus::Active;
 
 #[derive(Queryable, Selectable, Insertable, Clone, Debug)]
 #[diesel(table_name = totp_credentials)]
 pub struct TotpCredential {
     pub id: String,
     pub user_id: String,
-    pub status: String,
+    pub status: TotpStatus,
     pub secret_sealed: String,
     pub last_used_step: Option<i64>,
     pub created_at: NaiveDateTime,
@@ -30,7 +32,7 @@ pub fn insert(conn: &mut DbConn, credential: &TotpCredential) -> QueryResult<()>
         .map(drop)
 }
 
-pub fn find(conn: &mut DbConn, user_id: &str, status: &str) -> QueryResult<Option<TotpCredential>> {
+pub fn find(conn: &mut DbConn, user_id: &str, status: TotpStatus) -> QueryResult<Option<TotpCredential>> {
     totp_credentials::table
         .filter(totp_credentials::user_id.eq(user_id))
         .filter(totp_credentials::status.eq(status))
@@ -39,7 +41,7 @@ pub fn find(conn: &mut DbConn, user_id: &str, status: &str) -> QueryResult<Optio
         .optional()
 }
 
-pub fn delete_with_status(conn: &mut DbConn, user_id: &str, status: &str) -> QueryResult<usize> {
+pub fn delete_with_status(conn: &mut DbConn, user_id: &str, status: TotpStatus) -> QueryResult<usize> {
     diesel::delete(
         totp_credentials::table
             .filter(totp_credentials::user_id.eq(user_id))

@@ -202,3 +202,227 @@ where
         )?))
     }
 }
+
+/// One authentication method (RFC 8176 names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Method {
+    /// The password.
+    Pwd,
+    /// A single sign-on through an identity provider.
+    Sso,
+    /// The identity provider did multi-factor authentication (and is
+    /// trusted to): follows `sso`.
+    #[serde(rename = "mfa")]
+    IdpMfa,
+    /// A TOTP code.
+    Otp,
+    /// The one-time recovery token.
+    Rec,
+    /// A hardware-bound key (passkey).
+    Hwk,
+    /// A remembered device.
+    Dev,
+}
+
+impl Method {
+    pub const ALL: [Method; 7] = [
+        Method::Pwd,
+        Method::Sso,
+        Method::IdpMfa,
+        Method::Otp,
+        Method::Rec,
+        Method::Hwk,
+        Method::Dev,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Pwd => "pwd",
+            Method::Sso => "sso",
+            Method::IdpMfa => "mfa",
+            Method::Otp => "otp",
+            Method::Rec => "rec",
+            Method::Hwk => "hwk",
+            Method::Dev => "dev",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Method> {
+        Method::ALL.into_iter().find(|m| m.as_str() == text)
+    }
+
+    /// Whether the method is a first factor (what a sign-in starts with).
+    pub fn is_first_factor(self) -> bool {
+        matches!(self, Method::Pwd | Method::Sso)
+    }
+}
+
+/// The authentication methods of a session (or a challenge's first
+/// factor), in the order proven: a first factor (`pwd` or `sso`), then the
+/// second factors (`mfa` after a trusted provider's MFA, `otp`, `rec`,
+/// `hwk`, `dev`). Stored as one TEXT column (space-separated); the
+/// assurance level is derived from it ([`Amr::aal`]) and never stored
+/// beside it, so the two cannot disagree.
+#[derive(Debug, Clone, PartialEq, Eq, AsExpression, FromSqlRow)]
+#[diesel(sql_type = Text)]
+pub struct Amr(String);
+
+impl Amr {
+    /// The methods, in order.
+    pub fn of(methods: &[Method]) -> Amr {
+        Amr(methods
+            .iter()
+            .map(|m| m.as_str())
+            .collect::<Vec<_>>()
+            .join(" "))
+    }
+
+    pub fn password() -> Amr {
+        Amr::of(&[Method::Pwd])
+    }
+
+    /// The stored form read back: `None` unless every method is known and
+    /// the first is a first factor.
+    pub fn parse(text: &str) -> Option<Amr> {
+        let methods: Option<Vec<Method>> = text.split(' ').map(Method::parse).collect();
+        let methods = methods?;
+        methods
+            .first()
+            .filter(|m| m.is_first_factor())
+            .map(|_| Amr::of(&methods))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn methods(&self) -> impl Iterator<Item = Method> + '_ {
+        self.0.split(' ').filter_map(Method::parse)
+    }
+
+    /// The names, for tokens and answers.
+    pub fn names(&self) -> Vec<String> {
+        self.methods().map(|m| m.as_str().to_string()).collect()
+    }
+
+    /// `aal2` exactly when a second factor was proven.
+    pub fn aal(&self) -> Aal {
+        if self.methods().any(|m| !m.is_first_factor()) {
+            Aal::Aal2
+        } else {
+            Aal::Aal1
+        }
+    }
+
+    /// These methods followed by `second`.
+    pub fn then(&self, second: Method) -> Amr {
+        Amr(format!("{} {}", self.0, second.as_str()))
+    }
+
+    /// The first factor alone (what remains when the second factors go).
+    pub fn first_factor(&self) -> Amr {
+        Amr::of(&[self.methods().next().unwrap_or(Method::Pwd)])
+    }
+}
+
+impl Serialize for Amr {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.methods())
+    }
+}
+
+text_enum!(Amr);
+
+#[cfg(test)]
+mod amr_tests {
+    use super::*;
+
+    #[test]
+    fn the_assurance_level_follows_the_methods() {
+        assert_eq!(Amr::password().aal(), Aal::Aal1);
+        assert_eq!(Amr::of(&[Method::Sso]).aal(), Aal::Aal1);
+        assert_eq!(Amr::password().then(Method::Otp).aal(), Aal::Aal2);
+        assert_eq!(Amr::of(&[Method::Sso, Method::IdpMfa]).aal(), Aal::Aal2);
+        let rec = Amr::password().then(Method::Rec);
+        assert_eq!(rec.as_str(), "pwd rec");
+        assert_eq!(rec.first_factor(), Amr::password());
+        assert_eq!(rec.first_factor().aal(), Aal::Aal1);
+        for method in Method::ALL {
+            assert_eq!(Method::parse(method.as_str()), Some(method));
+        }
+        assert_eq!(Amr::parse("pwd otp"), Some(Amr::password().then(Method::Otp)));
+        assert_eq!(Amr::parse("otp"), None, "a second factor alone");
+        assert_eq!(Amr::parse("pwd root"), None);
+        assert_eq!(Amr::parse(""), None);
+        assert_eq!(
+            serde_json::to_value(Amr::of(&[Method::Sso, Method::IdpMfa])).unwrap(),
+            serde_json::json!(["sso", "mfa"])
+        );
+    }
+}
+
+/// What a login challenge is (`login_challenges.kind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, AsExpression, FromSqlRow)]
+#[diesel(sql_type = Text)]
+pub enum ChallengeKind {
+    /// The pending second step of a login (`mfa_token`).
+    Mfa,
+    /// A forced enrollment grant (`enrollment_token`).
+    Enrollment,
+    /// A single sign-on login code (`login_code`).
+    Sso,
+    /// A single sign-on link token (`link_token`).
+    SsoLink,
+}
+
+impl ChallengeKind {
+    pub const ALL: [ChallengeKind; 4] = [
+        ChallengeKind::Mfa,
+        ChallengeKind::Enrollment,
+        ChallengeKind::Sso,
+        ChallengeKind::SsoLink,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChallengeKind::Mfa => "mfa",
+            ChallengeKind::Enrollment => "enrollment",
+            ChallengeKind::Sso => "sso",
+            ChallengeKind::SsoLink => "sso_link",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<ChallengeKind> {
+        ChallengeKind::ALL.into_iter().find(|k| k.as_str() == text)
+    }
+}
+
+text_enum!(ChallengeKind);
+
+/// The state of a TOTP credential (`totp_credentials.status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, AsExpression, FromSqlRow)]
+#[diesel(sql_type = Text)]
+pub enum TotpStatus {
+    /// Started, waiting for its first code (10 minutes).
+    Pending,
+    /// The user's second factor.
+    Active,
+}
+
+impl TotpStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TotpStatus::Pending => "pending",
+            TotpStatus::Active => "active",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<TotpStatus> {
+        [TotpStatus::Pending, TotpStatus::Active]
+            .into_iter()
+            .find(|s| s.as_str() == text)
+    }
+}
+
+text_enum!(TotpStatus);

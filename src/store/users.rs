@@ -245,7 +245,7 @@ fn second_step_open(
 /// challenge or the user is locked out of the second step.
 pub fn lock_for_second_factor_through_challenge(
     conn: &mut DbConn,
-    kind: &str,
+    kind: crate::store::types::ChallengeKind,
     hash: &str,
     now: NaiveDateTime,
 ) -> QueryResult<usize> {

@@ -130,7 +130,7 @@ async fn a_new_factor_consumes_open_challenges_and_enrollment_tokens() {
 /// who has MFA (the state the attack left behind).
 fn downgrade_session(app: &TestApp, session_id: &str) {
     app.sql(&format!(
-        "UPDATE sessions SET aal = 'aal1', amr = 'pwd' WHERE id = '{session_id}'"
+        "UPDATE sessions SET amr = 'pwd' WHERE id = '{session_id}'"
     ));
 }
 
@@ -795,4 +795,63 @@ async fn a_password_change_ends_what_the_old_password_opened() {
     app.second_step(&challenge, &app.code(&secret, 0))
         .await
         .problem(401, "challenge_expired");
+}
+
+/// The claims of an access token (not verified: the server made it).
+fn claims(token: &str) -> Value {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+/// `amr` and `aal` are one fact: once MFA is disabled (or reset), a
+/// session from before lists no second factor, in its refreshed token and
+/// in the sessions list alike.
+#[actix_web::test]
+async fn amr_and_aal_agree_after_mfa_is_disabled_or_reset() {
+    let app = TestApp::new().await;
+    app.signup_and_login("ann@example.com").await;
+    let s = app.login("ann@example.com").await;
+    let (secret, _, verified) = app.enroll(&s.token, None).await;
+    let refresh = verified["session"]["refresh_token"].as_str().unwrap();
+    let token = verified["session"]["access_token"].as_str().unwrap();
+    assert_eq!(claims(token)["amr"], json!(["pwd", "otp"]));
+    assert_eq!(claims(token)["aal"], "aal2");
+    app.next_step();
+    app.call(
+        actix_web::http::Method::DELETE,
+        "/api/v1/me/mfa",
+        Some(token),
+        Some(json!({"password": PASSWORD, "code": app.code(&secret, 0)})),
+    )
+    .await
+    .ok(204);
+    let r = app
+        .post(
+            "/api/v1/sessions/refresh",
+            None,
+            json!({"refresh_token": refresh}),
+        )
+        .await
+        .ok(200);
+    let token = r.body["access_token"].as_str().unwrap();
+    assert_eq!(claims(token)["amr"], json!(["pwd"]));
+    assert_eq!(claims(token)["aal"], "aal1");
+    let list = app.get("/api/v1/me/sessions", token).await.ok(200);
+    let current = list.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["current"] == true)
+        .unwrap()
+        .clone();
+    assert_eq!((current["amr"].clone(), current["aal"].clone()), (json!(["pwd"]), json!("aal1")));
+    // No stored session lists a second factor once the user has none.
+    assert_eq!(
+        app.count("SELECT COUNT(*) AS n FROM sessions WHERE amr LIKE '% %' AND revoked_at IS NULL"),
+        0
+    );
 }
