@@ -31,7 +31,7 @@ pub struct Problem {
     pub status: u16,
     pub detail: String,
     /// Stable machine-readable code (see the API contract).
-    pub code: String,
+    pub code: ErrorCode,
     /// Present on 422 `validation_failed`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<FieldError>>,
@@ -41,6 +41,78 @@ pub struct Problem {
     /// Present on 429: seconds until a retry can succeed (also `Retry-After`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<u64>,
+}
+
+/// The stable codes of problem documents (API.md, *Conventions*): an enum
+/// in the OpenAPI document, so typed clients get a union of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    BadRequest,
+    InvalidCredentials,
+    Unauthorized,
+    MfaCodeInvalid,
+    ChallengeExpired,
+    ReauthenticationRequired,
+    Forbidden,
+    MfaEnforced,
+    MfaRequiredForAction,
+    MfaEnrollmentRequired,
+    StepUpRequired,
+    NotFound,
+    MethodNotAllowed,
+    Conflict,
+    MfaNotEnabled,
+    NoPendingEnrollment,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    ValidationFailed,
+    TooManyAttempts,
+    ServiceUnavailable,
+    IdentityProviderUnavailable,
+    InternalError,
+    /// Single sign-on: the provider did not sign the user in, or the user
+    /// is beyond what the provider may reach.
+    AccessDenied,
+    InvalidIdToken,
+    EmailNotVerified,
+    UserNotFound,
+    FlowExpired,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::BadRequest => "bad_request",
+            ErrorCode::InvalidCredentials => "invalid_credentials",
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::MfaCodeInvalid => "mfa_code_invalid",
+            ErrorCode::ChallengeExpired => "challenge_expired",
+            ErrorCode::ReauthenticationRequired => "reauthentication_required",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::MfaEnforced => "mfa_enforced",
+            ErrorCode::MfaRequiredForAction => "mfa_required_for_action",
+            ErrorCode::MfaEnrollmentRequired => "mfa_enrollment_required",
+            ErrorCode::StepUpRequired => "step_up_required",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::MethodNotAllowed => "method_not_allowed",
+            ErrorCode::Conflict => "conflict",
+            ErrorCode::MfaNotEnabled => "mfa_not_enabled",
+            ErrorCode::NoPendingEnrollment => "no_pending_enrollment",
+            ErrorCode::PayloadTooLarge => "payload_too_large",
+            ErrorCode::UnsupportedMediaType => "unsupported_media_type",
+            ErrorCode::ValidationFailed => "validation_failed",
+            ErrorCode::TooManyAttempts => "too_many_attempts",
+            ErrorCode::ServiceUnavailable => "service_unavailable",
+            ErrorCode::IdentityProviderUnavailable => "identity_provider_unavailable",
+            ErrorCode::InternalError => "internal_error",
+            ErrorCode::AccessDenied => "access_denied",
+            ErrorCode::InvalidIdToken => "invalid_id_token",
+            ErrorCode::EmailNotVerified => "email_not_verified",
+            ErrorCode::UserNotFound => "user_not_found",
+            ErrorCode::FlowExpired => "flow_expired",
+        }
+    }
 }
 
 /// Why a single sign-on did not finish: the `error` code handed back to the
@@ -64,14 +136,19 @@ pub enum SsoFailure {
 
 impl SsoFailure {
     pub fn code(self) -> &'static str {
+        self.error_code().as_str()
+    }
+
+    pub fn error_code(self) -> ErrorCode {
         match self {
-            SsoFailure::AccessDenied => "access_denied",
-            SsoFailure::InvalidIdToken => "invalid_id_token",
-            SsoFailure::EmailNotVerified => "email_not_verified",
-            SsoFailure::UserNotFound => "user_not_found",
-            SsoFailure::FlowExpired => "flow_expired",
+            SsoFailure::AccessDenied => ErrorCode::AccessDenied,
+            SsoFailure::InvalidIdToken => ErrorCode::InvalidIdToken,
+            SsoFailure::EmailNotVerified => ErrorCode::EmailNotVerified,
+            SsoFailure::UserNotFound => ErrorCode::UserNotFound,
+            SsoFailure::FlowExpired => ErrorCode::FlowExpired,
         }
     }
+
 
     fn detail(self) -> &'static str {
         match self {
@@ -161,30 +238,37 @@ impl ApiError {
 
     /// The stable `code`.
     pub fn code(&self) -> &'static str {
+        self.error_code().as_str()
+    }
+
+    /// The stable `code`, typed.
+    pub fn error_code(&self) -> ErrorCode {
         match self {
-            ApiError::BadRequest(_) => "bad_request",
-            ApiError::InvalidCredentials | ApiError::InvalidLoginCode => "invalid_credentials",
-            ApiError::Unauthorized => "unauthorized",
-            ApiError::MfaCodeInvalid { .. } => "mfa_code_invalid",
-            ApiError::ChallengeExpired => "challenge_expired",
-            ApiError::ReauthenticationRequired => "reauthentication_required",
-            ApiError::Forbidden => "forbidden",
-            ApiError::MfaEnforced => "mfa_enforced",
-            ApiError::MfaRequiredForAction => "mfa_required_for_action",
-            ApiError::MfaEnrollmentRequired => "mfa_enrollment_required",
-            ApiError::NotFound => "not_found",
-            ApiError::MethodNotAllowed { .. } => "method_not_allowed",
-            ApiError::Conflict(_) => "conflict",
-            ApiError::MfaNotEnabled => "mfa_not_enabled",
-            ApiError::NoPendingEnrollment => "no_pending_enrollment",
-            ApiError::PayloadTooLarge => "payload_too_large",
-            ApiError::UnsupportedMediaType => "unsupported_media_type",
-            ApiError::Validation(_) => "validation_failed",
-            ApiError::TooManyAttempts { .. } => "too_many_attempts",
-            ApiError::Unavailable(_) => "service_unavailable",
-            ApiError::Sso(failure) => failure.code(),
-            ApiError::IdentityProviderUnavailable(_) => "identity_provider_unavailable",
-            ApiError::Internal(_) => "internal_error",
+            ApiError::BadRequest(_) => ErrorCode::BadRequest,
+            ApiError::InvalidCredentials | ApiError::InvalidLoginCode => {
+                ErrorCode::InvalidCredentials
+            }
+            ApiError::Unauthorized => ErrorCode::Unauthorized,
+            ApiError::MfaCodeInvalid { .. } => ErrorCode::MfaCodeInvalid,
+            ApiError::ChallengeExpired => ErrorCode::ChallengeExpired,
+            ApiError::ReauthenticationRequired => ErrorCode::ReauthenticationRequired,
+            ApiError::Forbidden => ErrorCode::Forbidden,
+            ApiError::MfaEnforced => ErrorCode::MfaEnforced,
+            ApiError::MfaRequiredForAction => ErrorCode::MfaRequiredForAction,
+            ApiError::MfaEnrollmentRequired => ErrorCode::MfaEnrollmentRequired,
+            ApiError::NotFound => ErrorCode::NotFound,
+            ApiError::MethodNotAllowed { .. } => ErrorCode::MethodNotAllowed,
+            ApiError::Conflict(_) => ErrorCode::Conflict,
+            ApiError::MfaNotEnabled => ErrorCode::MfaNotEnabled,
+            ApiError::NoPendingEnrollment => ErrorCode::NoPendingEnrollment,
+            ApiError::PayloadTooLarge => ErrorCode::PayloadTooLarge,
+            ApiError::UnsupportedMediaType => ErrorCode::UnsupportedMediaType,
+            ApiError::Validation(_) => ErrorCode::ValidationFailed,
+            ApiError::TooManyAttempts { .. } => ErrorCode::TooManyAttempts,
+            ApiError::Unavailable(_) => ErrorCode::ServiceUnavailable,
+            ApiError::Sso(failure) => failure.error_code(),
+            ApiError::IdentityProviderUnavailable(_) => ErrorCode::IdentityProviderUnavailable,
+            ApiError::Internal(_) => ErrorCode::InternalError,
         }
     }
 
@@ -267,13 +351,13 @@ impl ApiError {
 
     pub fn problem(&self) -> Problem {
         let (title, detail) = self.title_and_detail();
-        let code = self.code();
+        let code = self.error_code();
         Problem {
-            type_: format!("https://latchkey.dev/problems/{code}"),
+            type_: format!("https://latchkey.dev/problems/{}", code.as_str()),
             title: title.into(),
             status: self.status_code().as_u16(),
             detail,
-            code: code.into(),
+            code,
             errors: match self {
                 ApiError::Validation(errors) => Some(errors.clone()),
                 _ => None,

@@ -12,16 +12,25 @@ use crate::store::{accounts, sub_accounts, DbConn};
 pub use crate::store::types::{Aal, Amr, Method, Role, RoleRef};
 
 /// The named permissions a role is made of (`GET /api/v1/permissions`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 pub enum Permission {
+    #[serde(rename = "account.manage")]
     AccountManage,
+    #[serde(rename = "account.policy")]
     AccountPolicy,
+    #[serde(rename = "users.view")]
     UsersView,
+    #[serde(rename = "users.manage")]
     UsersManage,
+    #[serde(rename = "users.reset_mfa")]
     UsersResetMfa,
+    #[serde(rename = "sub_accounts.manage")]
     SubAccountsManage,
+    #[serde(rename = "audit.view")]
     AuditView,
+    #[serde(rename = "roles.manage")]
     RolesManage,
+    #[serde(rename = "sso.manage")]
     SsoManage,
 }
 
@@ -296,6 +305,13 @@ pub fn required_by(conn: &mut DbConn, user: &User) -> ApiResult<Option<RequiredB
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn permission_names_are_their_wire_names() {
+        for p in Permission::ALL {
+            assert_eq!(serde_json::to_value(p).unwrap(), serde_json::json!(p.as_str()));
+        }
+    }
 
     #[test]
     fn roles_round_trip() {

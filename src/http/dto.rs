@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 use crate::domain::admin::UserView;
 use crate::domain::keys::Jwk;
 use crate::domain::mfa::MfaStatus;
-use crate::domain::policy::Aal;
+use crate::domain::policy::{Aal, Permission};
 use crate::domain::sessions::Issued;
 use crate::domain::RoleRef;
 use crate::domain::{Account, AuditEvent, CustomRole, IdentityProvider, Session, SubAccount, User};
@@ -83,7 +83,7 @@ pub struct MeResponse {
     pub mfa: MfaStatus,
     /// What the caller's role holds now (see `GET /api/v1/permissions`):
     /// what a client may offer this user.
-    #[schema(example = json!(["users.view", "users.reset_mfa"]))]
+    #[schema(value_type = Vec<Permission>, example = json!(["users.view", "users.reset_mfa"]))]
     pub permissions: Vec<String>,
 }
 
@@ -507,7 +507,7 @@ impl SessionResponse {
 /// One named permission.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PermissionResponse {
-    #[schema(example = "users.reset_mfa")]
+    #[schema(value_type = Permission, example = "users.reset_mfa")]
     pub name: String,
     pub description: String,
     /// Built-in roles that hold it.
@@ -523,7 +523,7 @@ pub struct RoleResponse {
     #[schema(example = "Help desk")]
     pub name: String,
     pub description: String,
-    #[schema(example = json!(["users.view", "users.reset_mfa"]))]
+    #[schema(value_type = Vec<Permission>, example = json!(["users.view", "users.reset_mfa"]))]
     pub permissions: Vec<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -551,7 +551,7 @@ pub struct CreateRoleRequest {
     #[schema(max_length = 500)]
     pub description: String,
     /// Permission names (see `GET /api/v1/permissions`).
-    #[schema(example = json!(["users.view", "users.reset_mfa"]))]
+    #[schema(value_type = Vec<Permission>, example = json!(["users.view", "users.reset_mfa"]))]
     pub permissions: Vec<String>,
 }
 
@@ -563,6 +563,7 @@ pub struct UpdateRoleRequest {
     #[schema(max_length = 500)]
     pub description: Option<String>,
     /// The whole new set (it replaces the old one).
+    #[schema(value_type = Option<Vec<Permission>>)]
     pub permissions: Option<Vec<String>>,
 }
 

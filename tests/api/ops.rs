@@ -447,3 +447,37 @@ async fn unknown_body_fields_are_refused() {
     .await
     .problem(422, "validation_failed");
 }
+
+/// Typed clients get unions, not `string`: `Problem.code` and the
+/// permission names are enums in the OpenAPI document.
+#[test]
+fn error_codes_and_permissions_are_enums_in_the_document() {
+    let doc = serde_json::to_value(latchkey::app::openapi()).unwrap();
+    let schemas = &doc["components"]["schemas"];
+    assert_eq!(
+        schemas["Problem"]["properties"]["code"]["$ref"],
+        "#/components/schemas/ErrorCode"
+    );
+    let codes: Vec<&str> = schemas["ErrorCode"]["enum"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    for code in [
+        "invalid_credentials",
+        "mfa_code_invalid",
+        "forbidden",
+        "validation_failed",
+        "too_many_attempts",
+        "step_up_required",
+        "identity_provider_unavailable",
+    ] {
+        assert!(codes.contains(&code), "{code}");
+    }
+    assert_eq!(schemas["Permission"]["enum"].as_array().unwrap().len(), 9);
+    assert_eq!(
+        schemas["RoleResponse"]["properties"]["permissions"]["items"]["$ref"],
+        "#/components/schemas/Permission"
+    );
+}

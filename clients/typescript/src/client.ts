@@ -1,6 +1,6 @@
 import createClient, { type Client } from "openapi-fetch";
 import type { components, paths } from "./schema.js";
-import { LatchkeyError } from "./errors.js";
+import { LatchkeyError, isErrorCode, type ClientErrorCode, type ErrorCode } from "./errors.js";
 import { memoryStorage, webStorage, type TokenStorage } from "./storage.js";
 import { defaultLock, type RefreshLock } from "./lock.js";
 import { defaultChannel, type TabChannel, type TabMessage } from "./channel.js";
@@ -617,7 +617,9 @@ function randomState(): string {
 
 /** An SSO failure delivered in the callback's query (no HTTP status of its own: 400). */
 function ssoError(code: string, detail: string): LatchkeyError {
-  return new LatchkeyError({ status: 400, code, title: "Single sign-on failed", detail });
+  // What the callback's `error` says, when it is one of Latchkey's codes.
+  const known: ErrorCode | ClientErrorCode = isErrorCode(code) || code === "sso_state_mismatch" ? code : "access_denied";
+  return new LatchkeyError({ status: 400, code: known, title: "Single sign-on failed", detail });
 }
 
 function unauthorized(): LatchkeyError {

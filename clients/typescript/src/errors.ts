@@ -4,6 +4,31 @@ import type { components } from "./schema.js";
 export type FieldError = components["schemas"]["FieldError"];
 /** The RFC 9457 problem document every Latchkey error carries. */
 export type Problem = components["schemas"]["Problem"];
+/** Latchkey's stable problem codes, as the OpenAPI document lists them. */
+export type ErrorCode = components["schemas"]["ErrorCode"];
+/**
+ * Codes this package raises itself, without an answer from the API:
+ * `network_error` (no answer at all), `no_challenge` / `no_link` (a call
+ * out of order), `sso_state_mismatch` (a callback this tab did not start),
+ * `http_<status>` (a non-Latchkey error answer).
+ */
+export type ClientErrorCode = "network_error" | "no_challenge" | "no_link" | "sso_state_mismatch" | `http_${number}`;
+
+// Every code once: the type checker refuses a missing or unknown one.
+const ERROR_CODES: Readonly<Record<ErrorCode, true>> = {
+  bad_request: true, invalid_credentials: true, unauthorized: true, mfa_code_invalid: true, challenge_expired: true,
+  reauthentication_required: true, forbidden: true, mfa_enforced: true, mfa_required_for_action: true,
+  mfa_enrollment_required: true, step_up_required: true, not_found: true, method_not_allowed: true, conflict: true,
+  mfa_not_enabled: true, no_pending_enrollment: true, payload_too_large: true, unsupported_media_type: true,
+  validation_failed: true, too_many_attempts: true, service_unavailable: true, identity_provider_unavailable: true,
+  internal_error: true, access_denied: true, invalid_id_token: true, email_not_verified: true, user_not_found: true,
+  flow_expired: true,
+};
+
+/** Whether `code` is one of Latchkey's stable codes. */
+export function isErrorCode(code: string): code is ErrorCode {
+  return Object.prototype.hasOwnProperty.call(ERROR_CODES, code);
+}
 
 /**
  * The one error this package throws for anything the API (or the network)
@@ -16,7 +41,7 @@ export class LatchkeyError extends Error {
   /** HTTP status; 0 for a network failure. */
   readonly status: number;
   /** Stable machine-readable code from the problem document. */
-  readonly code: string;
+  readonly code: ErrorCode | ClientErrorCode;
   readonly title: string;
   readonly detail: string;
   /** On 401 `mfa_code_invalid` at the second step: wrong codes left on this challenge. */
@@ -30,7 +55,7 @@ export class LatchkeyError extends Error {
 
   constructor(init: {
     status: number;
-    code: string;
+    code: ErrorCode | ClientErrorCode;
     title?: string;
     detail?: string;
     attemptsRemaining?: number | null;
@@ -57,7 +82,7 @@ export class LatchkeyError extends Error {
     const headerSeconds = header !== null && /^\d+$/.test(header.trim()) ? Number(header) : null;
     return new LatchkeyError({
       status: response.status,
-      code: typeof problem?.code === "string" ? problem.code : fallbackCode(response.status),
+      code: typeof problem?.code === "string" && isErrorCode(problem.code) ? problem.code : fallbackCode(response.status),
       title: typeof problem?.title === "string" ? problem.title : response.statusText || `HTTP ${response.status}`,
       detail: typeof problem?.detail === "string" ? problem.detail : typeof body === "string" && body ? body : undefined,
       attemptsRemaining: typeof problem?.attempts_remaining === "number" ? problem.attempts_remaining : null,
@@ -92,7 +117,7 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
-function fallbackCode(status: number): string {
+function fallbackCode(status: number): ErrorCode | ClientErrorCode {
   switch (status) {
     case 400: return "bad_request";
     case 401: return "unauthorized";

@@ -3,8 +3,10 @@ export type {
   AccessClaims, AuthState, Authenticated, CreateIdentityProvider, Enrollment, IdentityProvider, LatchkeyClientOptions, Me,
   MfaStatus, Page, Schemas, SignupRequest, SignupResponse, SsoProvider, UpdateIdentityProvider, User,
 } from "./client.js";
-export { LatchkeyError, isLatchkeyError } from "./errors.js";
-export type { FieldError, Problem } from "./errors.js";
+export { LatchkeyError, isErrorCode, isLatchkeyError } from "./errors.js";
+export type { ClientErrorCode, ErrorCode, FieldError, Problem } from "./errors.js";
+/** The named permissions roles are made of, as the OpenAPI document lists them. */
+export type Permission = import("./schema.js").components["schemas"]["Permission"];
 export { memoryStorage, webStorage } from "./storage.js";
 export type { TokenStorage } from "./storage.js";
 export { defaultLock, inProcessLock, storageLock, webLocks } from "./lock.js";

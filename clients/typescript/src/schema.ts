@@ -782,7 +782,7 @@ export interface components {
              *       "users.reset_mfa"
              *     ]
              */
-            permissions: string[];
+            permissions: components["schemas"]["Permission"][];
         };
         CreateSubAccountRequest: {
             /** @example Globex (client) */
@@ -847,6 +847,12 @@ export interface components {
              */
             secret: string;
         };
+        /**
+         * @description The stable codes of problem documents (API.md, *Conventions*): an enum
+         *     in the OpenAPI document, so typed clients get a union of them.
+         * @enum {string}
+         */
+        ErrorCode: "bad_request" | "invalid_credentials" | "unauthorized" | "mfa_code_invalid" | "challenge_expired" | "reauthentication_required" | "forbidden" | "mfa_enforced" | "mfa_required_for_action" | "mfa_enrollment_required" | "step_up_required" | "not_found" | "method_not_allowed" | "conflict" | "mfa_not_enabled" | "no_pending_enrollment" | "payload_too_large" | "unsupported_media_type" | "validation_failed" | "too_many_attempts" | "service_unavailable" | "identity_provider_unavailable" | "internal_error" | "access_denied" | "invalid_id_token" | "email_not_verified" | "user_not_found" | "flow_expired";
         /**
          * @description The kinds of audit event.
          * @enum {string}
@@ -966,7 +972,7 @@ export interface components {
              *       "users.reset_mfa"
              *     ]
              */
-            permissions: string[];
+            permissions: components["schemas"]["Permission"][];
         };
         MfaLoginRequest: {
             /**
@@ -1118,8 +1124,7 @@ export interface components {
                  */
                 built_in_roles: string[];
                 description: string;
-                /** @example users.reset_mfa */
-                name: string;
+                name: components["schemas"]["Permission"];
             }[];
             /**
              * Format: int64
@@ -1153,7 +1158,7 @@ export interface components {
                  *       "users.reset_mfa"
                  *     ]
                  */
-                permissions: string[];
+                permissions: components["schemas"]["Permission"][];
                 /** Format: date-time */
                 updated_at: string;
             }[];
@@ -1312,6 +1317,11 @@ export interface components {
              */
             password: string | null;
         };
+        /**
+         * @description The named permissions a role is made of (`GET /api/v1/permissions`).
+         * @enum {string}
+         */
+        Permission: "account.manage" | "account.policy" | "users.view" | "users.manage" | "users.reset_mfa" | "sub_accounts.manage" | "audit.view" | "roles.manage" | "sso.manage";
         /** @description One named permission. */
         PermissionResponse: {
             /**
@@ -1322,8 +1332,7 @@ export interface components {
              */
             built_in_roles: string[];
             description: string;
-            /** @example users.reset_mfa */
-            name: string;
+            name: components["schemas"]["Permission"];
         };
         /**
          * @description RFC 9457 problem details, as every error is answered.
@@ -1342,7 +1351,7 @@ export interface components {
              */
             attempts_remaining?: number | null;
             /** @description Stable machine-readable code (see the API contract). */
-            code: string;
+            code: components["schemas"]["ErrorCode"];
             detail: string;
             /** @description Present on 422 `validation_failed`. */
             errors?: components["schemas"]["FieldError"][] | null;
@@ -1392,7 +1401,7 @@ export interface components {
              *       "users.reset_mfa"
              *     ]
              */
-            permissions: string[];
+            permissions: components["schemas"]["Permission"][];
             /** Format: date-time */
             updated_at: string;
         };
@@ -1489,7 +1498,7 @@ export interface components {
             description?: string | null;
             name?: string | null;
             /** @description The whole new set (it replaces the old one). */
-            permissions?: string[] | null;
+            permissions?: components["schemas"]["Permission"][] | null;
         };
         UpdateSubAccountRequest: {
             name?: string | null;
