@@ -149,7 +149,6 @@ impl SsoFailure {
         }
     }
 
-
     fn detail(self) -> &'static str {
         match self {
             SsoFailure::AccessDenied => "The identity provider did not sign you in.",

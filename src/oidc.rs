@@ -12,16 +12,15 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use openidconnect::url::Url;
 use openidconnect::core::{
     CoreAuthenticationFlow, CoreClient, CoreClientAuthMethod, CoreJsonWebKeySet,
     CoreJwsSigningAlgorithm, CoreProviderMetadata,
 };
+use openidconnect::url::Url;
 use openidconnect::{
     reqwest, AccessTokenHash, AuthType, AuthorizationCode, ClaimsVerificationError, ClientId,
-    ClientSecret, CsrfToken, Nonce, OAuth2TokenResponse, PkceCodeChallenge,
-    PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope, SignatureVerificationError,
-    TokenResponse,
+    ClientSecret, CsrfToken, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier,
+    RedirectUrl, RequestTokenError, Scope, SignatureVerificationError, TokenResponse,
 };
 
 use crate::error::{ApiError, ApiResult, SsoFailure};
@@ -212,10 +211,16 @@ impl Oidc {
             ));
         }
         let endpoints = [
-            ("authorization_endpoint", Some(metadata.authorization_endpoint().url())),
+            (
+                "authorization_endpoint",
+                Some(metadata.authorization_endpoint().url()),
+            ),
             ("token_endpoint", metadata.token_endpoint().map(|u| u.url())),
             ("jwks_uri", Some(metadata.jwks_uri().url())),
-            ("userinfo_endpoint", metadata.userinfo_endpoint().map(|u| u.url())),
+            (
+                "userinfo_endpoint",
+                metadata.userinfo_endpoint().map(|u| u.url()),
+            ),
         ];
         for (name, url) in endpoints {
             if let Some(url) = url {

@@ -72,6 +72,8 @@ pub(crate) struct SsoOrigin<'a> {
     pub provider_id: &'a str,
     pub subject: &'a str,
     pub first_factor: &'a Amr,
+    /// The PKCE challenge of the client, whose verifier spends the code.
+    pub code_challenge: Option<&'a str>,
 }
 
 /// [`new_challenge`] for a single sign-on: it names its provider and
@@ -86,7 +88,16 @@ pub(crate) fn new_sso_challenge(
     now: NaiveDateTime,
 ) -> ApiResult<String> {
     let first_factor = origin.first_factor;
-    insert_challenge(conn, kind, prefix, user, first_factor, Some(origin), ttl, now)
+    insert_challenge(
+        conn,
+        kind,
+        prefix,
+        user,
+        first_factor,
+        Some(origin),
+        ttl,
+        now,
+    )
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -115,6 +126,7 @@ fn insert_challenge(
             first_factor: first_factor.clone(),
             provider_id: origin.map(|o| o.provider_id.to_string()),
             subject: origin.map(|o| o.subject.to_string()),
+            code_challenge: origin.and_then(|o| o.code_challenge.map(String::from)),
         },
     )?;
     Ok(token)

@@ -309,7 +309,10 @@ mod tests {
     #[test]
     fn permission_names_are_their_wire_names() {
         for p in Permission::ALL {
-            assert_eq!(serde_json::to_value(p).unwrap(), serde_json::json!(p.as_str()));
+            assert_eq!(
+                serde_json::to_value(p).unwrap(),
+                serde_json::json!(p.as_str())
+            );
         }
     }
 

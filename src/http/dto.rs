@@ -681,6 +681,11 @@ pub struct SsoLoginRequest {
     /// The `login_code` handed to the `redirect_uri`.
     #[schema(max_length = 200)]
     pub login_code: String,
+    /// The PKCE code verifier of the `code_challenge` the client sent to
+    /// `authorize` (required then; native apps must send one).
+    #[serde(default)]
+    #[schema(min_length = 43, max_length = 128)]
+    pub code_verifier: Option<String>,
 }
 
 /// `POST /api/v1/sessions/sso/link`: the password that links a provider's

@@ -66,7 +66,7 @@ pub async fn list_sign_in_providers(
     }))
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Clone, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct AuthorizeQuery {
     /// Where the browser returns with `login_code` or `error`: exactly one
@@ -76,6 +76,12 @@ pub struct AuthorizeQuery {
     /// unchanged with the result: keep a random one in the page and compare
     /// it on return (login CSRF defence).
     pub state: Option<String>,
+    /// The client's own PKCE challenge (RFC 7636, S256): the login code is
+    /// then spent only with its `code_verifier`. Required for a native
+    /// app's redirect URI (private-use scheme or loopback IP).
+    pub code_challenge: Option<String>,
+    /// `S256` (the only method accepted).
+    pub code_challenge_method: Option<String>,
 }
 
 /// Sign in with an identity provider: 302 to the provider.
@@ -91,7 +97,7 @@ pub struct AuthorizeQuery {
     responses(
         (status = 302, description = "To the provider's authorization endpoint"),
         (status = 404, description = "`not_found`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`: `redirect_uri` is not allowed, or `state` too long", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`: `redirect_uri` is not allowed, `state` too long, or `code_challenge` missing (native app) or malformed", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "`too_many_attempts` (rate limited)", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "`identity_provider_unavailable`", body = Problem, content_type = "application/problem+json"),
     )
@@ -104,14 +110,11 @@ pub async fn authorize(
     query: web::Query<AuthorizeQuery>,
 ) -> ApiResult<HttpResponse> {
     rate_limit(&req, &state)?;
-    let AuthorizeQuery {
-        redirect_uri,
-        state: client_state,
-    } = query.into_inner();
+    let query = query.into_inner();
     let ctx = ctx(&req, &state);
-    let (st, uri, cs) = (state.clone(), redirect_uri.clone(), client_state.clone());
+    let (st, q) = (state.clone(), query.clone());
     let secrets = state
-        .db(move |conn| sso::begin(conn, &st.config, &provider_id, &uri, cs.as_deref()))
+        .db(move |conn| sso::begin(conn, &st.config, &provider_id, &q.start()))
         .await?;
     let scopes = secrets.provider.scope_list();
     let request = state
@@ -126,8 +129,7 @@ pub async fn authorize(
                 &st.config,
                 &secrets.provider.id,
                 &request,
-                &redirect_uri,
-                client_state.as_deref(),
+                &query.start(),
                 &ctx,
             )
         })
@@ -147,6 +149,17 @@ pub struct CallbackQuery {
     pub error: Option<String>,
     /// The provider's issuer (RFC 9207), checked when present.
     pub iss: Option<String>,
+}
+
+impl AuthorizeQuery {
+    fn start(&self) -> sso::Start<'_> {
+        sso::Start {
+            redirect_uri: &self.redirect_uri,
+            client_state: self.state.as_deref(),
+            code_challenge: self.code_challenge.as_deref(),
+            code_challenge_method: self.code_challenge_method.as_deref(),
+        }
+    }
 }
 
 /// 302 back to the client with `key=value` (and its `state`).
@@ -245,7 +258,7 @@ pub async fn callback(
     request_body = SsoLoginRequest,
     responses(
         (status = 200, description = "Login code accepted", body = SsoLoginResponse),
-        (status = 401, description = "`invalid_credentials`: unknown, used or expired login code", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`invalid_credentials`: unknown, used or expired login code, or a `code_verifier` missing or not matching the client's `code_challenge`", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "`too_many_attempts` (rate limited)", body = Problem, content_type = "application/problem+json"),
         BodyProblems,
     )
@@ -257,12 +270,16 @@ pub async fn create_sso_session(
     body: Body<SsoLoginRequest>,
 ) -> ApiResult<HttpResponse> {
     rate_limit(&req, &state)?;
-    let login_code = body.parse()?.login_code;
+    let SsoLoginRequest {
+        login_code,
+        code_verifier,
+    } = body.parse()?;
     let ctx = ctx(&req, &state);
     let st = state.clone();
     let response = state
         .db(move |conn| {
-            let outcome = sso::sign_in(conn, &st.keys, &st.config, &login_code, &ctx)?;
+            let verifier = code_verifier.as_deref();
+            let outcome = sso::sign_in(conn, &st.keys, &st.config, &login_code, verifier, &ctx)?;
             Ok(SsoLoginResponse::from(outcome))
         })
         .await?;

@@ -36,6 +36,9 @@ pub struct Challenge {
     pub provider_id: Option<String>,
     /// The provider's subject (SSO login codes and link tokens).
     pub subject: Option<String>,
+    /// The PKCE challenge (S256) of the client that started the single
+    /// sign-on, if it sent one: spending the login code needs its verifier.
+    pub code_challenge: Option<String>,
 }
 
 pub fn insert(conn: &mut DbConn, challenge: &Challenge) -> QueryResult<()> {
@@ -45,7 +48,11 @@ pub fn insert(conn: &mut DbConn, challenge: &Challenge) -> QueryResult<()> {
         .map(drop)
 }
 
-pub fn find_by_hash(conn: &mut DbConn, kind: ChallengeKind, hash: &str) -> QueryResult<Option<Challenge>> {
+pub fn find_by_hash(
+    conn: &mut DbConn,
+    kind: ChallengeKind,
+    hash: &str,
+) -> QueryResult<Option<Challenge>> {
     login_challenges::table
         .filter(login_challenges::token_hash.eq(hash))
         .filter(login_challenges::kind.eq(kind))

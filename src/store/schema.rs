@@ -78,6 +78,7 @@ diesel::table! {
         first_factor -> Text,
         provider_id -> Nullable<Text>,
         subject -> Nullable<Text>,
+        code_challenge -> Nullable<Text>,
     }
 }
 
@@ -192,6 +193,7 @@ diesel::table! {
         created_at -> Timestamp,
         expires_at -> Timestamp,
         consumed_at -> Nullable<Timestamp>,
+        client_code_challenge -> Nullable<Text>,
     }
 }
 

@@ -199,6 +199,8 @@ pub struct SsoFlow {
     pub created_at: NaiveDateTime,
     pub expires_at: NaiveDateTime,
     pub consumed_at: Option<NaiveDateTime>,
+    /// The PKCE challenge (S256) the client sent to `authorize`, if any.
+    pub client_code_challenge: Option<String>,
 }
 
 pub fn insert_flow(conn: &mut DbConn, flow: &SsoFlow) -> QueryResult<()> {

@@ -32,7 +32,11 @@ pub fn insert(conn: &mut DbConn, credential: &TotpCredential) -> QueryResult<()>
         .map(drop)
 }
 
-pub fn find(conn: &mut DbConn, user_id: &str, status: TotpStatus) -> QueryResult<Option<TotpCredential>> {
+pub fn find(
+    conn: &mut DbConn,
+    user_id: &str,
+    status: TotpStatus,
+) -> QueryResult<Option<TotpCredential>> {
     totp_credentials::table
         .filter(totp_credentials::user_id.eq(user_id))
         .filter(totp_credentials::status.eq(status))
@@ -41,7 +45,11 @@ pub fn find(conn: &mut DbConn, user_id: &str, status: TotpStatus) -> QueryResult
         .optional()
 }
 
-pub fn delete_with_status(conn: &mut DbConn, user_id: &str, status: TotpStatus) -> QueryResult<usize> {
+pub fn delete_with_status(
+    conn: &mut DbConn,
+    user_id: &str,
+    status: TotpStatus,
+) -> QueryResult<usize> {
     diesel::delete(
         totp_credentials::table
             .filter(totp_credentials::user_id.eq(user_id))

@@ -351,7 +351,10 @@ mod amr_tests {
         for method in Method::ALL {
             assert_eq!(Method::parse(method.as_str()), Some(method));
         }
-        assert_eq!(Amr::parse("pwd otp"), Some(Amr::password().then(Method::Otp)));
+        assert_eq!(
+            Amr::parse("pwd otp"),
+            Some(Amr::password().then(Method::Otp))
+        );
         assert_eq!(Amr::parse("otp"), None, "a second factor alone");
         assert_eq!(Amr::parse("pwd root"), None);
         assert_eq!(Amr::parse(""), None);

@@ -63,7 +63,12 @@ async fn every_action_on_another_user_is_bounded_by_what_the_actor_holds() {
         &app,
         &admin,
         "Help desk",
-        &["users.view", "users.manage", "users.reset_mfa", "sso.manage"],
+        &[
+            "users.view",
+            "users.manage",
+            "users.reset_mfa",
+            "sso.manage",
+        ],
     )
     .await;
     let (_, hd) = mfa_user(&app, &admin, "hd@corp.example", &help_desk).await;
@@ -103,7 +108,15 @@ async fn every_action_on_another_user_is_bounded_by_what_the_actor_holds() {
             200,
         );
         // Signing in as them through the help desk's provider.
-        let q = sso_as(&app, &idp, &provider, &format!("sub-{email}"), email, json!(["pwd"])).await;
+        let q = sso_as(
+            &app,
+            &idp,
+            &provider,
+            &format!("sub-{email}"),
+            email,
+            json!(["pwd"]),
+        )
+        .await;
         if allowed {
             assert!(q.contains_key("login_code"), "{q:?}");
         } else {
@@ -131,18 +144,34 @@ async fn every_action_on_another_user_is_bounded_by_what_the_actor_holds() {
 async fn a_help_desk_role_resets_an_editors_mfa_never_an_administrators() {
     let app = TestApp::new().await;
     let (admin, _) = mfa_admin(&app, "admin@corp.example").await;
-    let help_desk = create_role(&app, &admin, "Help desk", &["users.view", "users.reset_mfa"]).await;
+    let help_desk = create_role(
+        &app,
+        &admin,
+        "Help desk",
+        &["users.view", "users.reset_mfa"],
+    )
+    .await;
     let (_, hd) = mfa_user(&app, &admin, "hd@corp.example", &help_desk).await;
     let (ed, _) = mfa_user(&app, &admin, "ed@corp.example", "editor").await;
     let (boss, _) = mfa_user(&app, &admin, "boss@corp.example", "administrator").await;
-    app.post(&format!("/api/v1/users/{boss}/mfa/reset"), Some(&hd.token), json!({}))
-        .await
-        .problem(403, "forbidden");
-    app.post(&format!("/api/v1/users/{ed}/mfa/reset"), Some(&hd.token), json!({}))
-        .await
-        .ok(204);
+    app.post(
+        &format!("/api/v1/users/{boss}/mfa/reset"),
+        Some(&hd.token),
+        json!({}),
+    )
+    .await
+    .problem(403, "forbidden");
+    app.post(
+        &format!("/api/v1/users/{ed}/mfa/reset"),
+        Some(&hd.token),
+        json!({}),
+    )
+    .await
+    .ok(204);
     assert_eq!(
-        app.count(&format!("SELECT COUNT(*) AS n FROM users WHERE id = '{boss}' AND mfa_enabled_at IS NOT NULL")),
+        app.count(&format!(
+            "SELECT COUNT(*) AS n FROM users WHERE id = '{boss}' AND mfa_enabled_at IS NOT NULL"
+        )),
         1
     );
 }
@@ -160,9 +189,13 @@ async fn an_sso_manager_cannot_sign_in_as_an_administrator_through_their_provide
     let sso_role = create_role(&app, &admin, "SSO operator", &["sso.manage"]).await;
     app.create_user(&admin, "op@corp.example", &sso_role, None)
         .await;
-    app.patch("/api/v1/account", &admin.token, json!({"require_mfa": true}))
-        .await
-        .ok(200);
+    app.patch(
+        "/api/v1/account",
+        &admin.token,
+        json!({"require_mfa": true}),
+    )
+    .await
+    .ok(200);
     let op = app.login_raw("op@corp.example", PASSWORD).await.ok(200);
     assert_eq!(op.body["status"], "mfa_enrollment_required");
     let (secret, _, _) = app
@@ -185,14 +218,26 @@ async fn an_sso_manager_cannot_sign_in_as_an_administrator_through_their_provide
         ("sub-admin2", "admin2@corp.example"),
     ] {
         let q = sso_as(&app, &idp, &provider, sub, email, json!(["mfa"])).await;
-        assert_eq!(q.get("error").map(String::as_str), Some("access_denied"), "{email}: {q:?}");
+        assert_eq!(
+            q.get("error").map(String::as_str),
+            Some("access_denied"),
+            "{email}: {q:?}"
+        );
         assert!(!q.contains_key("login_code"));
     }
     assert_eq!(failed_reasons(&app), 2);
     assert_eq!(app.count("SELECT COUNT(*) AS n FROM sso_identities"), 0);
     // The op themself is within their own ceiling (and proves their
     // password once to link).
-    let q = sso_as(&app, &idp, &provider, "sub-op", "op@corp.example", json!(["mfa"])).await;
+    let q = sso_as(
+        &app,
+        &idp,
+        &provider,
+        "sub-op",
+        "op@corp.example",
+        json!(["mfa"]),
+    )
+    .await;
     let r = exchange(&app, &q["login_code"]).await.ok(200);
     assert_eq!(r.body["status"], "link_required");
 }
@@ -210,7 +255,15 @@ async fn the_ceiling_is_the_last_configurers_and_binds_existing_links() {
         .await;
     let op = app.login("op@corp.example").await;
     let provider = connect(&app, &admin, &idp.issuer, json!({})).await;
-    let q = sso_as(&app, &idp, &provider, "sub-admin", "admin@corp.example", json!(["pwd"])).await;
+    let q = sso_as(
+        &app,
+        &idp,
+        &provider,
+        "sub-admin",
+        "admin@corp.example",
+        json!(["pwd"]),
+    )
+    .await;
     let r = exchange(&app, &q["login_code"]).await.ok(200);
     assert_eq!(r.body["status"], "link_required");
     let r = app
@@ -230,7 +283,15 @@ async fn the_ceiling_is_the_last_configurers_and_binds_existing_links() {
     )
     .await
     .ok(200);
-    let q = sso_as(&app, &idp, &provider, "sub-admin", "admin@corp.example", json!(["pwd"])).await;
+    let q = sso_as(
+        &app,
+        &idp,
+        &provider,
+        "sub-admin",
+        "admin@corp.example",
+        json!(["pwd"]),
+    )
+    .await;
     assert_eq!(q["error"], "access_denied");
     // The administrator saves it again: the ceiling is theirs again.
     app.patch(
@@ -240,7 +301,15 @@ async fn the_ceiling_is_the_last_configurers_and_binds_existing_links() {
     )
     .await
     .ok(200);
-    let q = sso_as(&app, &idp, &provider, "sub-admin", "admin@corp.example", json!(["pwd"])).await;
+    let q = sso_as(
+        &app,
+        &idp,
+        &provider,
+        "sub-admin",
+        "admin@corp.example",
+        json!(["pwd"]),
+    )
+    .await;
     let s = Session::from_body(&exchange(&app, &q["login_code"]).await.ok(200).body);
     assert_eq!(
         assurance(&app, &s.token).await,

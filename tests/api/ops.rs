@@ -407,15 +407,24 @@ async fn pool_connections_the_database_dropped_are_replaced() {
 #[actix_web::test]
 async fn html_and_json_answers_carry_nosniff_and_frame_ancestors() {
     let app = TestApp::new().await;
-    for path in ["/swagger-ui/", "/swagger-ui/index.html", "/healthz", "/api/v1/me"] {
+    for path in [
+        "/swagger-ui/",
+        "/swagger-ui/index.html",
+        "/healthz",
+        "/api/v1/me",
+    ] {
         let r = app.call(Method::GET, path, None, None).await;
         assert_eq!(
-            r.headers.get("x-content-type-options").map(|v| v.to_str().unwrap()),
+            r.headers
+                .get("x-content-type-options")
+                .map(|v| v.to_str().unwrap()),
             Some("nosniff"),
             "{path}"
         );
         assert_eq!(
-            r.headers.get("content-security-policy").map(|v| v.to_str().unwrap()),
+            r.headers
+                .get("content-security-policy")
+                .map(|v| v.to_str().unwrap()),
             Some("frame-ancestors 'none'"),
             "{path}"
         );
@@ -436,7 +445,11 @@ async fn unknown_body_fields_are_refused() {
         )
         .await
         .problem(422, "validation_failed");
-    assert_eq!(r.body["errors"][0]["field"], "require_mfa_form", "{}", r.text);
+    assert_eq!(
+        r.body["errors"][0]["field"], "require_mfa_form",
+        "{}",
+        r.text
+    );
     let r = app.get("/api/v1/account", &admin.token).await.ok(200);
     assert_eq!(r.body["require_mfa"], false, "nothing was changed");
     app.post(

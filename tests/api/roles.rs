@@ -480,9 +480,15 @@ async fn ids_in_bodies_are_canonical_or_refused() {
             .await
             .problem(422, "validation_failed");
         assert_eq!(r.body["errors"][0]["field"], "role", "{spelling}");
-        app.get(&format!("/api/v1/users?role={}", spelling.replace('{', "%7B").replace('}', "%7D")), &admin.token)
-            .await
-            .problem(422, "validation_failed");
+        app.get(
+            &format!(
+                "/api/v1/users?role={}",
+                spelling.replace('{', "%7B").replace('}', "%7D")
+            ),
+            &admin.token,
+        )
+        .await
+        .problem(422, "validation_failed");
     }
     let r = app
         .post(

@@ -848,7 +848,10 @@ async fn amr_and_aal_agree_after_mfa_is_disabled_or_reset() {
         .find(|s| s["current"] == true)
         .unwrap()
         .clone();
-    assert_eq!((current["amr"].clone(), current["aal"].clone()), (json!(["pwd"]), json!("aal1")));
+    assert_eq!(
+        (current["amr"].clone(), current["aal"].clone()),
+        (json!(["pwd"]), json!("aal1"))
+    );
     // No stored session lists a second factor once the user has none.
     assert_eq!(
         app.count("SELECT COUNT(*) AS n FROM sessions WHERE amr LIKE '% %' AND revoked_at IS NULL"),

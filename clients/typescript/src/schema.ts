@@ -1454,6 +1454,11 @@ export interface components {
             password: string;
         };
         SsoLoginRequest: {
+            /**
+             * @description The PKCE code verifier of the `code_challenge` the client sent to
+             *     `authorize` (required then; native apps must send one).
+             */
+            code_verifier?: string | null;
             /** @description The `login_code` handed to the `redirect_uri`. */
             login_code: string;
         };
@@ -3482,7 +3487,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `invalid_credentials`: unknown, used or expired login code */
+            /** @description `invalid_credentials`: unknown, used or expired login code, or a `code_verifier` missing or not matching the client's `code_challenge` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3705,6 +3710,14 @@ export interface operations {
                  *     it on return (login CSRF defence).
                  */
                 state?: string;
+                /**
+                 * @description The client's own PKCE challenge (RFC 7636, S256): the login code is
+                 *     then spent only with its `code_verifier`. Required for a native
+                 *     app's redirect URI (private-use scheme or loopback IP).
+                 */
+                code_challenge?: string;
+                /** @description `S256` (the only method accepted). */
+                code_challenge_method?: string;
             };
             header?: never;
             path: {
@@ -3731,7 +3744,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `validation_failed`: `redirect_uri` is not allowed, or `state` too long */
+            /** @description `validation_failed`: `redirect_uri` is not allowed, `state` too long, or `code_challenge` missing (native app) or malformed */
             422: {
                 headers: {
                     [name: string]: unknown;

@@ -14,3 +14,8 @@ CREATE UNIQUE INDEX sso_identities_provider_subject_idx ON sso_identities(provid
 --   provider and the subject they came from.
 ALTER TABLE login_challenges ADD COLUMN provider_id TEXT;
 ALTER TABLE login_challenges ADD COLUMN subject TEXT;
+
+-- Native apps (RFC 8252) bind a login code to their own PKCE pair: the
+-- challenge sent to `authorize` rides on the flow, then on the login code.
+ALTER TABLE sso_flows ADD COLUMN client_code_challenge TEXT;
+ALTER TABLE login_challenges ADD COLUMN code_challenge TEXT;

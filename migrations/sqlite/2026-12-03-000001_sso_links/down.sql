@@ -1,3 +1,5 @@
+ALTER TABLE login_challenges DROP COLUMN code_challenge;
+ALTER TABLE sso_flows DROP COLUMN client_code_challenge;
 ALTER TABLE login_challenges DROP COLUMN subject;
 ALTER TABLE login_challenges DROP COLUMN provider_id;
 DROP INDEX sso_identities_provider_subject_idx;
