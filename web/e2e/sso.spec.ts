@@ -75,6 +75,7 @@ test.describe.serial("single sign-on (OIDC) with MFA on top", () => {
 
   /** The first sign-in through the provider of a user who has a Latchkey password: that password, once, links them. */
   async function linkWithPassword(page: Page, email: string, screenshot?: string) {
+    await expect(page.getByRole("heading", { name: "Confirm your password to link" })).toBeVisible();
     await expect(page.getByText(`signed you in as ${email}`)).toBeVisible();
     if (screenshot) await shot(page, screenshot);
     await page.getByLabel("Password").fill(PASSWORD);

@@ -80,7 +80,7 @@ export function SignIn({ setHold }: { setHold: (hold: boolean) => void }) {
   if (auth.status === "link_required") {
     return (
       <main className="auth-page">
-        <h1>Sign in</h1>
+        <h1>Confirm your password to link</h1>
         <form onSubmit={submitLink} className="card" aria-describedby="link-help">
           <p id="link-help">
             Your identity provider signed you in as <strong>{auth.email}</strong>, who already has a Latchkey password.
