@@ -316,3 +316,90 @@ async fn the_ceiling_is_the_last_configurers_and_binds_existing_links() {
         (json!(["sso"]), "aal1".into())
     );
 }
+
+/// A user provisioned by one provider has no password to prove: a second
+/// provider (an `sso.manage` holder's own) vouching for their email does
+/// not take them over, whatever their role.
+#[actix_web::test]
+async fn a_second_provider_cannot_claim_a_user_another_provider_signs_in() {
+    let app = TestApp::new().await;
+    let corp = MockIdp::start();
+    let rogue = MockIdp::start();
+    let admin = app.signup_and_login("admin@corp.example").await;
+    let corp_provider = connect(
+        &app,
+        &admin,
+        &corp.issuer,
+        json!({"jit_provisioning": true, "default_role": "editor"}),
+    )
+    .await;
+    let q = sso_as(
+        &app,
+        &corp,
+        &corp_provider,
+        "sub-jo",
+        "jo@corp.example",
+        json!(["pwd"]),
+    )
+    .await;
+    Session::from_body(&exchange(&app, &q["login_code"]).await.ok(200).body);
+    let sso_role = create_role(&app, &admin, "SSO operator", &["sso.manage"]).await;
+    app.create_user(&admin, "op@corp.example", &sso_role, None)
+        .await;
+    let op = app.login("op@corp.example").await;
+    let rogue_provider = connect(&app, &op, &rogue.issuer, json!({"name": "Rogue"})).await;
+    let q = sso_as(
+        &app,
+        &rogue,
+        &rogue_provider,
+        "attacker",
+        "jo@corp.example",
+        json!(["pwd"]),
+    )
+    .await;
+    assert_eq!(
+        q.get("error").map(String::as_str),
+        Some("user_not_found"),
+        "{q:?}"
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) AS n FROM audit_events WHERE event_type = 'sso.login_failed' AND details LIKE '%linked_elsewhere%'"),
+        1
+    );
+    assert_eq!(app.count("SELECT COUNT(*) AS n FROM sso_identities"), 1);
+}
+
+/// A link token does not outlive a change of its provider.
+#[actix_web::test]
+async fn a_link_token_dies_with_a_change_of_its_provider() {
+    let app = TestApp::new().await;
+    let idp = MockIdp::start();
+    let admin = app.signup_and_login("admin@corp.example").await;
+    let provider = connect(&app, &admin, &idp.issuer, json!({})).await;
+    let q = sso_as(
+        &app,
+        &idp,
+        &provider,
+        "sub-admin",
+        "admin@corp.example",
+        json!(["pwd"]),
+    )
+    .await;
+    let r = exchange(&app, &q["login_code"]).await.ok(200);
+    assert_eq!(r.body["status"], "link_required");
+    app.patch(
+        &format!("/api/v1/identity-providers/{provider}"),
+        &admin.token,
+        json!({"trust_idp_mfa": true}),
+    )
+    .await
+    .ok(200);
+    app.post(
+        "/api/v1/sessions/sso/link",
+        None,
+        json!({"link_token": r.body["link_token"], "password": PASSWORD}),
+    )
+    .await
+    .problem(401, "invalid_credentials");
+    assert_eq!(app.count("SELECT COUNT(*) AS n FROM sso_identities"), 0);
+}

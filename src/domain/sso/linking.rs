@@ -127,6 +127,13 @@ fn first_match(
             if user.account_id == provider.account_id
                 && user.sub_account_id == provider.sub_account_id =>
         {
+            if claimed_elsewhere(conn, &user)? {
+                return Ok(Err(Refusal::of(
+                    user,
+                    "linked_elsewhere",
+                    SsoFailure::UserNotFound,
+                )));
+            }
             Ok(user)
         }
         // Someone of another account, or of another scope of this one
@@ -153,6 +160,14 @@ fn first_match(
         }
         None => Err(Refusal::new("user_not_found", SsoFailure::UserNotFound)),
     })
+}
+
+/// A user without a password whom another provider already signs in:
+/// theirs alone. Nothing would prove that the person at this provider is
+/// them (no password to ask for), so a second provider vouching for their
+/// email must not take them over.
+pub(super) fn claimed_elsewhere(conn: &mut DbConn, user: &User) -> ApiResult<bool> {
+    Ok(user.password_hash == password::NO_PASSWORD && sso_store::user_is_linked(conn, &user.id)?)
 }
 
 /// A new user of the provider's scope, with its default role and no

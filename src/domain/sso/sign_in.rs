@@ -2,7 +2,7 @@
 //! once, a first sign-in linked at once (no password) or after the
 //! password is proven, Latchkey's MFA on top.
 
-use super::linking::{link, within_ceiling};
+use super::linking::{claimed_elsewhere, link, within_ceiling};
 use super::{login_failed, redirects};
 use crate::config::Config;
 use crate::crypto::{password, tokens};
@@ -126,6 +126,9 @@ pub fn sign_in(
         match sso_store::find_identity(conn, &v.provider.id, &v.subject)? {
             Some(link) if link.user_id == user.id => {}
             Some(_) => return refuse(conn, Some(&v), Some(&user), "linked_elsewhere"),
+            None if claimed_elsewhere(conn, &user)? => {
+                return refuse(conn, Some(&v), Some(&user), "linked_elsewhere");
+            }
             None if user.password_hash == password::NO_PASSWORD => {
                 link(conn, &v.provider, &v.subject, &user, ctx)?;
             }
