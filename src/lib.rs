@@ -1,8 +1,10 @@
 //! Latchkey: a multi-factor authentication service.
 //!
-//! Layers: `http` (handlers) → `domain` (rules, one transaction each) →
-//! `store` (SQL); `crypto` holds pure functions; `oidc` is the OpenID
-//! Connect relying party (HTTP to identity providers, no policy).
+//! Layers: `http` (handlers) → `service` (sign-in sequences across the
+//! database, argon2 and identity providers) → `domain` (rules, one
+//! transaction each) → `store` (SQL); `crypto` holds pure functions; `oidc`
+//! is the OpenID Connect relying party (HTTP to identity providers, no
+//! policy).
 
 pub mod app;
 pub mod cli;
@@ -14,5 +16,6 @@ pub mod error;
 pub mod http;
 pub mod oidc;
 pub mod openapi;
+pub mod service;
 pub mod state;
 pub mod store;

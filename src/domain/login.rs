@@ -29,6 +29,13 @@ pub struct Attempt {
     pub user: Option<User>,
 }
 
+/// Whether a presented password can be right at all: 1 to `MAX_LEN`
+/// bytes. One that is not is still checked by argon2 (the same work) and
+/// answered as wrong.
+pub fn well_formed_password(password: &str) -> bool {
+    !password.is_empty() && password.len() <= crate::crypto::password::MAX_LEN
+}
+
 /// Reserves a password attempt for `email` (429 while locked); see
 /// [`lockout::reserve_password_attempt`].
 pub fn begin_password_attempt(conn: &mut DbConn, email: &str, ctx: &Ctx) -> ApiResult<Attempt> {

@@ -8,7 +8,7 @@ use super::extract::AuthSession;
 use super::problems::{BodyProblems, SessionProblems};
 use super::{ctx, rate_limit, State};
 use crate::domain::{login, sessions as session_rules};
-use crate::error::{ApiError, ApiResult, Problem};
+use crate::error::{ApiResult, Problem};
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(create_session)
@@ -63,49 +63,9 @@ async fn password_step(
     body: Body<LoginRequest>,
 ) -> ApiResult<LoginResponse> {
     rate_limit(&req, &state)?;
-    let body = body.parse()?;
-    let ctx = ctx(&req, &state);
-    // Malformed input is answered like a wrong password: no hint either way.
-    let email = crate::domain::validate::normalize_email(&body.email).unwrap_or_default();
-    if email.is_empty()
-        || body.password.is_empty()
-        || body.password.len() > crate::crypto::password::MAX_LEN
-    {
-        if !email.is_empty() {
-            // Still counts toward the per-email lockout.
-            let (e, c) = (email.clone(), ctx.clone());
-            state
-                .db(move |conn| login::begin_password_attempt(conn, &e, &c).map(drop))
-                .await?;
-        }
-        state
-            .hasher
-            .verify(body.password.chars().take(64).collect(), None)
-            .await?;
-        return Err(ApiError::InvalidCredentials);
-    }
-    let (e, c) = (email.clone(), ctx.clone());
-    let attempt = state
-        .db(move |conn| login::begin_password_attempt(conn, &e, &c))
-        .await?;
-    let hash = attempt.user.as_ref().map(|u| u.password_hash.clone());
-    let ok = state.hasher.verify(body.password, hash).await?;
-    let st = state.clone();
-    let response = state
-        .db(move |conn| {
-            let outcome = login::finish_password_attempt(
-                conn,
-                &st.keys,
-                &st.config,
-                &email,
-                attempt.user,
-                ok,
-                &ctx,
-            )?;
-            Ok(LoginResponse::from(outcome))
-        })
-        .await?;
-    Ok(response)
+    let LoginRequest { email, password } = body.parse()?;
+    let outcome = crate::service::password(&state, &email, password, ctx(&req, &state)).await?;
+    Ok(LoginResponse::from(outcome))
 }
 
 /// Complete a login with the TOTP code or the recovery token (second step).

@@ -12,7 +12,7 @@ use super::dto::*;
 use super::problems::BodyProblems;
 use super::{ctx, rate_limit, State};
 use crate::domain::sso::{self, ReturnTo};
-use crate::error::{ApiError, ApiResult, Problem};
+use crate::error::{ApiResult, Problem};
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_sign_in_providers)
@@ -112,28 +112,8 @@ pub async fn authorize(
     rate_limit(&req, &state)?;
     let query = query.into_inner();
     let ctx = ctx(&req, &state);
-    let (st, q) = (state.clone(), query.clone());
-    let secrets = state
-        .db(move |conn| sso::begin(conn, &st.config, &provider_id, &q.start()))
-        .await?;
-    let scopes = secrets.provider.scope_list();
-    let request = state
-        .oidc
-        .authorize(&secrets.client(&scopes), &sso::callback_url(&state.config))
-        .await?;
-    let (st, url) = (state.clone(), request.url.clone());
-    state
-        .db(move |conn| {
-            sso::record_flow(
-                conn,
-                &st.config,
-                &secrets.provider.id,
-                &request,
-                &query.start(),
-                &ctx,
-            )
-        })
-        .await?;
+    let url =
+        crate::service::sso_authorize(&state, provider_id.into_inner(), query.start(), ctx).await?;
     Ok(HttpResponse::Found()
         .insert_header((header::LOCATION, url))
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -202,41 +182,19 @@ pub async fn callback(
     query: web::Query<CallbackQuery>,
 ) -> ApiResult<HttpResponse> {
     rate_limit(&req, &state)?;
-    let query = query.into_inner();
-    let ctx = ctx(&req, &state);
-    let flow_state = query.state.clone().unwrap_or_default();
-    let (st, c) = (state.clone(), ctx.clone());
-    let (back, taken) = state
-        .db(move |conn| sso::take_flow(conn, &st.config, &flow_state, &c))
-        .await?;
-    let flow = match taken {
-        Ok(flow) => flow,
-        Err(e) => return Ok(back_to(&back, "error", e.code())),
+    let CallbackQuery {
+        code,
+        state: flow_state,
+        error,
+        iss,
+    } = query.into_inner();
+    let answer = crate::service::ProviderAnswer {
+        code,
+        state: flow_state,
+        error,
+        iss,
     };
-    let identity = match sso::check_response(&flow, query.error.as_deref(), query.iss.as_deref()) {
-        Err(e) => Err(e),
-        Ok(()) => {
-            let scopes = flow.secrets.provider.scope_list();
-            state
-                .oidc
-                .exchange(
-                    &flow.secrets.client(&scopes),
-                    &sso::callback_url(&state.config),
-                    query.code.as_deref().unwrap_or_default(),
-                    &flow.pkce_verifier,
-                    &flow.nonce,
-                    state.clock.now(),
-                )
-                .await
-        }
-    };
-    if let Err(ApiError::IdentityProviderUnavailable(cause)) = &identity {
-        tracing::warn!(%cause, "single sign-on: identity provider unavailable");
-    }
-    let st = state.clone();
-    let finished = state
-        .db(move |conn| sso::finish(conn, &st.config, &flow, identity, &ctx))
-        .await;
+    let (back, finished) = crate::service::sso_callback(&state, answer, ctx(&req, &state)).await?;
     Ok(match finished {
         Ok(code) => back_to(&back, "login_code", &code),
         Err(e) => back_to(&back, "error", e.code()),
@@ -317,28 +275,8 @@ pub async fn link_sso_identity(
         link_token,
         password,
     } = body.parse()?;
-    let ctx = ctx(&req, &state);
-    let c = ctx.clone();
-    let attempt = state
-        .db(move |conn| sso::begin_link(conn, &link_token, &c))
-        .await?;
-    let hash = attempt.user.as_ref().map(|u| u.password_hash.clone());
-    // A malformed password costs the same argon2 work and is wrong.
-    let well_formed = !password.is_empty() && password.len() <= crate::crypto::password::MAX_LEN;
-    let checked = if well_formed {
-        password
-    } else {
-        password.chars().take(64).collect()
-    };
-    let ok = state.hasher.verify(checked, hash).await? && well_formed;
-    let st = state.clone();
-    let response = state
-        .db(move |conn| {
-            let outcome = sso::finish_link(conn, &st.keys, &st.config, attempt, ok, &ctx)?;
-            Ok(LoginResponse::from(outcome))
-        })
-        .await?;
+    let outcome = crate::service::sso_link(&state, link_token, password, ctx(&req, &state)).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(response))
+        .json(LoginResponse::from(outcome)))
 }

@@ -2,7 +2,7 @@ import { useEffect, useMemo, useRef, useState } from "react";
 import { client } from "./api";
 import { useAuth } from "./auth";
 import { Link, navigate, useLocation } from "./router";
-import { unwrap } from "@latchkey/client";
+import { unwrap, type Permission } from "@latchkey/client";
 import { ErrorMessage, Loading, useAsync } from "./ui";
 import { SignIn } from "./screens/SignIn";
 import { SignUp } from "./screens/SignUp";
@@ -52,7 +52,7 @@ function Shell({ path }: { path: string }) {
   if (!me.data && !me.error) return <main className="content"><Loading /></main>;
   // What the server says the caller holds decides every screen, menu item and
   // button; without an answer (an error) only the profile is offered.
-  const can = (p: string) => perms.has(p);
+  const can = (p: Permission) => perms.has(p);
   const userMatch = /^\/account\/users\/([^/]+)$/.exec(path);
   const settings = can("account.manage") || can("account.policy");
   const manages = can("users.view") || settings || can("sub_accounts.manage") || can("audit.view") || can("roles.manage") || can("sso.manage");

@@ -63,8 +63,6 @@ export function describeError(e: unknown): string {
       return "Your email address is not verified at the identity provider, so it cannot sign you in here.";
     case "user_not_found":
       return "There is no user for you in this account yet. Ask your administrator to add you (with the email you use at the identity provider).";
-    case "user_disabled":
-      return "Your user has been disabled. Ask your administrator.";
     case "flow_expired":
       return "This sign-in took too long or was already used. Start again from the sign-in page.";
     default:

@@ -1,10 +1,11 @@
 import { createContext, useContext } from "react";
+import type { Permission } from "@latchkey/client";
 
 /** The signed-in user's permission names (GET /api/v1/me `permissions`), provided by the app shell. */
-export const PermissionsContext = createContext<ReadonlySet<string>>(new Set());
+export const PermissionsContext = createContext<ReadonlySet<Permission>>(new Set());
 
 /** `can("users.manage")`: whether the signed-in user holds a permission. */
-export function useCan(): (permission: string) => boolean {
+export function useCan(): (permission: Permission) => boolean {
   const perms = useContext(PermissionsContext);
   return (p) => perms.has(p);
 }
@@ -13,10 +14,10 @@ export function useCan(): (permission: string) => boolean {
  * What each permission is called in the app (the help pages' wording, e.g.
  * seed 004's "View Users" and "Disable Two-Factor Authentication"), keyed by
  * its code. The one table of labels: every list of permissions uses it. What
- * a permission allows comes from the server (GET /api/v1/permissions); a code
- * the server adds later shows as the code alone.
+ * a permission allows comes from the server (GET /api/v1/permissions); the
+ * type checker refuses a permission the API lists and this table lacks.
  */
-export const PERMISSION_LABELS: Readonly<Record<string, string>> = {
+export const PERMISSION_LABELS: Readonly<Record<Permission, string>> = {
   "account.manage": "Manage Account",
   "account.policy": "Change MFA Policy (Require MFA)",
   "users.view": "View Users",
@@ -28,8 +29,7 @@ export const PERMISSION_LABELS: Readonly<Record<string, string>> = {
   "sso.manage": "Manage Single Sign-On",
 };
 
-/** "View Users (users.view)": a permission as a person reads it, its label then its code; the code alone when it has no label. */
-export function permissionText(code: string): string {
-  const label = PERMISSION_LABELS[code];
-  return label ? `${label} (${code})` : code;
+/** "View Users (users.view)": a permission as a person reads it, its label then its code. */
+export function permissionText(code: Permission): string {
+  return `${PERMISSION_LABELS[code]} (${code})`;
 }

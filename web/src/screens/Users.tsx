@@ -1,5 +1,5 @@
 import { useEffect, useState, type FormEvent } from "react";
-import { LatchkeyError, unwrap, type Schemas, type User } from "@latchkey/client";
+import { LatchkeyError, unwrap, type Permission, type Schemas, type User } from "@latchkey/client";
 import { client } from "../api";
 import { useAuth } from "../auth";
 import { Link, navigate } from "../router";
@@ -14,7 +14,7 @@ const PER_PAGE = 10;
  * (`users.manage`), or Reset MFA alone (`users.view` + `users.reset_mfa`,
  * e.g. a help desk role; seed 004).
  */
-export function mayOpenUser(can: (p: string) => boolean): boolean {
+export function mayOpenUser(can: (p: Permission) => boolean): boolean {
   return can("users.manage") || (can("users.view") && can("users.reset_mfa"));
 }
 
