@@ -103,20 +103,39 @@ fn unavailable(what: &str, issuer: &str, e: impl std::fmt::Display) -> ApiError 
 /// endpoints, redirect URIs): `https`, or `http` on a loopback host only
 /// (a provider on the same machine, as in development).
 pub fn url_allowed(url: &Url) -> bool {
-    let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
-    url.scheme() == "https" || (url.scheme() == "http" && loopback)
+    url.scheme() == "https" || (url.scheme() == "http" && is_loopback(url))
 }
 
+fn is_loopback(url: &Url) -> bool {
+    matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"))
+}
+
+/// The rule for an endpoint a provider's discovery document names:
+/// [`url_allowed`], and on this machine's loopback only when the issuer is
+/// there too (a remote provider must not point the relying party at local
+/// services: SSRF).
+pub fn endpoint_allowed(issuer: &Url, endpoint: &Url) -> bool {
+    url_allowed(endpoint) && (is_loopback(issuer) || !is_loopback(endpoint))
+}
+
+/// Most bytes read of a discovery document or key set.
+const MAX_DOCUMENT: usize = 1 << 20;
+
 /// 502 unless `address`, an endpoint `name` of `issuer`'s, obeys
-/// [`url_allowed`].
+/// [`endpoint_allowed`].
 fn check_endpoint(issuer: &str, name: &str, address: &str) -> ApiResult<()> {
-    match Url::parse(address) {
-        Ok(url) if url_allowed(&url) => Ok(()),
-        _ => Err(unavailable(
+    let allowed = match (Url::parse(issuer), Url::parse(address)) {
+        (Ok(issuer), Ok(endpoint)) => endpoint_allowed(&issuer, &endpoint),
+        _ => false,
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(unavailable(
             name,
             issuer,
-            format!("{address} must use https (http only on a loopback host)"),
-        )),
+            format!("{address} must use https (http only on a loopback host), and a remote provider's endpoints must not be on loopback"),
+        ))
     }
 }
 
@@ -183,24 +202,7 @@ impl Oidc {
             issuer.trim_end_matches('/')
         );
         check_endpoint(issuer, "discovery document", &address)?;
-        let response = self
-            .http
-            .get(&address)
-            .header(reqwest::header::ACCEPT, "application/json")
-            .send()
-            .await
-            .map_err(|e| unavailable("discovery", issuer, error_chain(&e)))?;
-        if !response.status().is_success() {
-            return Err(unavailable(
-                "discovery",
-                issuer,
-                format!("HTTP {}", response.status()),
-            ));
-        }
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| unavailable("discovery", issuer, error_chain(&e)))?;
+        let body = self.get_json(issuer, "discovery", &address).await?;
         let metadata: CoreProviderMetadata = serde_json::from_slice(&body)
             .map_err(|e| unavailable("discovery document", issuer, e))?;
         if metadata.issuer().as_str() != issuer {
@@ -227,10 +229,50 @@ impl Oidc {
                 check_endpoint(issuer, name, url.as_str())?;
             }
         }
-        let jwks = CoreJsonWebKeySet::fetch_async(metadata.jwks_uri(), &self.http)
-            .await
-            .map_err(|e| unavailable("key set", issuer, error_chain(&e)))?;
+        let jwks = self.key_set(issuer, &metadata).await?;
         Ok(metadata.set_jwks(jwks))
+    }
+
+    /// A JSON document of the provider (at most [`MAX_DOCUMENT`] bytes).
+    async fn get_json(&self, issuer: &str, what: &str, address: &str) -> ApiResult<Vec<u8>> {
+        let mut response = self
+            .http
+            .get(address)
+            .header(reqwest::header::ACCEPT, "application/json")
+            .send()
+            .await
+            .map_err(|e| unavailable(what, issuer, error_chain(&e)))?;
+        if !response.status().is_success() {
+            return Err(unavailable(
+                what,
+                issuer,
+                format!("HTTP {}", response.status()),
+            ));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| unavailable(what, issuer, error_chain(&e)))?
+        {
+            if body.len() + chunk.len() > MAX_DOCUMENT {
+                return Err(unavailable(what, issuer, "larger than 1 MiB"));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    }
+
+    /// The provider's key set, from the `jwks_uri` its document names.
+    async fn key_set(
+        &self,
+        issuer: &str,
+        metadata: &CoreProviderMetadata,
+    ) -> ApiResult<CoreJsonWebKeySet> {
+        let address = metadata.jwks_uri().url().as_str();
+        check_endpoint(issuer, "jwks_uri", address)?;
+        let body = self.get_json(issuer, "key set", address).await?;
+        serde_json::from_slice(&body).map_err(|e| unavailable("key set", issuer, e))
     }
 
     /// The key set fetched again (a key the cached set lacks).
@@ -239,9 +281,7 @@ impl Oidc {
         issuer: &str,
         metadata: CoreProviderMetadata,
     ) -> ApiResult<CoreProviderMetadata> {
-        let jwks = CoreJsonWebKeySet::fetch_async(metadata.jwks_uri(), &self.http)
-            .await
-            .map_err(|e| unavailable("key set", issuer, error_chain(&e)))?;
+        let jwks = self.key_set(issuer, &metadata).await?;
         let metadata = metadata.set_jwks(jwks);
         self.store(issuer, &metadata);
         Ok(metadata)
@@ -412,4 +452,35 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_remote_provider_names_no_endpoint_on_this_machine() {
+        let url = |s: &str| Url::parse(s).unwrap();
+        let remote = url("https://idp.example");
+        let local = url("http://127.0.0.1:9000");
+        assert!(endpoint_allowed(&remote, &url("https://idp.example/token")));
+        assert!(endpoint_allowed(
+            &remote,
+            &url("https://keys.idp.example/jwks")
+        ));
+        for inside in [
+            "http://127.0.0.1:6379/",
+            "https://127.0.0.1/token",
+            "https://localhost/token",
+            "http://[::1]:5432/",
+            "http://idp.example/token",
+        ] {
+            assert!(!endpoint_allowed(&remote, &url(inside)), "{inside}");
+        }
+        assert!(endpoint_allowed(
+            &local,
+            &url("http://127.0.0.1:9000/token")
+        ));
+        assert!(!endpoint_allowed(&local, &url("http://10.0.0.1/token")));
+    }
 }

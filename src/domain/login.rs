@@ -59,20 +59,6 @@ pub enum LoginOutcome {
     },
 }
 
-/// A new challenge of `kind` for `user`, following `first_factor`; returns
-/// its token.
-pub(crate) fn new_challenge(
-    conn: &mut DbConn,
-    kind: crate::store::types::ChallengeKind,
-    prefix: &str,
-    user: &User,
-    first_factor: &Amr,
-    ttl: std::time::Duration,
-    now: NaiveDateTime,
-) -> ApiResult<String> {
-    insert_challenge(conn, kind, prefix, user, first_factor, None, ttl, now)
-}
-
 /// What an SSO login code or link token vouches for: a provider's subject,
 /// and the first factor the provider proved.
 pub(crate) struct SsoOrigin<'a> {
@@ -83,8 +69,33 @@ pub(crate) struct SsoOrigin<'a> {
     pub code_challenge: Option<&'a str>,
 }
 
-/// [`new_challenge`] for a single sign-on: it names its provider and
-/// subject (so a change of the provider spends it).
+/// The first factor a login continues from: a password, or a single
+/// sign-on (whose challenges name their provider, so a change of it
+/// spends them).
+pub(crate) enum FirstFactor<'a> {
+    Password(Amr),
+    Sso(SsoOrigin<'a>),
+}
+
+impl FirstFactor<'_> {
+    fn methods(&self) -> &Amr {
+        match self {
+            FirstFactor::Password(amr) => amr,
+            FirstFactor::Sso(origin) => origin.first_factor,
+        }
+    }
+
+    fn sso(&self) -> Option<&SsoOrigin<'_>> {
+        match self {
+            FirstFactor::Password(_) => None,
+            FirstFactor::Sso(origin) => Some(origin),
+        }
+    }
+}
+
+/// A new challenge of `kind` for `user` that a single sign-on vouches
+/// for: it names its provider and subject (so a change of the provider
+/// spends it). Returns its token.
 pub(crate) fn new_sso_challenge(
     conn: &mut DbConn,
     kind: crate::store::types::ChallengeKind,
@@ -151,21 +162,23 @@ pub(crate) fn after_first_factor(
     keys: &KeyRing,
     config: &Config,
     user: &User,
-    first_factor: &Amr,
+    origin: &FirstFactor<'_>,
     ctx: &Ctx,
 ) -> ApiResult<LoginOutcome> {
-    let first = first_factor;
+    let first_factor = origin.methods();
+    let sso = origin.sso();
     if first_factor.aal() == policy::Aal::Aal2 {
         let issued = sessions::issue(conn, keys, config, user, first_factor, ctx)?;
         return Ok(LoginOutcome::Authenticated(Box::new(issued)));
     }
     if user.mfa_enabled_at.is_some() {
-        let mfa_token = new_challenge(
+        let mfa_token = insert_challenge(
             conn,
             KIND_MFA,
             tokens::MFA_PREFIX,
             user,
-            first,
+            first_factor,
+            sso,
             config.mfa_challenge_ttl,
             ctx.now,
         )?;
@@ -177,12 +190,13 @@ pub(crate) fn after_first_factor(
     }
     let mfa_required = policy::required_by(conn, user)?.is_some();
     if mfa_required {
-        let enrollment_token = new_challenge(
+        let enrollment_token = insert_challenge(
             conn,
             KIND_ENROLLMENT,
             tokens::ENROLLMENT_PREFIX,
             user,
-            first,
+            first_factor,
+            sso,
             config.enrollment_ttl,
             ctx.now,
         )?;
@@ -256,7 +270,14 @@ pub fn finish_password_attempt(
         let user = user_store::lock_and_read(conn, &user.id)?
             .filter(|u| !u.disabled)
             .ok_or(ApiError::InvalidCredentials)?;
-        after_first_factor(conn, keys, config, &user, &Amr::password(), ctx)
+        after_first_factor(
+            conn,
+            keys,
+            config,
+            &user,
+            &FirstFactor::Password(Amr::password()),
+            ctx,
+        )
     })
 }
 

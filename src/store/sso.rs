@@ -117,6 +117,32 @@ pub fn list_providers(
     Ok((items, total))
 }
 
+/// Takes the provider's row lock (a no-op UPDATE), so a sign-in that
+/// issues a code under its settings and a change of them run one after
+/// the other (PostgreSQL; SQLite's one writer does so anyway). 0 when the
+/// provider is gone.
+pub fn lock_provider(conn: &mut DbConn, id: &str) -> QueryResult<usize> {
+    diesel::update(identity_providers::table.find(id))
+        .set(identity_providers::updated_at.eq(identity_providers::updated_at))
+        .execute(conn)
+}
+
+/// Spends every open sign-in flow of a provider (its settings changed: a
+/// flow started before does not finish under them). Returns how many.
+pub fn consume_flows_of(
+    conn: &mut DbConn,
+    provider_id: &str,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(
+        sso_flows::table
+            .filter(sso_flows::provider_id.eq(provider_id))
+            .filter(sso_flows::consumed_at.is_null()),
+    )
+    .set(sso_flows::consumed_at.eq(now))
+    .execute(conn)
+}
+
 pub fn update_provider(
     conn: &mut DbConn,
     id: &str,
@@ -239,9 +265,10 @@ pub fn consume_flow(conn: &mut DbConn, id: &str, now: NaiveDateTime) -> QueryRes
     .execute(conn)
 }
 
-/// Spends every open login code and link token that `provider_id` vouched
-/// for (the provider was changed or removed: what it said before does not
-/// outlive the change). Returns how many.
+/// Spends every open challenge that `provider_id` vouched for — login
+/// codes, link tokens, and the MFA challenges and enrollment grants they
+/// led to (the provider was changed or removed: what it said before does
+/// not outlive the change). Returns how many.
 pub fn consume_login_codes_of(
     conn: &mut DbConn,
     provider_id: &str,

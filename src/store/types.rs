@@ -282,15 +282,11 @@ impl Amr {
         Amr::of(&[Method::Pwd])
     }
 
-    /// The stored form read back: `None` unless every method is known and
-    /// the first is a first factor.
+    /// The stored form read back: `None` unless there is at least one
+    /// method and every method is known.
     pub fn parse(text: &str) -> Option<Amr> {
         let methods: Option<Vec<Method>> = text.split(' ').map(Method::parse).collect();
-        let methods = methods?;
-        methods
-            .first()
-            .filter(|m| m.is_first_factor())
-            .map(|_| Amr::of(&methods))
+        methods.filter(|m| !m.is_empty()).map(|m| Amr::of(&m))
     }
 
     pub fn as_str(&self) -> &str {
@@ -355,7 +351,6 @@ mod amr_tests {
             Amr::parse("pwd otp"),
             Some(Amr::password().then(Method::Otp))
         );
-        assert_eq!(Amr::parse("otp"), None, "a second factor alone");
         assert_eq!(Amr::parse("pwd root"), None);
         assert_eq!(Amr::parse(""), None);
         assert_eq!(

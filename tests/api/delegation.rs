@@ -362,11 +362,109 @@ async fn a_second_provider_cannot_claim_a_user_another_provider_signs_in() {
         Some("user_not_found"),
         "{q:?}"
     );
+    // Ending the corporate provider's links (another client, and back)
+    // frees nobody for the taking.
+    for client in ["another-client", crate::idp::CLIENT_ID] {
+        app.patch(
+            &format!("/api/v1/identity-providers/{corp_provider}"),
+            &op.token,
+            json!({"client_id": client}),
+        )
+        .await
+        .ok(200);
+    }
+    assert_eq!(app.count("SELECT COUNT(*) AS n FROM sso_identities"), 0);
+    let q = sso_as(
+        &app,
+        &rogue,
+        &rogue_provider,
+        "attacker",
+        "jo@corp.example",
+        json!(["pwd"]),
+    )
+    .await;
     assert_eq!(
-        app.count("SELECT COUNT(*) AS n FROM audit_events WHERE event_type = 'sso.login_failed' AND details LIKE '%linked_elsewhere%'"),
-        1
+        q.get("error").map(String::as_str),
+        Some("user_not_found"),
+        "{q:?}"
     );
-    assert_eq!(app.count("SELECT COUNT(*) AS n FROM sso_identities"), 1);
+    assert_eq!(
+        app.count("SELECT COUNT(*) AS n FROM audit_events WHERE event_type = 'sso.login_failed' AND details LIKE '%no_password_to_prove%'"),
+        2
+    );
+    assert_eq!(app.count("SELECT COUNT(*) AS n FROM sso_identities"), 0);
+}
+
+/// A flow started under a provider's old settings does not finish under
+/// its new ones (say, a redirect URI withdrawn), and an MFA challenge an
+/// SSO sign-in led to dies with a change of the provider.
+#[actix_web::test]
+async fn what_a_provider_started_does_not_outlive_a_change_of_it() {
+    let app = TestApp::new().await;
+    let idp = MockIdp::start();
+    let (admin, secret) = mfa_admin(&app, "admin@corp.example").await;
+    let provider = connect(&app, &admin, &idp.issuer, json!({})).await;
+    // Linked first (password proven once).
+    let q = sso_as(
+        &app,
+        &idp,
+        &provider,
+        "sub-admin",
+        "admin@corp.example",
+        json!(["pwd"]),
+    )
+    .await;
+    let r = crate::sso::exchange_linking(&app, &q["login_code"])
+        .await
+        .ok(200);
+    assert_eq!(r.body["status"], "mfa_required");
+    // A flow in progress when the provider changes.
+    let started = crate::sso::authorize(&app, &provider).await;
+    app.patch(
+        &format!("/api/v1/identity-providers/{provider}"),
+        &admin.token,
+        json!({"name": "Renamed"}),
+    )
+    .await
+    .ok(200);
+    idp.answer(idp.key.sign(
+        "k1",
+        &idp.claims(
+            "sub-admin",
+            "admin@corp.example",
+            &started["nonce"],
+            now(&app),
+        ),
+    ));
+    let back = crate::sso::callback(&app, &started["state"]).await;
+    assert_eq!(
+        back.get("error").map(String::as_str),
+        Some("flow_expired"),
+        "{back:?}"
+    );
+    // An MFA challenge from an SSO sign-in, then the provider changes.
+    let q = sso_as(
+        &app,
+        &idp,
+        &provider,
+        "sub-admin",
+        "admin@corp.example",
+        json!(["pwd"]),
+    )
+    .await;
+    let r = exchange(&app, &q["login_code"]).await.ok(200);
+    assert_eq!(r.body["status"], "mfa_required");
+    app.patch(
+        &format!("/api/v1/identity-providers/{provider}"),
+        &admin.token,
+        json!({"trust_idp_mfa": false}),
+    )
+    .await
+    .ok(200);
+    app.next_step();
+    app.second_step(r.body["mfa_token"].as_str().unwrap(), &app.code(&secret, 0))
+        .await
+        .problem(401, "challenge_expired");
 }
 
 /// A link token does not outlive a change of its provider.

@@ -230,6 +230,14 @@ async fn sso_through_a_real_openid_provider_with_mfa_on_top() {
     app.get("/api/v1/me", alice["access_token"].as_str().unwrap())
         .await
         .ok(200);
+    // Alice has a password: her first sign-in proved it once (the link is
+    // audited); the second goes straight through, linking nothing again.
+    let again = login_code(&app, &sso(&app, &idp, &provider, "alice@example.com").await).await;
+    assert_eq!(again["status"], "authenticated");
+    assert_eq!(
+        app.count("SELECT COUNT(*) AS n FROM audit_events WHERE event_type = 'sso.identity_linked' AND details LIKE '%sub-alice%'"),
+        1
+    );
 
     // The provider does not vouch for Carol's email.
     let carol = sso(&app, &idp, &provider, "carol@example.com").await;
@@ -288,7 +296,7 @@ async fn sso_through_a_real_openid_provider_with_mfa_on_top() {
 
     let events = app
         .count("SELECT COUNT(*) AS n FROM audit_events WHERE event_type = 'sso.login_succeeded'");
-    assert_eq!(events, 4);
+    assert_eq!(events, 5, "alice three times, bob twice");
     let failed =
         app.count("SELECT COUNT(*) AS n FROM audit_events WHERE event_type = 'sso.login_failed'");
     assert_eq!(failed, 2);

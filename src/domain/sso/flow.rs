@@ -175,6 +175,8 @@ pub struct TakenFlow {
     pub pkce_verifier: String,
     /// The client's own PKCE challenge, which the login code carries on.
     pub client_code_challenge: Option<String>,
+    /// Where the login code goes (checked again against the provider).
+    pub redirect_uri: String,
 }
 
 /// Spends the flow of `state`, once. Unknown `state`: 400 (there is nowhere
@@ -227,6 +229,7 @@ pub fn take_flow(
                 nonce: flow.nonce,
                 pkce_verifier,
                 client_code_challenge: flow.client_code_challenge,
+                redirect_uri: flow.redirect_uri,
             }),
         ))
     })
@@ -251,11 +254,27 @@ pub fn finish(
                 return Ok(Verdict::Refused(e));
             }
         };
-        // The provider as it is now: deleted or changed while the user was
-        // away, its current settings count.
+        // The provider as it is now, under its row lock (a change of it
+        // waits, and spends what this issues): deleted or changed while the
+        // user was away, its current settings count, its redirect URIs too.
+        sso_store::lock_provider(conn, &provider_id)?;
         let Some(provider) = sso_store::find_provider(conn, &provider_id)? else {
             return Ok(Verdict::Refused(ApiError::Sso(SsoFailure::FlowExpired)));
         };
+        let still_allowed = provider
+            .redirect_uri_list()
+            .iter()
+            .any(|allowed| redirects::matches(allowed, &flow.redirect_uri));
+        if !still_allowed {
+            login_failed(
+                conn,
+                ctx,
+                Some(&provider_id),
+                None,
+                "redirect_uri_withdrawn",
+            )?;
+            return Ok(Verdict::Refused(ApiError::Sso(SsoFailure::FlowExpired)));
+        }
         if identity.issuer != provider.issuer {
             login_failed(conn, ctx, Some(&provider_id), None, "issuer_mismatch")?;
             return Ok(Verdict::Refused(ApiError::Sso(SsoFailure::InvalidIdToken)));

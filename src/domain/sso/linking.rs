@@ -4,7 +4,7 @@
 
 use crate::crypto::password;
 use crate::domain::audit::{self, Event};
-use crate::domain::policy::Permissions;
+use crate::domain::policy::{self, Permissions};
 use crate::domain::{new_id, validate, Ctx};
 use crate::error::{ApiError, ApiResult, SsoFailure};
 use crate::oidc::Identity;
@@ -60,8 +60,9 @@ pub(super) fn within_ceiling(
 /// The user a verified identity names through `provider`: the one its
 /// subject is linked to, or on first use a user of the provider's scope
 /// with the email the provider verified (or a new one, by just-in-time
-/// provisioning). Nothing is linked here: [`sign_in`] links, once the user
-/// proved their password if they have one. Never a disabled user, never a
+/// provisioning, linked at once). Otherwise nothing is linked here: the
+/// sign-in links once the user has proven their password; a user without
+/// one found by email is refused. Never a disabled user, never a
 /// user beyond the provider's ceiling.
 pub(super) fn resolve_user(
     conn: &mut DbConn,
@@ -127,10 +128,13 @@ fn first_match(
             if user.account_id == provider.account_id
                 && user.sub_account_id == provider.sub_account_id =>
         {
-            if claimed_elsewhere(conn, &user)? {
+            if user.password_hash == password::NO_PASSWORD {
+                // Nothing would prove that the person at this provider is
+                // them: a user without a password is linked only when a
+                // provider provisions them, and only to that provider.
                 return Ok(Err(Refusal::of(
                     user,
-                    "linked_elsewhere",
+                    "no_password_to_prove",
                     SsoFailure::UserNotFound,
                 )));
             }
@@ -150,7 +154,7 @@ fn first_match(
                 &provider.account_id,
                 &provider.default_role,
             )?;
-            if !ceiling(provider).covers(role_holds) {
+            if policy::may_grant(ceiling(provider), role_holds).is_err() {
                 return Ok(Err(Refusal::new(
                     "outside_ceiling",
                     SsoFailure::AccessDenied,
@@ -160,14 +164,6 @@ fn first_match(
         }
         None => Err(Refusal::new("user_not_found", SsoFailure::UserNotFound)),
     })
-}
-
-/// A user without a password whom another provider already signs in:
-/// theirs alone. Nothing would prove that the person at this provider is
-/// them (no password to ask for), so a second provider vouching for their
-/// email must not take them over.
-pub(super) fn claimed_elsewhere(conn: &mut DbConn, user: &User) -> ApiResult<bool> {
-    Ok(user.password_hash == password::NO_PASSWORD && sso_store::user_is_linked(conn, &user.id)?)
 }
 
 /// A new user of the provider's scope, with its default role and no
@@ -208,6 +204,9 @@ fn provision(
         updated_at: ctx.now,
     };
     crate::domain::admin::insert_user(conn, &user)?;
+    // Linked at once, to this provider alone: no password will ever prove
+    // this user to another one.
+    link(conn, provider, &identity.subject, &user, ctx)?;
     audit::record(
         conn,
         ctx,

@@ -328,6 +328,7 @@ pub fn update_provider(
         let current = begin_change(conn, actor, Action::ManageSso)?;
         let provider = sso_store::find_provider_in_account(conn, &current.user.account_id, &id)?
             .ok_or(ApiError::NotFound)?;
+        sso_store::lock_provider(conn, &provider.id)?;
         if let Some(role) = &patch.default_role {
             changes.default_role = Some(check_default_role(
                 conn,
@@ -342,7 +343,9 @@ pub fn update_provider(
         sso_store::update_provider(conn, &id, &changes).map_err(crate::domain::taken(
             "An identity provider with this name already exists.",
         ))?;
-        // Login codes and link tokens issued under the old settings die.
+        // Flows started, and login codes, link tokens and the challenges
+        // they led to issued, under the old settings die.
+        sso_store::consume_flows_of(conn, &id, ctx.now)?;
         sso_store::consume_login_codes_of(conn, &id, ctx.now)?;
         // Another issuer or client is another provider: its links end.
         let moved = changes

@@ -2,13 +2,13 @@
 //! once, a first sign-in linked at once (no password) or after the
 //! password is proven, Latchkey's MFA on top.
 
-use super::linking::{claimed_elsewhere, link, within_ceiling};
+use super::linking::{link, within_ceiling};
 use super::{login_failed, redirects};
 use crate::config::Config;
 use crate::crypto::{password, tokens};
 use crate::domain::audit::{self, Event};
 use crate::domain::keys::KeyRing;
-use crate::domain::login::{self, LoginOutcome, SsoOrigin};
+use crate::domain::login::{self, FirstFactor, LoginOutcome, SsoOrigin};
 use crate::domain::{commit_then_refuse, lockout, Ctx, Verdict};
 use crate::error::{ApiError, ApiResult};
 use crate::store::challenges::{self as challenge_store, Challenge, KIND_SSO, KIND_SSO_LINK};
@@ -34,6 +34,19 @@ struct Vouched {
     challenge: Challenge,
     provider: IdentityProvider,
     subject: String,
+}
+
+impl Vouched {
+    /// What the challenge vouched for, carried on to the challenges and
+    /// grants it leads to (so a change of the provider spends them too).
+    fn origin(&self) -> SsoOrigin<'_> {
+        SsoOrigin {
+            provider_id: &self.provider.id,
+            subject: &self.subject,
+            first_factor: &self.challenge.first_factor,
+            code_challenge: None,
+        }
+    }
 }
 
 /// The live challenge of `kind` behind `token` with its provider (`None`:
@@ -126,11 +139,10 @@ pub fn sign_in(
         match sso_store::find_identity(conn, &v.provider.id, &v.subject)? {
             Some(link) if link.user_id == user.id => {}
             Some(_) => return refuse(conn, Some(&v), Some(&user), "linked_elsewhere"),
-            None if claimed_elsewhere(conn, &user)? => {
-                return refuse(conn, Some(&v), Some(&user), "linked_elsewhere");
-            }
+            // No password to prove, and not provisioned by this provider
+            // (that links at once): nobody may claim them by email.
             None if user.password_hash == password::NO_PASSWORD => {
-                link(conn, &v.provider, &v.subject, &user, ctx)?;
+                return refuse(conn, Some(&v), Some(&user), "no_password_to_prove");
             }
             None => {
                 let link_token = login::new_sso_challenge(
@@ -138,12 +150,7 @@ pub fn sign_in(
                     KIND_SSO_LINK,
                     tokens::SSO_LINK_PREFIX,
                     &user,
-                    &SsoOrigin {
-                        provider_id: &v.provider.id,
-                        subject: &v.subject,
-                        first_factor: &v.challenge.first_factor,
-                        code_challenge: None,
-                    },
+                    &v.origin(),
                     config.sso_link_ttl,
                     ctx.now,
                 )?;
@@ -154,8 +161,14 @@ pub fn sign_in(
                 }));
             }
         }
-        let outcome =
-            login::after_first_factor(conn, keys, config, &user, &v.challenge.first_factor, ctx)?;
+        let outcome = login::after_first_factor(
+            conn,
+            keys,
+            config,
+            &user,
+            &FirstFactor::Sso(v.origin()),
+            ctx,
+        )?;
         Ok(Verdict::Granted(SsoOutcome::Login(outcome)))
     })
 }
@@ -224,28 +237,34 @@ pub fn finish_link(
             )?;
             return Ok(Verdict::Refused(ApiError::InvalidCredentials));
         }
-        lockout::password_succeeded(conn, &user.email, ctx)?;
-        let user = user_store::lock_and_read(conn, &user.id)?
-            .filter(|u| !u.disabled)
-            .ok_or(ApiError::InvalidCredentials)?;
+        let refuse = |conn: &mut DbConn, user: &User, reason| {
+            login_failed(conn, ctx, Some(&v.provider.id), Some(user), reason)?;
+            Ok(Verdict::Refused(ApiError::InvalidCredentials))
+        };
+        let Some(user) = user_store::lock_and_read(conn, &user.id)? else {
+            return Err(ApiError::InvalidCredentials);
+        };
+        if user.disabled {
+            return refuse(conn, &user, "user_disabled");
+        }
         if !within_ceiling(conn, &v.provider, &user)? {
-            login_failed(
-                conn,
-                ctx,
-                Some(&v.provider.id),
-                Some(&user),
-                "outside_ceiling",
-            )?;
-            return Ok(Verdict::Refused(ApiError::InvalidCredentials));
+            return refuse(conn, &user, "outside_ceiling");
         }
         if challenge_store::consume(conn, &v.challenge.id, ctx.now)? != 1
             || sso_store::find_identity(conn, &v.provider.id, &v.subject)?.is_some()
         {
-            return Err(ApiError::InvalidCredentials);
+            return refuse(conn, &user, "link_token_invalid");
         }
+        lockout::password_succeeded(conn, &user.email, ctx)?;
         link(conn, &v.provider, &v.subject, &user, ctx)?;
-        let outcome =
-            login::after_first_factor(conn, keys, config, &user, &v.challenge.first_factor, ctx)?;
+        let outcome = login::after_first_factor(
+            conn,
+            keys,
+            config,
+            &user,
+            &FirstFactor::Sso(v.origin()),
+            ctx,
+        )?;
         Ok(Verdict::Granted(outcome))
     })
 }
