@@ -2,6 +2,9 @@
 //! account's custom roles (permission `roles.manage`).
 
 use actix_web::{delete, get, patch, post, web, HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::body::Body;
 use super::dto::*;
@@ -9,7 +12,7 @@ use super::extract::AuthSession;
 use super::problems::{AdminProblems, BodyProblems, QueryProblems, SessionProblems};
 use super::{ctx, PageQuery, Paging, State};
 use crate::domain::policy::{self, Action, Permission, Role};
-use crate::domain::roles;
+use crate::domain::{roles, CustomRole};
 use crate::error::{ApiResult, Problem};
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -199,4 +202,69 @@ pub async fn delete_role(
         .db(move |conn| roles::delete(conn, &auth, &id, &ctx))
         .await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+// ---- bodies of these routes ------------------------------------------
+
+/// One named permission.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PermissionResponse {
+    #[schema(value_type = Permission, example = "users.reset_mfa")]
+    pub name: String,
+    pub description: String,
+    /// Built-in roles that hold it.
+    #[schema(example = json!(["administrator"]))]
+    pub built_in_roles: Vec<String>,
+}
+
+/// A custom role of the account.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RoleResponse {
+    /// Give it to a user as their `role`.
+    pub id: String,
+    #[schema(example = "Help desk")]
+    pub name: String,
+    pub description: String,
+    #[schema(value_type = Vec<Permission>, example = json!(["users.view", "users.reset_mfa"]))]
+    pub permissions: Vec<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&CustomRole> for RoleResponse {
+    fn from(r: &CustomRole) -> Self {
+        RoleResponse {
+            id: r.id.clone(),
+            name: r.name.clone(),
+            description: r.description.clone(),
+            permissions: r.permissions.split_whitespace().map(String::from).collect(),
+            created_at: utc(r.created_at),
+            updated_at: utc(r.updated_at),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRoleRequest {
+    #[schema(example = "Help desk", min_length = 1, max_length = 200)]
+    pub name: String,
+    #[serde(default)]
+    #[schema(max_length = 500)]
+    pub description: String,
+    /// Permission names (see `GET /api/v1/permissions`).
+    #[schema(value_type = Vec<Permission>, example = json!(["users.view", "users.reset_mfa"]))]
+    pub permissions: Vec<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateRoleRequest {
+    #[schema(min_length = 1, max_length = 200)]
+    pub name: Option<String>,
+    #[schema(max_length = 500)]
+    pub description: Option<String>,
+    /// The whole new set (it replaces the old one).
+    #[schema(value_type = Option<Vec<Permission>>)]
+    pub permissions: Option<Vec<String>>,
 }

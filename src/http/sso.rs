@@ -5,7 +5,9 @@ use actix_web::http::header;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use openidconnect::url::Url;
 use serde::Deserialize;
+use serde::Serialize;
 use utoipa::IntoParams;
+use utoipa::ToSchema;
 
 use super::body::Body;
 use super::dto::*;
@@ -279,4 +281,99 @@ pub async fn link_sso_identity(
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(LoginResponse::from(outcome)))
+}
+
+// ---- bodies of these routes ------------------------------------------
+
+/// A provider a sign-in page may offer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SignInProviderResponse {
+    pub id: String,
+    #[schema(example = "Okta")]
+    pub name: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SsoLoginRequest {
+    /// The `login_code` handed to the `redirect_uri`.
+    #[schema(max_length = 200)]
+    pub login_code: String,
+    /// The PKCE code verifier of the `code_challenge` the client sent to
+    /// `authorize` (required then; native apps must send one).
+    #[serde(default)]
+    #[schema(min_length = 43, max_length = 128)]
+    pub code_verifier: Option<String>,
+}
+
+/// `POST /api/v1/sessions/sso/link`: the password that links a provider's
+/// identity to an existing user, once.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SsoLinkRequest {
+    /// The `link_token` of a `link_required` answer.
+    #[schema(max_length = 200)]
+    pub link_token: String,
+    #[schema(max_length = 1024)]
+    pub password: String,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkRequiredStatus {
+    LinkRequired,
+}
+
+/// The provider vouched for the email of an existing user who has a
+/// password: they prove it once (`POST /api/v1/sessions/sso/link`) before
+/// the provider's identity is linked to them.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LinkRequiredResponse {
+    pub status: LinkRequiredStatus,
+    /// Single-use bearer token for `POST /api/v1/sessions/sso/link`.
+    pub link_token: String,
+    #[schema(example = 600)]
+    pub expires_in: u64,
+    /// The user the identity would be linked to.
+    pub email: String,
+}
+
+/// The answer to `POST /api/v1/sessions/sso`, told apart by `status`: the
+/// password step's three answers, or `link_required`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+#[schema(discriminator(property_name = "status", mapping(
+    ("authenticated" = "#/components/schemas/AuthenticatedResponse"),
+    ("mfa_required" = "#/components/schemas/MfaRequiredResponse"),
+    ("mfa_enrollment_required" = "#/components/schemas/EnrollmentRequiredResponse"),
+    ("link_required" = "#/components/schemas/LinkRequiredResponse"),
+)))]
+pub enum SsoLoginResponse {
+    Authenticated(AuthenticatedResponse),
+    MfaRequired(MfaRequiredResponse),
+    EnrollmentRequired(EnrollmentRequiredResponse),
+    LinkRequired(LinkRequiredResponse),
+}
+
+impl From<crate::domain::sso::SsoOutcome> for SsoLoginResponse {
+    fn from(outcome: crate::domain::sso::SsoOutcome) -> Self {
+        use crate::domain::sso::SsoOutcome;
+        match outcome {
+            SsoOutcome::Login(login) => match LoginResponse::from(login) {
+                LoginResponse::Authenticated(r) => SsoLoginResponse::Authenticated(r),
+                LoginResponse::MfaRequired(r) => SsoLoginResponse::MfaRequired(r),
+                LoginResponse::EnrollmentRequired(r) => SsoLoginResponse::EnrollmentRequired(r),
+            },
+            SsoOutcome::LinkRequired {
+                link_token,
+                expires_in,
+                email,
+            } => SsoLoginResponse::LinkRequired(LinkRequiredResponse {
+                status: LinkRequiredStatus::LinkRequired,
+                link_token,
+                expires_in,
+                email,
+            }),
+        }
+    }
 }
