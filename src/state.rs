@@ -13,7 +13,7 @@ use crate::crypto::password;
 use crate::domain::keys::KeyRing;
 use crate::domain::principals::{self, PrincipalCache};
 use crate::error::{ApiError, ApiResult};
-use crate::http::ratelimit::RateLimiter;
+use crate::ratelimit::RateLimiter;
 use crate::store::{self, DbConn, Pool, StoreError};
 
 #[derive(Clone)]

@@ -6,7 +6,7 @@
 //! administrator remains) first takes the account row's lock.
 
 use super::audit::{self, Event};
-use super::auth::{self, Current, Principal};
+use super::auth::{begin_change, Current, Principal};
 use super::policy::{self, Action};
 use super::principals::{self, Change};
 use super::{parse_id, Ctx};
@@ -25,24 +25,13 @@ pub struct UserView {
     pub mfa_required: bool,
 }
 
-/// Starts an administrative change: the account's lock, then the actor's
-/// permission on their fresh rows.
-pub(crate) fn begin_change(
-    conn: &mut DbConn,
-    actor: &Principal,
-    action: Action,
-) -> ApiResult<Current> {
-    account_store::lock(conn, &actor.user.account_id)?;
-    auth::authorize(conn, actor, action)
-}
-
 /// The user `id` of the actor's account that the actor may act on: 404
 /// for anyone else's user, 403 for one who holds more than the actor
-/// ([`super::roles::within_reach`]).
+/// ([`policy::within_reach`]).
 fn touch(conn: &mut DbConn, current: &Current, id: &str) -> ApiResult<User> {
     let target = user_store::find_in_account(conn, &current.user.account_id, id)?
         .ok_or(ApiError::NotFound)?;
-    super::roles::within_reach(conn, current.permissions, &target)?;
+    policy::within_reach(conn, current.permissions, &target)?;
     Ok(target)
 }
 
@@ -331,7 +320,7 @@ pub fn create_user(
         let account_id = current.user.account_id.clone();
         let sub_account_id = sub_account_in(conn, &account_id, input.sub_account_id.as_deref())?;
         super::roles::check_assignable(conn, &account_id, &input.role, sub_account_id.is_some())?;
-        let granted = super::roles::permissions_of_role(conn, &account_id, &input.role)?;
+        let granted = policy::permissions_of_role(conn, &account_id, &input.role)?;
         policy::may_grant(current.permissions, granted)?;
         let user = User {
             id: super::new_id(),
@@ -393,7 +382,7 @@ pub fn update_user(
                 role,
                 before.sub_account_id.is_some(),
             )?;
-            let granted = super::roles::permissions_of_role(conn, &account_id, role)?;
+            let granted = policy::permissions_of_role(conn, &account_id, role)?;
             policy::may_grant(current.permissions, granted)?;
         }
         let changes = UserChanges {
@@ -468,4 +457,23 @@ pub fn operator_reset_mfa(conn: &mut DbConn, email: &str, ctx: &Ctx) -> ApiResul
         super::mfa::reset(conn, &user, None, ctx)?;
         Ok(user)
     })
+}
+
+/// The actor's account's audit events, newest first (permission
+/// `audit.view`).
+pub fn audit_events(
+    conn: &mut DbConn,
+    actor: &Principal,
+    filter: &crate::store::audit::AuditFilter,
+    limit: i64,
+    offset: i64,
+) -> ApiResult<(Vec<crate::store::audit::AuditEvent>, i64)> {
+    actor.may(Action::ViewAudit)?;
+    Ok(crate::store::audit::list(
+        conn,
+        &actor.user.account_id,
+        filter,
+        limit,
+        offset,
+    )?)
 }

@@ -6,7 +6,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::Ctx;
-use crate::store::audit::{self as audit_store, AuditEvent, AuditFilter};
+use crate::store::audit::{self as audit_store, AuditEvent};
 use crate::store::DbConn;
 
 /// The kinds of audit event.
@@ -212,24 +212,6 @@ pub fn record(conn: &mut DbConn, ctx: &Ctx, event: Event<'_>) -> QueryResult<()>
             details: event.details.to_string(),
         },
     )
-}
-
-/// The actor's account's events, newest first (permission `ViewAudit`).
-pub fn list(
-    conn: &mut DbConn,
-    actor: &super::auth::Principal,
-    filter: &AuditFilter,
-    limit: i64,
-    offset: i64,
-) -> crate::error::ApiResult<(Vec<AuditEvent>, i64)> {
-    actor.may(super::policy::Action::ViewAudit)?;
-    Ok(audit_store::list(
-        conn,
-        &actor.user.account_id,
-        filter,
-        limit,
-        offset,
-    )?)
 }
 
 #[cfg(test)]

@@ -62,7 +62,7 @@ pub fn session_principal(
             unused_recovery_created_at: found
                 .recovery_created_at
                 .filter(|_| found.recovery_used_at.is_none()),
-            permissions: super::roles::permissions_from(
+            permissions: policy::permissions_from(
                 &found.user.role,
                 found.custom_role_permissions.as_deref(),
             ),
@@ -85,7 +85,7 @@ pub fn reload(conn: &mut DbConn, principal: &Principal) -> ApiResult<Current> {
     let session = session_store::find(conn, &principal.session.id)?
         .filter(|s| s.revoked_at.is_none() && s.user_id == user.id)
         .ok_or(ApiError::Unauthorized)?;
-    let permissions = super::roles::permissions_of(conn, &user)?;
+    let permissions = policy::permissions_of(conn, &user)?;
     Ok(Current {
         user,
         session,
@@ -169,4 +169,15 @@ impl MfaActor {
             MfaActor::Enrollment(g) => &g.user,
         }
     }
+}
+
+/// Starts an administrative change: the account's lock, then the actor's
+/// permission on their fresh rows.
+pub(crate) fn begin_change(
+    conn: &mut DbConn,
+    actor: &Principal,
+    action: Action,
+) -> ApiResult<Current> {
+    crate::store::accounts::lock(conn, &actor.user.account_id)?;
+    authorize(conn, actor, action)
 }

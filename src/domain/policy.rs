@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, ApiResult};
+use crate::store::roles as role_store;
 use crate::store::users::User;
 use crate::store::{accounts, sub_accounts, DbConn};
 
@@ -300,6 +301,45 @@ pub fn required_by(conn: &mut DbConn, user: &User) -> ApiResult<Option<RequiredB
         None => None,
     };
     Ok(required_by_flags(account, sub))
+}
+
+/// What a user's role holds, given the permissions text of their custom role
+/// (read with the user). A custom role that no longer exists holds nothing.
+pub fn permissions_from(role: &RoleRef, custom: Option<&str>) -> Permissions {
+    match role {
+        RoleRef::BuiltIn(role) => builtin(*role),
+        RoleRef::Custom(_) => custom.map(Permissions::from_text).unwrap_or_default(),
+    }
+}
+
+/// What `role` holds in `account_id`, read now (an unknown custom role
+/// holds nothing).
+pub fn permissions_of_role(
+    conn: &mut DbConn,
+    account_id: &str,
+    role: &RoleRef,
+) -> ApiResult<Permissions> {
+    let custom = match role {
+        RoleRef::BuiltIn(_) => None,
+        RoleRef::Custom(id) => role_store::permissions_of(conn, account_id, id)?,
+    };
+    Ok(permissions_from(role, custom.as_deref()))
+}
+
+/// What `user`'s role holds, read now.
+pub fn permissions_of(conn: &mut DbConn, user: &User) -> ApiResult<Permissions> {
+    permissions_of_role(conn, &user.account_id, &user.role)
+}
+
+/// Whom an action may touch (API.md, "Whom an action may touch"): an action
+/// on another user — change, disable, delete, Reset MFA, setting their
+/// role, signing in as them through an identity provider — is allowed only
+/// when `reach` holds every permission `target` holds (403 `forbidden`
+/// otherwise). `reach` is the actor's permissions, or a provider's ceiling.
+/// The only copy of the rule: every such action calls it.
+pub fn within_reach(conn: &mut DbConn, reach: Permissions, target: &User) -> ApiResult<()> {
+    let held = permissions_of(conn, target)?;
+    may_grant(reach, held)
 }
 
 #[cfg(test)]

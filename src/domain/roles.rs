@@ -5,9 +5,8 @@
 //! `users.manage` (`policy::KEEPER`), checked after every change under the
 //! account's lock.
 
-use super::admin::begin_change;
 use super::audit::{self, Event};
-use super::auth::Principal;
+use super::auth::{begin_change, Principal};
 use super::policy::{self, Action, Permission, Permissions, Role};
 use super::principals::{self, Change};
 use super::{parse_id, validate, Ctx};
@@ -16,45 +15,6 @@ use crate::store::roles::{self as role_store, CustomRole, RoleChanges};
 use crate::store::types::RoleRef;
 use crate::store::users::{self as user_store, User};
 use crate::store::{write_tx, DbConn};
-
-/// What a user's role holds, given the permissions text of their custom role
-/// (read with the user). A custom role that no longer exists holds nothing.
-pub fn permissions_from(role: &RoleRef, custom: Option<&str>) -> Permissions {
-    match role {
-        RoleRef::BuiltIn(role) => policy::builtin(*role),
-        RoleRef::Custom(_) => custom.map(Permissions::from_text).unwrap_or_default(),
-    }
-}
-
-/// What `role` holds in `account_id`, read now (an unknown custom role
-/// holds nothing).
-pub fn permissions_of_role(
-    conn: &mut DbConn,
-    account_id: &str,
-    role: &RoleRef,
-) -> ApiResult<Permissions> {
-    let custom = match role {
-        RoleRef::BuiltIn(_) => None,
-        RoleRef::Custom(id) => role_store::permissions_of(conn, account_id, id)?,
-    };
-    Ok(permissions_from(role, custom.as_deref()))
-}
-
-/// What `user`'s role holds, read now.
-pub fn permissions_of(conn: &mut DbConn, user: &User) -> ApiResult<Permissions> {
-    permissions_of_role(conn, &user.account_id, &user.role)
-}
-
-/// Whom an action may touch (API.md, "Whom an action may touch"): an action
-/// on another user — change, disable, delete, Reset MFA, setting their
-/// role, signing in as them through an identity provider — is allowed only
-/// when `reach` holds every permission `target` holds (403 `forbidden`
-/// otherwise). `reach` is the actor's permissions, or a provider's ceiling.
-/// The only copy of the rule: every such action calls it.
-pub fn within_reach(conn: &mut DbConn, reach: Permissions, target: &User) -> ApiResult<()> {
-    let held = permissions_of(conn, target)?;
-    policy::may_grant(reach, held)
-}
 
 /// 422 on `role` unless `role` may be given to a user of `account_id`
 /// (in a sub-account or not): a built-in role, or one of the account's

@@ -65,7 +65,7 @@ pub async fn list_audit_events(
     };
     let (limit, offset) = (paging.limit(), paging.offset());
     let (items, total) = state
-        .db(move |conn| audit::list(conn, &auth, &filter, limit, offset))
+        .db(move |conn| crate::domain::admin::audit_events(conn, &auth, &filter, limit, offset))
         .await?;
     Ok(web::Json(paging.envelope(
         items.into_iter().map(Into::into).collect(),

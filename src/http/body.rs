@@ -9,8 +9,10 @@ use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpRequest};
 use serde::de::DeserializeOwned;
 
-use crate::app::MAX_BODY_BYTES;
 use crate::error::{ApiError, ApiResult, FieldError};
+
+/// Largest accepted request body.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 enum Parsed<T> {
     Value(T),

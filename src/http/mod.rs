@@ -11,7 +11,6 @@ pub mod me;
 pub mod mfa;
 pub mod ops;
 pub mod problems;
-pub mod ratelimit;
 pub mod roles;
 pub mod sessions;
 pub mod sso;

@@ -44,7 +44,7 @@ pub async fn readyz(state: State) -> ApiResult<HttpResponse> {
 pub async fn metrics() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(crate::app::metrics_handle().render())
+        .body(crate::metrics::metrics_handle().render())
 }
 
 /// Public keys that verify access tokens (JWKS).

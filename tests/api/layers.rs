@@ -1,6 +1,7 @@
-//! The shape of the code base, kept by tests: handlers never reach the store
-//! or diesel (rules live in `src/domain/`, which a CLI or a later front end
-//! reuses), and the committed OpenAPI document is self-contained.
+//! The shape of the code base, kept by tests: imports go down the layers
+//! only, the domain's modules form no circle, handlers never reach the
+//! store or diesel (rules live in `src/domain/`, which a CLI or a later
+//! front end reuses), and the committed OpenAPI document is self-contained.
 
 use std::path::Path;
 
@@ -113,5 +114,209 @@ fn every_ref_in_the_openapi_document_resolves() {
         let dangling: Vec<&String> = found.iter().filter(|r| resolve(doc, r).is_none()).collect();
         assert!(dangling.is_empty(), "unresolved $ref: {dangling:?}");
         assert_eq!(doc["info"]["license"]["identifier"], "MIT");
+    }
+}
+
+/// The layers from the top (docs/ARCHITECTURE.md): a module may use only
+/// modules of a lower layer (its own aside).
+const LAYERS: &[&[&str]] = &[
+    &["main"],
+    &["cli"],
+    &["app"],
+    &["http", "openapi"],
+    &["service"],
+    &["state"],
+    &["domain"],
+    &["oidc", "ratelimit", "metrics"],
+    &["config", "error"],
+    &["store", "crypto", "clock"],
+];
+
+fn layer_of(module: &str) -> Option<usize> {
+    LAYERS.iter().position(|layer| layer.contains(&module))
+}
+
+/// A source file without its unit tests (which may reach anywhere).
+fn code_of(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap();
+    match text.find("#[cfg(test)]\nmod ") {
+        Some(at) => text[..at].to_string(),
+        None => text,
+    }
+}
+
+/// The identifiers that follow each `prefix::` in `text`: a name, or each
+/// first segment of a `{...}` group.
+fn names_after(text: &str, prefix: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let ident = |s: &str| -> String {
+        s.chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect()
+    };
+    let pattern = format!("{prefix}::");
+    let mut rest = text;
+    while let Some(at) = rest.find(&pattern) {
+        // A match inside a longer path (`a::crate::x`) is not ours.
+        let before = rest[..at].chars().last();
+        rest = &rest[at + pattern.len()..];
+        if before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':') {
+            continue;
+        }
+        if let Some(group) = rest.strip_prefix('{') {
+            let end = group.find('}').unwrap_or(group.len());
+            for part in group[..end].split(',') {
+                names.push(ident(part.trim()));
+            }
+        } else {
+            names.push(ident(rest));
+        }
+    }
+    names
+}
+
+/// The module of `src/` a file belongs to: `src/http/users.rs` is `http`.
+fn top_module(src: &Path, file: &Path) -> String {
+    let relative = file.strip_prefix(src).unwrap();
+    let first = relative.components().next().unwrap();
+    first
+        .as_os_str()
+        .to_string_lossy()
+        .trim_end_matches(".rs")
+        .to_string()
+}
+
+#[test]
+fn no_module_uses_a_layer_above_it() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut offenders = Vec::new();
+    for file in &files {
+        let module = top_module(&src, file);
+        if module == "lib" {
+            continue;
+        }
+        let Some(own) = layer_of(&module) else {
+            offenders.push(format!("{module} is in no layer (add it to LAYERS)"));
+            continue;
+        };
+        for used in names_after(&code_of(file), "crate") {
+            if used == module {
+                continue;
+            }
+            match layer_of(&used) {
+                Some(layer) if layer > own => {}
+                _ => offenders.push(format!("{}: {module} uses {used}", file.display())),
+            }
+        }
+    }
+    offenders.sort();
+    offenders.dedup();
+    assert!(
+        offenders.is_empty(),
+        "imports go down only (docs/ARCHITECTURE.md):\n{}",
+        offenders.join("\n")
+    );
+}
+
+#[test]
+fn the_domain_modules_form_no_cycle() {
+    use std::collections::{BTreeMap, BTreeSet};
+    let domain = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/domain");
+    let modules: BTreeSet<String> = std::fs::read_to_string(domain.join("mod.rs"))
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.strip_prefix("pub mod "))
+        .map(|l| l.trim_end_matches(';').to_string())
+        .collect();
+    assert!(modules.len() > 10, "the scan reads the domain's modules");
+    let mut files = Vec::new();
+    rust_files(&domain, &mut files);
+    let mut uses: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for file in &files {
+        let module = top_module(&domain, file);
+        if module == "mod" {
+            continue;
+        }
+        let code = code_of(file);
+        let mut names = names_after(&code, "crate::domain");
+        // `super::` is a sibling for a top-level file, the folder itself
+        // for a file of a folder module (`sso/flow.rs`).
+        if file.parent() == Some(domain.as_path()) {
+            names.extend(names_after(&code, "super"));
+        }
+        let entry = uses.entry(module.clone()).or_default();
+        entry.extend(
+            names
+                .into_iter()
+                .filter(|n| modules.contains(n) && *n != module),
+        );
+    }
+    // Depth-first search for a back edge.
+    fn visit(
+        m: &str,
+        uses: &BTreeMap<String, BTreeSet<String>>,
+        state: &mut BTreeMap<String, bool>,
+        path: &mut Vec<String>,
+    ) -> Option<Vec<String>> {
+        match state.get(m) {
+            Some(true) => return None,
+            Some(false) => {
+                let start = path.iter().position(|p| p == m).unwrap_or(0);
+                let mut cycle = path[start..].to_vec();
+                cycle.push(m.to_string());
+                return Some(cycle);
+            }
+            None => {}
+        }
+        state.insert(m.to_string(), false);
+        path.push(m.to_string());
+        for next in uses.get(m).into_iter().flatten() {
+            if let Some(cycle) = visit(next, uses, state, path) {
+                return Some(cycle);
+            }
+        }
+        path.pop();
+        state.insert(m.to_string(), true);
+        None
+    }
+    let mut state = BTreeMap::new();
+    for module in uses.keys() {
+        let cycle = visit(module, &uses, &mut state, &mut Vec::new());
+        assert!(
+            cycle.is_none(),
+            "src/domain modules must form no circle (docs/ARCHITECTURE.md gives their order): {}",
+            cycle.unwrap_or_default().join(" -> ")
+        );
+    }
+    // The order the docs give holds: nothing uses a module listed after it.
+    let order = [
+        "policy",
+        "validate",
+        "keys",
+        "audit",
+        "housekeeping",
+        "auth",
+        "lockout",
+        "principals",
+        "reauth",
+        "sessions",
+        "mfa",
+        "login",
+        "roles",
+        "admin",
+        "profile",
+        "signup",
+        "sso",
+    ];
+    for (i, module) in order.iter().enumerate() {
+        for used in uses.get(*module).into_iter().flatten() {
+            let j = order.iter().position(|m| m == used);
+            assert!(
+                j.is_some_and(|j| j < i),
+                "{module} uses {used}, which docs/ARCHITECTURE.md puts after it (or not at all)"
+            );
+        }
     }
 }

@@ -43,14 +43,14 @@ pub(super) fn ceiling(provider: &IdentityProvider) -> Permissions {
 }
 
 /// Whether `user` is within `provider`'s ceiling
-/// ([`crate::domain::roles::within_reach`], the rule every action on another user
+/// ([`crate::domain::policy::within_reach`], the rule every action on another user
 /// passes).
 pub(super) fn within_ceiling(
     conn: &mut DbConn,
     provider: &IdentityProvider,
     user: &User,
 ) -> ApiResult<bool> {
-    match crate::domain::roles::within_reach(conn, ceiling(provider), user) {
+    match crate::domain::policy::within_reach(conn, ceiling(provider), user) {
         Ok(()) => Ok(true),
         Err(ApiError::Forbidden) => Ok(false),
         Err(e) => Err(e),
@@ -149,7 +149,7 @@ fn first_match(
         )),
         None if provider.jit_provisioning => {
             // The role it would hand out, within the ceiling as it is now.
-            let role_holds = crate::domain::roles::permissions_of_role(
+            let role_holds = crate::domain::policy::permissions_of_role(
                 conn,
                 &provider.account_id,
                 &provider.default_role,

@@ -15,7 +15,7 @@
 //!   (`link_required`) before the link is made;
 //! - a provider's ceiling is the permission set of whoever last set its
 //!   fields: no sign-in through it reaches a user holding more
-//!   (`roles::within_reach`, the rule every action on another user passes);
+//!   (`policy::within_reach`, the rule every action on another user passes);
 //! - just-in-time provisioning is off unless turned on, and its default role
 //!   is one the configuring administrator could hand out (client roles only
 //!   for a sub-account's provider);

@@ -6,9 +6,8 @@ use super::client_secret_aad;
 use openidconnect::url::Url;
 
 use crate::config::Config;
-use crate::domain::admin::begin_change;
 use crate::domain::audit::{self, Event};
-use crate::domain::auth::Principal;
+use crate::domain::auth::{begin_change, Principal};
 use crate::domain::policy::{self, Action};
 use crate::domain::{new_id, parse_id, validate, Ctx};
 use crate::error::{ApiError, ApiResult};
@@ -155,7 +154,7 @@ fn check_default_role(
             other => other,
         },
     )?;
-    let granted = crate::domain::roles::permissions_of_role(conn, account_id, &role)?;
+    let granted = crate::domain::policy::permissions_of_role(conn, account_id, &role)?;
     policy::may_grant(actor_permissions, granted)?;
     Ok(role)
 }
