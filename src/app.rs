@@ -82,7 +82,15 @@ impl RouteTable {
 async fn fallback(
     req: HttpRequest,
     routes: web::Data<RouteTable>,
+    state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    if let Some(dir) = &state.config.web_dir {
+        if crate::http::webapp::serves(&req) {
+            return crate::http::webapp::serve(&req, dir)
+                .await
+                .map_err(|e| ApiError::internal(format!("web app {}: {e}", dir.display())));
+        }
+    }
     match routes.0.iter().find(|(def, _)| def.is_match(req.path())) {
         Some((_, allow)) => Err(ApiError::MethodNotAllowed {
             allow: allow.clone(),

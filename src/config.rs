@@ -129,6 +129,10 @@ pub struct ConfigArgs {
     /// default `http://<bind>`.
     #[arg(long, env = "LATCHKEY_PUBLIC_URL", global = true)]
     pub public_url: Option<String>,
+    /// A build of the web app to serve at `/` (default: `web/dist` when it
+    /// exists), so the whole product runs on one origin.
+    #[arg(long, env = "LATCHKEY_WEB_DIR", global = true)]
+    pub web_dir: Option<PathBuf>,
     /// Seconds a request to an identity provider may take.
     #[arg(
         long,
@@ -139,12 +143,30 @@ pub struct ConfigArgs {
     pub sso_http_timeout_seconds: u64,
 }
 
+/// The web app's build to serve: the one named (it must hold an
+/// `index.html`), else `web/dist` when a build is there.
+fn web_dir(named: Option<&std::path::Path>) -> Result<Option<PathBuf>, ConfigError> {
+    match named {
+        Some(dir) if dir.join("index.html").is_file() => Ok(Some(dir.to_path_buf())),
+        Some(dir) => Err(ConfigError(format!(
+            "LATCHKEY_WEB_DIR {} holds no index.html (build the web app: cd web && npm ci && npm run build)",
+            dir.display()
+        ))),
+        None => {
+            let default = PathBuf::from("web/dist");
+            Ok(default.join("index.html").is_file().then_some(default))
+        }
+    }
+}
+
 /// The validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub bind: String,
     pub database: DatabaseTarget,
     pub data_dir: PathBuf,
+    /// The web app's build served at `/`, if any.
+    pub web_dir: Option<PathBuf>,
     pub master_key: MasterKey,
     pub issuer: String,
     pub audience: String,
@@ -280,6 +302,7 @@ impl Config {
             bind: args.bind.clone(),
             database,
             data_dir: args.data_dir.clone(),
+            web_dir: web_dir(args.web_dir.as_deref())?,
             master_key,
             issuer: args.issuer.clone(),
             audience: args.audience.clone(),
@@ -310,6 +333,7 @@ impl Config {
             bind: "127.0.0.1:0".into(),
             database,
             data_dir: PathBuf::from("./data"),
+            web_dir: None,
             master_key,
             issuer: "Latchkey".into(),
             audience: "latchkey".into(),

@@ -16,6 +16,7 @@ pub mod sessions;
 pub mod sso;
 pub mod sub_accounts;
 pub mod users;
+pub mod webapp;
 
 use std::net::IpAddr;
 

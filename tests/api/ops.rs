@@ -494,3 +494,65 @@ fn error_codes_and_permissions_are_enums_in_the_document() {
         "#/components/schemas/Permission"
     );
 }
+
+/// With a build of the web app, the server serves it at `/` (one origin,
+/// no CORS): assets cached for good, pages revalidated, any app path gets
+/// `index.html`; the API's paths stay the API's.
+#[actix_web::test]
+async fn the_web_app_is_served_on_the_servers_origin() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("assets")).unwrap();
+    std::fs::write(
+        dir.path().join("index.html"),
+        "<!doctype html><title>Latchkey</title>",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("assets/app-1a2b.js"), "console.log(1)").unwrap();
+    let web = dir.path().to_path_buf();
+    let app = TestApp::with(move |c| c.web_dir = Some(web)).await;
+    let header = |r: &crate::support::Resp, name: &str| {
+        r.headers
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default()
+    };
+    for path in ["/", "/account/users", "/sso/callback"] {
+        let r = app.call(Method::GET, path, None, None).await.ok(200);
+        assert!(r.text.contains("<title>Latchkey</title>"), "{path}");
+        assert!(
+            header(&r, "content-type").starts_with("text/html"),
+            "{path}"
+        );
+        assert_eq!(header(&r, "cache-control"), "no-cache", "{path}");
+        assert_eq!(
+            header(&r, "content-security-policy"),
+            "frame-ancestors 'none'"
+        );
+    }
+    let r = app
+        .call(Method::GET, "/assets/app-1a2b.js", None, None)
+        .await
+        .ok(200);
+    assert!(header(&r, "content-type").contains("javascript"));
+    assert_eq!(
+        header(&r, "cache-control"),
+        "public, max-age=31536000, immutable"
+    );
+    // The API's paths are never the app.
+    app.call(Method::GET, "/api/v1/nothing-here", None, None)
+        .await
+        .problem(404, "not_found");
+    app.call(Method::GET, "/api/v1/me", None, None)
+        .await
+        .problem(401, "unauthorized");
+    app.call(Method::GET, "/healthz", None, None).await.ok(200);
+    app.call(Method::POST, "/account/users", None, Some(json!({})))
+        .await
+        .problem(404, "not_found");
+    // Without a build, `/` is simply not found.
+    let plain = TestApp::new().await;
+    plain
+        .call(Method::GET, "/", None, None)
+        .await
+        .problem(404, "not_found");
+}

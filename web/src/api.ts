@@ -1,7 +1,12 @@
 import { LatchkeyClient, webStorage } from "@latchkey/client";
 
-/** Where the API runs: `VITE_LATCHKEY_URL` at build time, else a local server. */
-export const API_URL: string = import.meta.env.VITE_LATCHKEY_URL ?? "http://127.0.0.1:8080";
+/**
+ * Where the API runs: `VITE_LATCHKEY_URL` at build time; else, in a build,
+ * the page's own origin (`latchkey serve` serves the app beside the API),
+ * and in development (`npm run dev`) a local server.
+ */
+export const API_URL: string =
+  import.meta.env.VITE_LATCHKEY_URL ?? (import.meta.env.DEV ? "http://127.0.0.1:8080" : window.location.origin);
 
 // localStorage: tabs share one session and a reload keeps it (see the client's README for the trade-off).
 export const client = new LatchkeyClient({ baseUrl: API_URL, storage: webStorage(localStorage, "latchkey.session") });
