@@ -309,6 +309,30 @@ pub struct NewUser {
     pub sub_account_id: Option<String>,
 }
 
+impl NewUser {
+    /// The new user of `account_id` as stored: enabled, no MFA, no
+    /// failures, created now. The one constructor of a user row (sign-up,
+    /// an administrator, SSO provisioning).
+    pub fn into_user(self, account_id: &str, now: chrono::NaiveDateTime) -> User {
+        User {
+            id: super::new_id(),
+            account_id: account_id.to_string(),
+            sub_account_id: self.sub_account_id,
+            email: self.email,
+            display_name: self.display_name,
+            role: self.role,
+            password_hash: self.password_hash,
+            disabled: false,
+            mfa_enabled_at: None,
+            mfa_failures: 0,
+            mfa_locked_until: None,
+            last_login_at: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
 pub fn create_user(
     conn: &mut DbConn,
     actor: &Principal,
@@ -322,22 +346,11 @@ pub fn create_user(
         super::roles::check_assignable(conn, &account_id, &input.role, sub_account_id.is_some())?;
         let granted = policy::permissions_of_role(conn, &account_id, &input.role)?;
         policy::may_grant(current.permissions, granted)?;
-        let user = User {
-            id: super::new_id(),
-            account_id: account_id.clone(),
+        let user = NewUser {
             sub_account_id,
-            email: input.email,
-            display_name: input.display_name,
-            role: input.role,
-            password_hash: input.password_hash,
-            disabled: false,
-            mfa_enabled_at: None,
-            mfa_failures: 0,
-            mfa_locked_until: None,
-            last_login_at: None,
-            created_at: ctx.now,
-            updated_at: ctx.now,
-        };
+            ..input
+        }
+        .into_user(&account_id, ctx.now);
         insert_user(conn, &user)?;
         audit::record(
             conn,

@@ -29,22 +29,14 @@ pub fn create_account(
         require_mfa: false,
         created_at: ctx.now,
     };
-    let user = User {
-        id: super::new_id(),
-        account_id: account.id.clone(),
-        sub_account_id: None,
+    let user = super::admin::NewUser {
         email: input.email,
         display_name: input.display_name,
         role: Role::Administrator.into(),
         password_hash: input.password_hash,
-        disabled: false,
-        mfa_enabled_at: None,
-        mfa_failures: 0,
-        mfa_locked_until: None,
-        last_login_at: None,
-        created_at: ctx.now,
-        updated_at: ctx.now,
-    };
+        sub_account_id: None,
+    }
+    .into_user(&account.id, ctx.now);
     write_tx(conn, |conn| -> ApiResult<()> {
         account_store::insert(conn, &account)?;
         super::admin::insert_user(conn, &user)?;

@@ -187,22 +187,14 @@ fn provision(
         .as_deref()
         .and_then(|n| validate::check_name(n).ok())
         .unwrap_or_else(|| email.to_string());
-    let user = User {
-        id: new_id(),
-        account_id: provider.account_id.clone(),
-        sub_account_id: provider.sub_account_id.clone(),
+    let user = crate::domain::admin::NewUser {
         email: email.to_string(),
         display_name,
         role: provider.default_role.clone(),
         password_hash: password::NO_PASSWORD.to_string(),
-        disabled: false,
-        mfa_enabled_at: None,
-        mfa_failures: 0,
-        mfa_locked_until: None,
-        last_login_at: None,
-        created_at: ctx.now,
-        updated_at: ctx.now,
-    };
+        sub_account_id: provider.sub_account_id.clone(),
+    }
+    .into_user(&provider.account_id, ctx.now);
     crate::domain::admin::insert_user(conn, &user)?;
     // Linked at once, to this provider alone: no password will ever prove
     // this user to another one.
