@@ -7,7 +7,7 @@ use super::body::Body;
 use super::dto::*;
 use super::extract::AuthSession;
 use super::problems::BodyProblems;
-use super::{ctx, State};
+use super::{ctx, NoStore, State};
 use crate::crypto::totp;
 use crate::domain::auth::MfaActor;
 use crate::domain::mfa;
@@ -43,7 +43,7 @@ pub async fn start_totp_enrollment(
     state: State,
     actor: MfaActor,
     body: Body<Option<StartEnrollmentRequest>>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<NoStore<EnrollmentResponse>> {
     let body = body.parse_or_default()?.unwrap_or_default();
     let ctx = ctx(&req, &state);
     let config = state.config.clone();
@@ -59,15 +59,13 @@ pub async fn start_totp_enrollment(
     let (Some(png), Some(svg)) = (png, svg) else {
         return Err(ApiError::internal("otpauth URI too long for a QR code"));
     };
-    Ok(HttpResponse::Created()
-        .insert_header(("Cache-Control", "no-store"))
-        .json(EnrollmentResponse {
-            secret: enrollment.secret,
-            otpauth_uri: enrollment.otpauth_uri,
-            qr_code_png: png,
-            qr_code_svg: svg,
-            expires_at: utc(enrollment.expires_at),
-        }))
+    Ok(NoStore::created(EnrollmentResponse {
+        secret: enrollment.secret,
+        otpauth_uri: enrollment.otpauth_uri,
+        qr_code_png: png,
+        qr_code_svg: svg,
+        expires_at: utc(enrollment.expires_at),
+    }))
 }
 
 /// Confirm the pending enrollment with a code from the app.
@@ -96,20 +94,18 @@ pub async fn verify_totp_enrollment(
     state: State,
     actor: MfaActor,
     body: Body<CodeRequest>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<NoStore<VerifyEnrollmentResponse>> {
     let code = body.parse()?.code;
     let ctx = ctx(&req, &state);
     let st = state.clone();
     let verified = state
         .db(move |conn| mfa::verify_enrollment(conn, &st.keys, &st.config, &actor, &code, &ctx))
         .await?;
-    Ok(HttpResponse::Ok()
-        .insert_header(("Cache-Control", "no-store"))
-        .json(VerifyEnrollmentResponse {
-            mfa: verified.mfa,
-            recovery_token: verified.recovery_token,
-            session: AuthenticatedResponse::new(verified.session, None),
-        }))
+    Ok(NoStore::ok(VerifyEnrollmentResponse {
+        mfa: verified.mfa,
+        recovery_token: verified.recovery_token,
+        session: AuthenticatedResponse::new(verified.session, None),
+    }))
 }
 
 /// Disable MFA (not allowed while a policy requires it).
@@ -178,17 +174,15 @@ pub async fn regenerate_recovery_token(
     state: State,
     auth: AuthSession,
     body: Body<PasswordRequest>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<NoStore<RecoveryTokenResponse>> {
     let password = body.parse()?.password;
     let ctx = ctx(&req, &state);
     let _permit = state.hasher.permit().await?;
     let (token, created_at) = state
         .db(move |conn| mfa::regenerate_recovery_token(conn, &auth, password.as_deref(), &ctx))
         .await?;
-    Ok(HttpResponse::Created()
-        .insert_header(("Cache-Control", "no-store"))
-        .json(RecoveryTokenResponse {
-            recovery_token: token,
-            created_at: utc(created_at),
-        }))
+    Ok(NoStore::created(RecoveryTokenResponse {
+        recovery_token: token,
+        created_at: utc(created_at),
+    }))
 }

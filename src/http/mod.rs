@@ -124,6 +124,43 @@ pub fn rate_limit(req: &HttpRequest, state: &AppState) -> ApiResult<()> {
 
 pub type State = web::Data<AppState>;
 
+/// A JSON answer that carries a token, a secret or a recovery token: never
+/// stored by a browser or a proxy (`Cache-Control: no-store`). The one
+/// place that header is set for such answers (problems set it in
+/// `error.rs`).
+pub struct NoStore<T> {
+    status: actix_web::http::StatusCode,
+    body: T,
+}
+
+impl<T: serde::Serialize> NoStore<T> {
+    /// 200 with `body`.
+    pub fn ok(body: T) -> Self {
+        NoStore {
+            status: actix_web::http::StatusCode::OK,
+            body,
+        }
+    }
+
+    /// 201 with `body`.
+    pub fn created(body: T) -> Self {
+        NoStore {
+            status: actix_web::http::StatusCode::CREATED,
+            body,
+        }
+    }
+}
+
+impl<T: serde::Serialize> actix_web::Responder for NoStore<T> {
+    type Body = actix_web::body::BoxBody;
+
+    fn respond_to(self, _req: &actix_web::HttpRequest) -> actix_web::HttpResponse {
+        actix_web::HttpResponse::build(self.status)
+            .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+            .json(self.body)
+    }
+}
+
 /// Mounts every API resource (used by the app and by the OpenAPI build).
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     ops::configure(cfg);

@@ -6,7 +6,7 @@ use super::body::Body;
 use super::dto::*;
 use super::extract::AuthSession;
 use super::problems::{BodyProblems, SessionProblems};
-use super::{ctx, rate_limit, State};
+use super::{ctx, rate_limit, NoStore, State};
 use crate::domain::{login, sessions as session_rules};
 use crate::error::{ApiResult, Problem};
 
@@ -15,13 +15,6 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(complete_mfa)
         .service(refresh_session)
         .service(delete_current_session);
-}
-
-/// 200 with a body holding tokens: never cached.
-fn no_store(body: impl serde::Serialize) -> HttpResponse {
-    HttpResponse::Ok()
-        .insert_header(("Cache-Control", "no-store"))
-        .json(body)
 }
 
 /// Sign in with email and password (first step).
@@ -45,7 +38,7 @@ pub async fn create_session(
     req: HttpRequest,
     state: State,
     body: Body<LoginRequest>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<NoStore<LoginResponse>> {
     let result = password_step(req, state, body).await;
     let outcome = match &result {
         Ok(LoginResponse::Authenticated(_)) => "authenticated",
@@ -54,7 +47,7 @@ pub async fn create_session(
         Err(e) => e.code(),
     };
     metrics::counter!("latchkey_password_logins_total", "outcome" => outcome).increment(1);
-    result.map(no_store)
+    result.map(NoStore::ok)
 }
 
 async fn password_step(
@@ -89,7 +82,7 @@ pub async fn complete_mfa(
     req: HttpRequest,
     state: State,
     body: Body<MfaLoginRequest>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<NoStore<AuthenticatedResponse>> {
     let result = second_step(req, state, body).await;
     let outcome = match &result {
         Ok(r) if r.recovery_token_used == Some(true) => "recovery_token",
@@ -97,7 +90,7 @@ pub async fn complete_mfa(
         Err(e) => e.code(),
     };
     metrics::counter!("latchkey_second_factor_logins_total", "outcome" => outcome).increment(1);
-    result.map(no_store)
+    result.map(NoStore::ok)
 }
 
 async fn second_step(
@@ -146,7 +139,7 @@ pub async fn refresh_session(
     req: HttpRequest,
     state: State,
     body: Body<RefreshRequest>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<NoStore<AuthenticatedResponse>> {
     rate_limit(&req, &state)?;
     let token = body.parse()?.refresh_token;
     let ctx = ctx(&req, &state);
@@ -157,7 +150,7 @@ pub async fn refresh_session(
             Ok(AuthenticatedResponse::new(issued, None))
         })
         .await?;
-    Ok(no_store(response))
+    Ok(NoStore::ok(response))
 }
 
 /// Sign out: end the current session (its tokens stop working at once).

@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 use super::body::Body;
 use super::dto::*;
 use super::problems::BodyProblems;
-use super::{ctx, rate_limit, State};
+use super::{ctx, rate_limit, NoStore, State};
 use crate::domain::sso::{self, ReturnTo};
 use crate::error::{ApiResult, Problem};
 
@@ -228,7 +228,7 @@ pub async fn create_sso_session(
     req: HttpRequest,
     state: State,
     body: Body<SsoLoginRequest>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<NoStore<SsoLoginResponse>> {
     rate_limit(&req, &state)?;
     let SsoLoginRequest {
         login_code,
@@ -243,9 +243,7 @@ pub async fn create_sso_session(
             Ok(SsoLoginResponse::from(outcome))
         })
         .await?;
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(response))
+    Ok(NoStore::ok(response))
 }
 
 /// Link an identity provider's account to an existing user with their
@@ -271,16 +269,14 @@ pub async fn link_sso_identity(
     req: HttpRequest,
     state: State,
     body: Body<SsoLinkRequest>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<NoStore<LoginResponse>> {
     rate_limit(&req, &state)?;
     let SsoLinkRequest {
         link_token,
         password,
     } = body.parse()?;
     let outcome = crate::service::sso_link(&state, link_token, password, ctx(&req, &state)).await?;
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(LoginResponse::from(outcome)))
+    Ok(NoStore::ok(LoginResponse::from(outcome)))
 }
 
 // ---- bodies of these routes ------------------------------------------
