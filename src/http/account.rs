@@ -4,9 +4,9 @@ use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
 
 use super::body::Body;
 use super::dto::*;
-use super::extract::AuthSession;
+use super::extract::{AuthSession, RateLimited};
 use super::problems::{AdminProblems, BodyProblems};
-use super::{ctx, rate_limit, State};
+use super::{ctx, State};
 use crate::domain::admin;
 use crate::domain::policy::Action;
 use crate::domain::signup::{self, NewAccount};
@@ -34,11 +34,11 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 )]
 #[post("/accounts")]
 pub async fn create_account(
+    _limited: RateLimited,
     req: HttpRequest,
     state: State,
     body: Body<SignupRequest>,
 ) -> ApiResult<HttpResponse> {
-    rate_limit(&req, &state)?;
     if !state.config.signup_open {
         return Err(ApiError::Forbidden);
     }

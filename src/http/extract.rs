@@ -148,3 +148,20 @@ impl FromRequest for MfaActor {
         })
     }
 }
+
+/// The per-client-IP rate limit of an unauthenticated route, as a guard: a
+/// handler that takes it is limited (429 `too_many_attempts` with
+/// `Retry-After` past the budget), before its body is read.
+pub struct RateLimited;
+
+impl FromRequest for RateLimited {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(match req.app_data::<web::Data<AppState>>() {
+            Some(state) => super::rate_limit(req, state).map(|()| RateLimited),
+            None => Err(ApiError::internal("the app state is missing")),
+        })
+    }
+}

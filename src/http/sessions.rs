@@ -4,9 +4,9 @@ use actix_web::{delete, post, HttpRequest, HttpResponse};
 
 use super::body::Body;
 use super::dto::*;
-use super::extract::AuthSession;
+use super::extract::{AuthSession, RateLimited};
 use super::problems::{BodyProblems, SessionProblems};
-use super::{ctx, rate_limit, NoStore, State};
+use super::{ctx, NoStore, State};
 use crate::domain::{login, sessions as session_rules};
 use crate::error::{ApiResult, Problem};
 
@@ -35,6 +35,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 )]
 #[post("/sessions")]
 pub async fn create_session(
+    _limited: RateLimited,
     req: HttpRequest,
     state: State,
     body: Body<LoginRequest>,
@@ -55,7 +56,6 @@ async fn password_step(
     state: State,
     body: Body<LoginRequest>,
 ) -> ApiResult<LoginResponse> {
-    rate_limit(&req, &state)?;
     let LoginRequest { email, password } = body.parse()?;
     let outcome = crate::service::password(&state, &email, password, ctx(&req, &state)).await?;
     Ok(LoginResponse::from(outcome))
@@ -79,6 +79,7 @@ async fn password_step(
 )]
 #[post("/sessions/mfa")]
 pub async fn complete_mfa(
+    _limited: RateLimited,
     req: HttpRequest,
     state: State,
     body: Body<MfaLoginRequest>,
@@ -98,7 +99,6 @@ async fn second_step(
     state: State,
     body: Body<MfaLoginRequest>,
 ) -> ApiResult<AuthenticatedResponse> {
-    rate_limit(&req, &state)?;
     let body = body.parse()?;
     let ctx = ctx(&req, &state);
     let st = state.clone();
@@ -136,11 +136,11 @@ async fn second_step(
 )]
 #[post("/sessions/refresh")]
 pub async fn refresh_session(
+    _limited: RateLimited,
     req: HttpRequest,
     state: State,
     body: Body<RefreshRequest>,
 ) -> ApiResult<NoStore<AuthenticatedResponse>> {
-    rate_limit(&req, &state)?;
     let token = body.parse()?.refresh_token;
     let ctx = ctx(&req, &state);
     let st = state.clone();

@@ -11,8 +11,9 @@ use utoipa::ToSchema;
 
 use super::body::Body;
 use super::dto::*;
+use super::extract::RateLimited;
 use super::problems::BodyProblems;
-use super::{ctx, rate_limit, NoStore, State};
+use super::{ctx, NoStore, State};
 use crate::domain::sso::{self, ReturnTo};
 use crate::error::{ApiResult, Problem};
 
@@ -43,11 +44,10 @@ pub struct SignInProvidersQuery {
 )]
 #[get("/sso/providers")]
 pub async fn list_sign_in_providers(
-    req: HttpRequest,
+    _limited: RateLimited,
     state: State,
     query: web::Query<SignInProvidersQuery>,
 ) -> ApiResult<web::Json<Page<SignInProviderResponse>>> {
-    rate_limit(&req, &state)?;
     let account_id = query.into_inner().account_id;
     let providers = state
         .db(move |conn| sso::sign_in_options(conn, &account_id))
@@ -106,12 +106,12 @@ pub struct AuthorizeQuery {
 )]
 #[get("/sso/{provider_id}/authorize")]
 pub async fn authorize(
+    _limited: RateLimited,
     req: HttpRequest,
     state: State,
     provider_id: web::Path<String>,
     query: web::Query<AuthorizeQuery>,
 ) -> ApiResult<HttpResponse> {
-    rate_limit(&req, &state)?;
     let query = query.into_inner();
     let ctx = ctx(&req, &state);
     let url =
@@ -179,11 +179,11 @@ fn back_to(to: &ReturnTo, key: &str, value: &str) -> HttpResponse {
 )]
 #[get("/sso/callback")]
 pub async fn callback(
+    _limited: RateLimited,
     req: HttpRequest,
     state: State,
     query: web::Query<CallbackQuery>,
 ) -> ApiResult<HttpResponse> {
-    rate_limit(&req, &state)?;
     let CallbackQuery {
         code,
         state: flow_state,
@@ -225,11 +225,11 @@ pub async fn callback(
 )]
 #[post("/sessions/sso")]
 pub async fn create_sso_session(
+    _limited: RateLimited,
     req: HttpRequest,
     state: State,
     body: Body<SsoLoginRequest>,
 ) -> ApiResult<NoStore<SsoLoginResponse>> {
-    rate_limit(&req, &state)?;
     let SsoLoginRequest {
         login_code,
         code_verifier,
@@ -266,11 +266,11 @@ pub async fn create_sso_session(
 )]
 #[post("/sessions/sso/link")]
 pub async fn link_sso_identity(
+    _limited: RateLimited,
     req: HttpRequest,
     state: State,
     body: Body<SsoLinkRequest>,
 ) -> ApiResult<NoStore<LoginResponse>> {
-    rate_limit(&req, &state)?;
     let SsoLinkRequest {
         link_token,
         password,
