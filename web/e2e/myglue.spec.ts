@@ -47,14 +47,32 @@ test.describe.serial("MyGlue accounts, users and the audit log", () => {
       await dialog.getByRole("button", { name: "Save" }).click();
       await expect(page.getByTestId("subaccount-row").filter({ hasText: name })).toBeVisible();
     }
-    await page.getByRole("button", { name: "Edit Initech" }).click();
+    // The seed: "Click the Action button and select Edit on the organization".
+    const action = page.getByTestId("subaccount-row").filter({ hasText: "Initech" }).getByRole("button", { name: "Action for Initech" });
+    await expect(action).toHaveText("Action ▾");
+    await expect(action).toHaveAttribute("aria-haspopup", "menu");
+    await expect(action).toHaveAttribute("aria-expanded", "false");
+    await action.click();
+    await expect(action).toHaveAttribute("aria-expanded", "true");
+    const menu = page.getByRole("menu", { name: "Action for Initech" });
+    await expect(menu.getByRole("menuitem")).toHaveText(["Edit", "Delete"]);
+    await expect(menu.getByRole("menuitem", { name: "Edit" })).toBeFocused();
+    await shot(page, "21a-myglue-action-menu");
+    // Escape closes it and gives focus back to the button.
+    await page.keyboard.press("Escape");
+    await expect(menu).toBeHidden();
+    await expect(action).toBeFocused();
+    await action.click();
+    await menu.getByRole("menuitem", { name: "Edit" }).click();
+    await expect(menu).toBeHidden();
     const edit = page.getByRole("dialog", { name: "Edit MyGlue Account" });
     await expect(edit.getByLabel("Require MFA for access to this MyGlue account")).not.toBeChecked();
     await edit.getByLabel("Name").fill("Initech Corp");
     await shot(page, "21-edit-myglue-account");
     await edit.getByRole("button", { name: "Save" }).click();
     await expect(page.getByTestId("subaccount-row").filter({ hasText: "Initech Corp" })).toContainText("No");
-    await page.getByRole("button", { name: "Delete Temporary" }).click();
+    await page.getByRole("button", { name: "Action for Temporary" }).click();
+    await page.getByRole("menu", { name: "Action for Temporary" }).getByRole("menuitem", { name: "Delete" }).click();
     await page.getByRole("dialog", { name: "Delete MyGlue account" }).getByRole("button", { name: "Delete" }).click();
     await expect(page.getByTestId("subaccount-row")).toHaveCount(2);
     await expect(page.getByTestId("subaccount-row").filter({ hasText: "Globex" })).toContainText("Yes");
@@ -141,13 +159,13 @@ test.describe.serial("MyGlue accounts, users and the audit log", () => {
     await signOut(page);
   });
 
-  test("wrong passwords lock sign-in, with the time to wait", async () => {
+  test("wrong passwords lock sign-in, with the time to try again", async () => {
     for (let i = 0; i < 5; i++) {
       await signInWithPassword(page, al.email, `not the password ${i}`);
       await expect(page.getByRole("alert")).toContainText("The email or password is not correct.");
     }
     await signInWithPassword(page, al.email);
-    await expect(page.getByRole("alert")).toContainText(/Too many attempts\. Try again in \d+:\d\d\./);
+    await expect(page.getByRole("alert")).toHaveText(/^Too many wrong passwords\. Try again after \d\d:\d\d( tomorrow)?\.$/);
     await shot(page, "26-sign-in-locked");
   });
 

@@ -34,6 +34,15 @@ export class AuthenticatorApp {
     this.lastStep = step;
     return this.totp.generate({ timestamp: step * 30_000 + 1000 });
   }
+  /** A 6-digit code that is surely wrong: none of the codes of the steps around now. */
+  wrongCode(): string {
+    const now = Math.floor(Date.now() / 30_000);
+    const near = new Set([-2, -1, 0, 1, 2].map((d) => this.totp.generate({ timestamp: (now + d) * 30_000 + 1000 })));
+    for (let i = 0; ; i++) {
+      const code = String((123456 + i * 111111) % 1_000_000).padStart(6, "0");
+      if (!near.has(code)) return code;
+    }
+  }
 }
 
 export async function signInWithPassword(page: Page, email: string, password = PASSWORD): Promise<void> {
@@ -114,4 +123,11 @@ export async function apiEnableMfa(token: string): Promise<AuthenticatorApp> {
   const app = new AuthenticatorApp(secret);
   await api("/api/v1/me/mfa/totp/verify", { body: { code: await app.code() }, token });
   return app;
+}
+
+/** One call to the API that is expected to fail: its status, `Retry-After` and problem body (never throws on a status). */
+export async function apiAttempt(path: string, body: unknown): Promise<{ status: number; retryAfter: string | null; problem: Record<string, unknown> }> {
+  const res = await fetch(`${API_URL}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  const text = await res.text();
+  return { status: res.status, retryAfter: res.headers.get("retry-after"), problem: text ? JSON.parse(text) as Record<string, unknown> : {} };
 }

@@ -1,12 +1,57 @@
 import { LatchkeyError } from "@latchkey/client";
 
-/** Seconds as "m:ss" or "h:mm:ss". */
-export function formatWait(seconds: number): string {
-  const s = Math.max(0, Math.ceil(seconds));
-  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
-  const pad = (n: number) => String(n).padStart(2, "0");
-  return h > 0 ? `${h}:${pad(m)}:${pad(r)}` : `${m}:${pad(r)}`;
+/**
+ * What a lockout (429 `too_many_attempts`) stops: second-factor codes or
+ * passwords. Left out where a 429 may be either (or a rate limit).
+ */
+export type LockKind = "code" | "password";
+
+/**
+ * When a lock of `retryAfter` seconds, answered at `now`, ends: rounded up
+ * to the whole minute, so "after 14:32" is never too early.
+ */
+export function lockEnd(retryAfter: number, now: number = Date.now()): Date {
+  const end = now + Math.max(0, retryAfter) * 1000;
+  return new Date(Math.ceil(end / 60_000) * 60_000);
 }
+
+/**
+ * A local time as "HH:MM" (24-hour, the browser's time zone), with
+ * "tomorrow" or the date when it is not today: a time of day to come back,
+ * not a countdown.
+ */
+export function formatClock(at: Date, now: Date = new Date()): string {
+  const pad = (n: number) => String(n).padStart(2, "0");
+  const time = `${pad(at.getHours())}:${pad(at.getMinutes())}`;
+  const day = (d: Date) => new Date(d.getFullYear(), d.getMonth(), d.getDate()).getTime();
+  const days = Math.round((day(at) - day(now)) / 86_400_000);
+  if (days <= 0) return time;
+  if (days === 1) return `${time} tomorrow`;
+  return `${time} on ${at.toLocaleDateString(undefined, { weekday: "short", day: "numeric", month: "short" })}`;
+}
+
+/** The sentence for a lock: what happened, and the local time to try again. */
+export function lockoutText(kind: LockKind | undefined, end: Date | null, now: Date = new Date()): string {
+  const what = kind === "code" ? "Too many wrong codes." : kind === "password" ? "Too many wrong passwords." : "Too many attempts.";
+  return end ? `${what} Try again after ${formatClock(end, now)}.` : `${what} Wait a while and try again.`;
+}
+
+/**
+ * Normalizes what was typed in an MFA Code field: a 6-digit code typed with
+ * spaces or dashes ("123 456", "123-456") is sent as its digits; anything
+ * else (a recovery token) as typed, trimmed (the server ignores its case,
+ * spaces and dashes).
+ */
+export function compactCode(input: string): string {
+  const digits = input.replace(/[\s-]/g, "");
+  return /^\d{6}$/.test(digits) ? digits : input.trim();
+}
+
+/** The seeds' hints for a code that did not work (the Enable MFA dialog gives the same). */
+export const PHONE_TIME_HINT =
+  "Make sure your phone's time is set automatically: if it is set by hand, the authenticator application and Latchkey get out of step and its codes are refused.";
+export const RECOVERY_TOKEN_HINT =
+  "Without your phone, type your one-time recovery token in the MFA Code field instead. A recovery token works once.";
 
 /** What to tell a person about an error, in words they can act on. */
 export function describeError(e: unknown): string {
@@ -25,9 +70,7 @@ export function describeError(e: unknown): string {
     case "challenge_expired":
       return "This sign-in has expired or had too many wrong codes. Sign in again.";
     case "too_many_attempts":
-      return e.retryAfter !== null
-        ? `Too many attempts. Try again in ${formatWait(e.retryAfter)}.`
-        : "Too many attempts. Wait a while and try again.";
+      return lockoutText(undefined, e.retryAfter !== null ? lockEnd(e.retryAfter) : null);
     case "reauthentication_required":
       return "Your password is not correct.";
     case "mfa_enforced":

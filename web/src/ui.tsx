@@ -1,6 +1,6 @@
-import { useCallback, useEffect, useId, useRef, useState, type ReactNode, type InputHTMLAttributes, type SelectHTMLAttributes } from "react";
+import { useCallback, useEffect, useId, useMemo, useRef, useState, type KeyboardEvent, type ReactNode, type InputHTMLAttributes, type SelectHTMLAttributes } from "react";
 import { LatchkeyError } from "@latchkey/client";
-import { describeError, formatWait } from "./errors";
+import { describeError, lockEnd, lockoutText, type LockKind } from "./errors";
 
 /** Loads data; `reload()` fetches again. */
 export function useAsync<T>(load: () => Promise<T>, deps: unknown[]) {
@@ -20,22 +20,33 @@ export function useAsync<T>(load: () => Promise<T>, deps: unknown[]) {
   return { ...state, reload };
 }
 
-/** An error as an alert; a lockout counts down. */
-export function ErrorMessage({ error }: { error: unknown }) {
+/**
+ * An error as an alert. A lockout (429) says what is locked (`lock`) and the
+ * local time it ends, once, when it starts: a time of day, not a countdown
+ * (which would read like a clock and be announced every second); when that
+ * time has come, it says so. `hints` follow the message, inside the alert.
+ */
+export function ErrorMessage({ error, lock, hints }: { error: unknown; lock?: LockKind; hints?: string[] }) {
   const retry = error instanceof LatchkeyError && error.code === "too_many_attempts" ? error.retryAfter : null;
-  const [left, setLeft] = useState(retry);
+  const locked = error instanceof LatchkeyError && error.code === "too_many_attempts";
+  // Fixed when the answer arrives (a new error object is a new answer).
+  // eslint-disable-next-line react-hooks/exhaustive-deps
+  const end = useMemo(() => (retry !== null ? lockEnd(retry) : null), [error, retry]);
+  const [over, setOver] = useState(false);
   useEffect(() => {
-    setLeft(retry);
-    if (retry === null) return;
-    const started = Date.now();
-    const t = setInterval(() => setLeft(Math.max(0, retry - (Date.now() - started) / 1000)), 1000);
-    return () => clearInterval(t);
-  }, [error, retry]);
+    setOver(false);
+    if (!end) return;
+    const t = setTimeout(() => setOver(true), Math.max(0, end.getTime() - Date.now()));
+    return () => clearTimeout(t);
+  }, [end]);
   if (!error) return null;
-  const text = retry !== null && left !== null
-    ? left > 0 ? `Too many attempts. Try again in ${formatWait(left)}.` : "You can try again now."
-    : describeError(error);
-  return <div role="alert" className="error">{text}</div>;
+  const text = locked ? (over ? "You can try again now." : lockoutText(lock, end)) : describeError(error);
+  return (
+    <div role="alert" className="error">
+      {text}
+      {hints && hints.length > 0 && <ul className="error-hints">{hints.map((h) => <li key={h}>{h}</li>)}</ul>}
+    </div>
+  );
 }
 
 export function Loading({ what = "Loading" }: { what?: string }) {
@@ -59,6 +70,18 @@ export function Field({ label, error, hint, field, ...input }: InputHTMLAttribut
       {(msg || hint) && <small id={`${id}-d`} className={msg ? "field-error" : "hint"}>{msg ?? hint}</small>}
     </div>
   );
+}
+
+/**
+ * Props for an input whose browser validation message (the generic "Please
+ * fill out this field." or "Please match the requested format.") should say
+ * what the field accepts instead.
+ */
+export function validationMessage(message: string): Pick<InputHTMLAttributes<HTMLInputElement>, "onInvalid" | "onInput"> {
+  return {
+    onInvalid: (e) => e.currentTarget.setCustomValidity(message),
+    onInput: (e) => e.currentTarget.setCustomValidity(""),
+  };
 }
 
 /** A labelled select; shows the 422 message of its field (e.g. a role the user may not hold). */
@@ -95,6 +118,63 @@ export function Dialog({ title, onClose, children }: { title: string; onClose: (
         </div>
         {children}
       </div>
+    </div>
+  );
+}
+
+export type MenuItem = { label: string; onSelect: () => void; danger?: boolean };
+
+/**
+ * A row's "Action ▾" menu button (as in IT Glue: Action → Edit). `label`
+ * names the button for assistive technology ("Action for Globex": the
+ * visible word first). The menu takes focus on open; arrows, Home and End
+ * move in it; Escape closes it and returns focus to the button; choosing an
+ * item closes it with focus on the button, so a dialog the item opens gives
+ * focus back there.
+ */
+export function ActionMenu({ label, items }: { label: string; items: MenuItem[] }) {
+  const [open, setOpen] = useState(false);
+  const ref = useRef<HTMLDivElement>(null);
+  const button = useRef<HTMLButtonElement>(null);
+  const menuId = useId();
+  useEffect(() => {
+    if (!open) return;
+    ref.current?.querySelector<HTMLElement>('[role="menuitem"]')?.focus();
+    const close = (e: MouseEvent) => { if (!ref.current?.contains(e.target as Node)) setOpen(false); };
+    document.addEventListener("click", close);
+    return () => document.removeEventListener("click", close);
+  }, [open]);
+  function onKeyDown(e: KeyboardEvent<HTMLDivElement>) {
+    const entries = Array.from(ref.current?.querySelectorAll<HTMLElement>('[role="menuitem"]') ?? []);
+    const at = entries.indexOf(document.activeElement as HTMLElement);
+    const focus = (i: number) => entries[(i + entries.length) % entries.length]?.focus();
+    if (!open) {
+      if (e.key === "ArrowDown" && e.target === button.current) { e.preventDefault(); setOpen(true); }
+      return;
+    }
+    if (e.key === "Escape") { e.preventDefault(); e.stopPropagation(); setOpen(false); button.current?.focus(); }
+    else if (e.key === "ArrowDown") { e.preventDefault(); focus(at + 1); }
+    else if (e.key === "ArrowUp") { e.preventDefault(); focus(at < 0 ? -1 : at - 1); }
+    else if (e.key === "Home") { e.preventDefault(); focus(0); }
+    else if (e.key === "End") { e.preventDefault(); focus(-1); }
+    else if (e.key === "Tab") setOpen(false);
+  }
+  return (
+    <div className="row-menu" ref={ref} onKeyDown={onKeyDown}>
+      <button ref={button} type="button" aria-label={label} aria-haspopup="menu" aria-expanded={open}
+        aria-controls={open ? menuId : undefined} onClick={() => setOpen((o) => !o)}>
+        Action <span aria-hidden="true">▾</span>
+      </button>
+      {open && (
+        <div role="menu" id={menuId} aria-label={label} className="menu">
+          {items.map((item) => (
+            <button key={item.label} role="menuitem" type="button" tabIndex={-1} className={item.danger ? "danger" : undefined}
+              onClick={() => { setOpen(false); button.current?.focus(); item.onSelect(); }}>
+              {item.label}
+            </button>
+          ))}
+        </div>
+      )}
     </div>
   );
 }

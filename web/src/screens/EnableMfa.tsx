@@ -1,7 +1,11 @@
 import { useEffect, useState, type FormEvent } from "react";
 import type { Enrollment } from "@latchkey/client";
 import { client } from "../api";
-import { CopyButton, Dialog, ErrorMessage, Field, Loading } from "../ui";
+import { CopyButton, Dialog, ErrorMessage, Field, Loading, validationMessage } from "../ui";
+import { PHONE_TIME_HINT, compactCode } from "../errors";
+
+/** What the Verify MFA Code field accepts (its hint and its browser validation message). */
+const VERIFY_ACCEPTS = "Enter the 6-digit code from your authenticator application.";
 
 /** The recovery token, shown once, with copy. */
 export function RecoveryToken({ token }: { token: string }) {
@@ -56,7 +60,7 @@ export function EnableMfaDialog({ needsPassword = false, forced = false, onClose
     e.preventDefault();
     setBusy(true); setError(null);
     try {
-      const res = await client.verifyEnrollment(code.replace(/\s/g, ""));
+      const res = await client.verifyEnrollment(compactCode(code));
       setRecoveryToken(res.recoveryToken);
       onEnabled?.();
     } catch (err) {
@@ -109,12 +113,13 @@ export function EnableMfaDialog({ needsPassword = false, forced = false, onClose
               )}
             </li>
             <li>
-              <Field label="Verify MFA Code" name="code" inputMode="numeric" autoComplete="one-time-code" pattern="[0-9 ]{6,7}"
-                maxLength={7} required value={code} onChange={(e) => setCode(e.target.value)}
-                hint="Enter the 6-digit code from your authenticator application." />
+              {/* No pattern: "123 456" and "123-456" are fine too, and the browser's "match the requested format" says nothing useful. */}
+              <Field label="Verify MFA Code" name="code" inputMode="numeric" autoComplete="one-time-code"
+                required value={code} onChange={(e) => setCode(e.target.value)} {...validationMessage(VERIFY_ACCEPTS)}
+                hint={<>{VERIFY_ACCEPTS} {PHONE_TIME_HINT}</>} />
             </li>
           </ol>
-          <ErrorMessage error={error} />
+          <ErrorMessage error={error} lock="code" />
           <div className="actions">
             <button type="button" onClick={onClose}>Cancel</button>
             <button className="primary" disabled={busy}>Enable</button>

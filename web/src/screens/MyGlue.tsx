@@ -1,11 +1,16 @@
 import { useState, type FormEvent } from "react";
 import { unwrap, type Schemas } from "@latchkey/client";
 import { client } from "../api";
-import { Dialog, Empty, ErrorMessage, Field, Loading, Pager, useAsync, when } from "../ui";
+import { ActionMenu, Dialog, Empty, ErrorMessage, Field, Loading, Pager, useAsync, when } from "../ui";
 
 type Sub = Schemas["SubAccountResponse"];
 
-/** Account → MyGlue: the sub-accounts (client organizations) and their MFA policy. */
+/**
+ * Account → MyGlue: the sub-accounts (client organizations) and their MFA
+ * policy. Each row's Action ▾ offers Edit (the seed: "Click the Action
+ * button and select Edit on the organization you want to enforce MFA for")
+ * and Delete.
+ */
 export function MyGlue() {
   const [page, setPage] = useState(1);
   const list = useAsync(() => unwrap(client.api.GET("/api/v1/sub-accounts", { params: { query: { page, per_page: 20 } } })), [page]);
@@ -36,7 +41,7 @@ export function MyGlue() {
         <Empty>No MyGlue accounts yet. Create one for each client organization that needs its own portal.</Empty>
       ) : (
         <>
-          <table>
+          <table className="has-menus">
             <thead><tr><th>Name</th><th>Users</th><th>Require MFA</th><th>Created</th><th><span className="sr-only">Actions</span></th></tr></thead>
             <tbody>
               {list.data.items.map((s) => (
@@ -45,9 +50,11 @@ export function MyGlue() {
                   <td>{s.user_count}</td>
                   <td>{s.require_mfa ? "Yes" : "No"}</td>
                   <td>{when(s.created_at)}</td>
-                  <td className="row-actions">
-                    <button type="button" onClick={() => setEditing(s)} aria-label={`Edit ${s.name}`}>Edit</button>
-                    <button type="button" className="danger" onClick={() => setDeleting(s)} aria-label={`Delete ${s.name}`}>Delete</button>
+                  <td>
+                    <ActionMenu label={`Action for ${s.name}`} items={[
+                      { label: "Edit", onSelect: () => setEditing(s) },
+                      { label: "Delete", onSelect: () => setDeleting(s), danger: true },
+                    ]} />
                   </td>
                 </tr>
               ))}

@@ -2,7 +2,8 @@ import { useState, type FormEvent } from "react";
 import { unwrap, type Me } from "@latchkey/client";
 import { client } from "../api";
 import { useAuth } from "../auth";
-import { Dialog, Empty, ErrorMessage, Field, Loading, PadlockIcon, useAsync, when } from "../ui";
+import { Dialog, Empty, ErrorMessage, Field, Loading, PadlockIcon, useAsync, validationMessage, when } from "../ui";
+import { compactCode } from "../errors";
 import { EnableMfaDialog, RecoveryToken } from "./EnableMfa";
 import { permissionText } from "../permissions";
 import { roleLabel, useCustomRoles } from "../roles";
@@ -47,6 +48,9 @@ function MfaSettings({ me, reload }: { me: Me; reload: () => void }) {
   const auth = useAuth();
   const aal2 = auth.status === "authenticated" && auth.claims.aal === "aal2";
   const [dialog, setDialog] = useState<null | "enable" | "reenroll" | "recovery" | "disable">(null);
+  // What the last change did, said once it is done (e.g. after Disable MFA).
+  const [done, setDone] = useState<string | null>(null);
+  const open = (d: NonNullable<typeof dialog>) => { setDone(null); setDialog(d); };
   const subAccount = useAsync(async () => {
     if (me.mfa.required_by !== "sub_account" || !me.sub_account_id) return undefined;
     // Client users may not read sub-accounts; then the reason stays generic.
@@ -63,6 +67,7 @@ function MfaSettings({ me, reload }: { me: Me; reload: () => void }) {
   return (
     <section className="card" aria-labelledby="mfa-h">
       <h2 id="mfa-h">MFA Settings</h2>
+      <p role="status" className="ok" data-testid="mfa-done">{done}</p>
       {mfa.enabled ? (
         <>
           <p data-testid="mfa-status"><PadlockIcon open={false} /> MFA is enabled{mfa.enabled_at ? ` since ${when(mfa.enabled_at)}` : ""}.</p>
@@ -78,14 +83,14 @@ function MfaSettings({ me, reload }: { me: Me; reload: () => void }) {
               : "none unused — generate a new one so you can still sign in without your phone."}
           </p>
           <p>
-            <button type="button" className="link" onClick={() => setDialog("recovery")}>
+            <button type="button" className="link" onClick={() => open("recovery")}>
               Click here to generate a new one-time MFA recovery token
             </button>
           </p>
           <div className="actions left">
-            <button type="button" onClick={() => setDialog("reenroll")}>Set up a new device</button>
+            <button type="button" onClick={() => open("reenroll")}>Set up a new device</button>
             <button type="button" disabled={!mfa.can_disable} aria-describedby={reason ? "disable-reason" : undefined}
-              onClick={() => setDialog("disable")}>Disable MFA</button>
+              onClick={() => open("disable")}>Disable MFA</button>
           </div>
           {reason && <p id="disable-reason" className="hint" data-testid="disable-reason">{reason}</p>}
         </>
@@ -97,14 +102,16 @@ function MfaSettings({ me, reload }: { me: Me; reload: () => void }) {
             With MFA you sign in with your password plus a code from an authenticator application on your phone
             (Google Authenticator, Microsoft Authenticator, Authy, …).
           </p>
-          <div className="actions left"><button type="button" className="primary" onClick={() => setDialog("enable")}>Enable MFA</button></div>
+          <div className="actions left"><button type="button" className="primary" onClick={() => open("enable")}>Enable MFA</button></div>
         </>
       )}
       {(dialog === "enable" || dialog === "reenroll") && (
         <EnableMfaDialog needsPassword={dialog === "reenroll"} onClose={close} />
       )}
       {dialog === "recovery" && <NewRecoveryTokenDialog onClose={close} />}
-      {dialog === "disable" && <DisableMfaDialog onClose={close} />}
+      {dialog === "disable" && (
+        <DisableMfaDialog onClose={close} onDisabled={() => { setDone("MFA is now disabled for your account."); close(); }} />
+      )}
     </section>
   );
 }
@@ -150,7 +157,7 @@ function NewRecoveryTokenDialog({ onClose }: { onClose: () => void }) {
   );
 }
 
-function DisableMfaDialog({ onClose }: { onClose: () => void }) {
+function DisableMfaDialog({ onClose, onDisabled }: { onClose: () => void; onDisabled: () => void }) {
   const [password, setPassword] = useState("");
   const [code, setCode] = useState("");
   const [error, setError] = useState<unknown>(null);
@@ -159,8 +166,8 @@ function DisableMfaDialog({ onClose }: { onClose: () => void }) {
     e.preventDefault();
     setBusy(true); setError(null);
     try {
-      await unwrap(client.api.DELETE("/api/v1/me/mfa", { body: { password, code: code.trim() } }));
-      onClose();
+      await unwrap(client.api.DELETE("/api/v1/me/mfa", { body: { password, code: compactCode(code) } }));
+      onDisabled();
     } catch (err) {
       setError(err);
     } finally {
@@ -174,7 +181,8 @@ function DisableMfaDialog({ onClose }: { onClose: () => void }) {
         <Field label="Password" type="password" autoComplete="current-password" required value={password}
           onChange={(e) => setPassword(e.target.value)} error={error} field="password" />
         <Field label="MFA Code" autoComplete="one-time-code" required value={code} onChange={(e) => setCode(e.target.value)}
-          hint="A code from your authenticator application, or your recovery token." error={error} field="code" />
+          hint="A code from your authenticator application, or your recovery token." error={error} field="code"
+          {...validationMessage("Enter the 6-digit code from your authenticator application, or your recovery token.")} />
         <ErrorMessage error={error} />
         <div className="actions">
           <button type="button" onClick={onClose}>Cancel</button>

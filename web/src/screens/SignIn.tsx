@@ -4,7 +4,8 @@ import { client } from "../api";
 import { useAuth } from "../auth";
 import { Link, useLocation } from "../router";
 import { callbackUrl, forgetAccount, rememberAccount } from "../sso";
-import { ErrorMessage, Field, useAsync } from "../ui";
+import { ErrorMessage, Field, useAsync, validationMessage } from "../ui";
+import { PHONE_TIME_HINT, RECOVERY_TOKEN_HINT, compactCode } from "../errors";
 import { EnableMfaDialog } from "./EnableMfa";
 
 /**
@@ -13,6 +14,11 @@ import { EnableMfaDialog } from "./EnableMfa";
  * `setHold` keeps this screen up until its recovery token has been seen.
  * A first single sign-on that reached a user with a password asks for that
  * password once, to link the provider's account to them.
+ *
+ * The MFA Code step names the email signing in (the client's `mfa_required`
+ * state has none: it is the one typed on the password step, kept here); a
+ * wrong code comes with the seeds' hints (the phone's time, the recovery
+ * token); a lock says until when, as a local time.
  */
 export function SignIn({ setHold }: { setHold: (hold: boolean) => void }) {
   const auth = useAuth();
@@ -22,10 +28,17 @@ export function SignIn({ setHold }: { setHold: (hold: boolean) => void }) {
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
   const [notice, setNotice] = useState<string | null>(null);
+  // The email of the sign-in under way (shown on the MFA Code step).
+  const [signingInAs, setSigningInAs] = useState<string | null>(null);
+  // Whether the challenge of the last wrong code offered the recovery token
+  // (after the last attempt the state, and its methods, are gone).
+  const [recoveryOffered, setRecoveryOffered] = useState(false);
 
   async function submitPassword(e: FormEvent) {
     e.preventDefault();
     setBusy(true); setError(null); setNotice(null);
+    // Before the call: its answer may show the MFA Code step at once.
+    setSigningInAs(email.trim());
     try {
       const s = await client.signIn(email.trim(), password);
       if (s.status === "mfa_enrollment_required") setHold(true);
@@ -40,6 +53,7 @@ export function SignIn({ setHold }: { setHold: (hold: boolean) => void }) {
   async function submitLink(e: FormEvent) {
     e.preventDefault();
     setBusy(true); setError(null);
+    setSigningInAs(auth.status === "link_required" ? auth.email : null);
     try {
       const s = await client.linkIdentity(password);
       if (s.status === "mfa_enrollment_required") setHold(true);
@@ -55,8 +69,9 @@ export function SignIn({ setHold }: { setHold: (hold: boolean) => void }) {
   async function submitCode(e: FormEvent) {
     e.preventDefault();
     setBusy(true); setError(null);
+    setRecoveryOffered(auth.status === "mfa_required" && auth.methods.includes("recovery_token"));
     try {
-      const r = await client.submitMfaCode(code.trim());
+      const r = await client.submitMfaCode(compactCode(code));
       if (r.recoveryTokenUsed) sessionStorage.setItem("latchkey.recoveryUsed", "1");
     } catch (err) {
       setError(err);
@@ -66,6 +81,11 @@ export function SignIn({ setHold }: { setHold: (hold: boolean) => void }) {
       setBusy(false);
     }
   }
+
+  // A wrong code: what to check, as the Enable MFA dialog and the seeds say.
+  const codeHints = error instanceof LatchkeyError && error.code === "mfa_code_invalid"
+    ? [PHONE_TIME_HINT, ...(recoveryOffered ? [RECOVERY_TOKEN_HINT] : [])]
+    : undefined;
 
   if (auth.status === "mfa_enrollment_required" || (auth.status === "authenticated")) {
     return (
@@ -89,7 +109,7 @@ export function SignIn({ setHold }: { setHold: (hold: boolean) => void }) {
           <input type="email" name="email" autoComplete="username" value={auth.email} readOnly hidden />
           <Field label="Password" type="password" name="password" autoComplete="current-password" autoFocus required value={password}
             onChange={(e) => setPassword(e.target.value)} />
-          <ErrorMessage error={error} />
+          <ErrorMessage error={error} lock="password" />
           <div className="actions">
             <button type="button" onClick={() => { client.cancelSignIn(); setError(null); setPassword(""); }}>Back</button>
             <button className="primary" disabled={busy}>Link and sign in</button>
@@ -101,16 +121,21 @@ export function SignIn({ setHold }: { setHold: (hold: boolean) => void }) {
 
   if (auth.status === "mfa_required") {
     const recovery = auth.methods.includes("recovery_token");
+    const accepts = recovery
+      ? "Enter the 6-digit code from your authenticator application, or your one-time recovery token if you do not have your phone."
+      : "Enter the 6-digit code from your authenticator application.";
     return (
       <main className="auth-page">
         <h1>Sign in</h1>
-        <form onSubmit={submitCode} className="card" aria-describedby="mfa-help">
-          <p id="mfa-help">
-            Enter the MFA code from your authenticator application{recovery ? ", or your one-time recovery token if you do not have your phone" : ""}.
-          </p>
+        <form onSubmit={submitCode} className="card" aria-describedby={signingInAs ? "signing-in-as" : undefined}>
+          {signingInAs && (
+            <p id="signing-in-as" data-testid="signing-in-as">Signing in as <strong>{signingInAs}</strong></p>
+          )}
+          {/* No pattern: codes with spaces or dashes and recovery tokens are all fine; the server decides. */}
           <Field label="MFA Code" name="mfa_code" autoComplete="one-time-code" autoFocus required autoCapitalize="characters"
-            spellCheck={false} value={code} onChange={(e) => setCode(e.target.value)} />
-          <ErrorMessage error={error} />
+            spellCheck={false} value={code} onChange={(e) => setCode(e.target.value)} hint={accepts}
+            {...validationMessage(accepts)} />
+          <ErrorMessage error={error} lock="code" hints={codeHints} />
           <div className="actions">
             <button type="button" onClick={() => { client.cancelSignIn(); setError(null); }}>Back</button>
             <button className="primary" disabled={busy}>Verify</button>
@@ -132,7 +157,7 @@ export function SignIn({ setHold }: { setHold: (hold: boolean) => void }) {
           onChange={(e) => setEmail(e.target.value)} />
         <Field label="Password" type="password" name="password" autoComplete="current-password" required value={password}
           onChange={(e) => setPassword(e.target.value)} />
-        <ErrorMessage error={error} />
+        <ErrorMessage error={error} lock="password" hints={codeHints} />
         <div className="actions">
           <button className="primary" disabled={busy}>{busy ? "Signing in…" : "Sign in"}</button>
         </div>
