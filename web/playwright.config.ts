@@ -1,6 +1,6 @@
 import { defineConfig } from "@playwright/test";
 
-/** The web app (vite preview of a build made with VITE_LATCHKEY_URL = the API). */
+/** The web app: in CI, served by `latchkey serve` beside the API (one origin); by hand, vite preview. */
 const WEB_URL = process.env.WEB_URL ?? "http://127.0.0.1:4173";
 
 export default defineConfig({
