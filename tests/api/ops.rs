@@ -556,3 +556,17 @@ async fn the_web_app_is_served_on_the_servers_origin() {
         .await
         .problem(404, "not_found");
 }
+
+/// The invariants `TestApp` checks when dropped do fail a test that leaves
+/// them broken (here, by hand: every administrator disabled).
+#[actix_web::test]
+async fn a_test_that_breaks_a_database_invariant_fails() {
+    let app = TestApp::new().await;
+    app.signup_and_login("ann@example.com").await;
+    app.sql("UPDATE users SET disabled = TRUE");
+    let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(app)));
+    assert!(
+        dropped.is_err(),
+        "an account without a keeper must fail the test"
+    );
+}

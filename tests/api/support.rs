@@ -479,14 +479,70 @@ pub async fn to_resp<B: actix_web::body::MessageBody>(
     }
 }
 
+impl TestApp {
+    /// What must hold of the database after any test, whatever it did
+    /// through the API: checked when the app is dropped (unless the test
+    /// already failed). Returns the broken ones.
+    fn broken_invariants(&self) -> Vec<String> {
+        let mut broken = Vec::new();
+        // A live session listing a second factor of Latchkey's belongs to
+        // a user who has one now (disable and reset drop or end them).
+        let n = self.count(
+            "SELECT COUNT(*) AS n FROM sessions s JOIN users u ON u.id = s.user_id
+             WHERE s.revoked_at IS NULL AND u.mfa_enabled_at IS NULL
+               AND (s.amr LIKE '% otp%' OR s.amr LIKE '% rec%' OR s.amr LIKE '% hwk%')",
+        );
+        if n > 0 {
+            broken.push(format!(
+                "{n} live session(s) list a second factor their user no longer has"
+            ));
+        }
+        // Every account keeps an active user who may manage users and
+        // roles (a built-in administrator or a custom role holding both).
+        let n = self.count(
+            "SELECT COUNT(*) AS n FROM accounts a WHERE NOT EXISTS (
+                SELECT 1 FROM users u LEFT JOIN roles r ON r.id = u.role
+                WHERE u.account_id = a.id AND u.disabled = FALSE
+                  AND (u.role = 'administrator'
+                       OR (r.permissions LIKE '%users.manage%' AND r.permissions LIKE '%roles.manage%')))",
+        );
+        if n > 0 {
+            broken.push(format!(
+                "{n} account(s) without an active user who manages users and roles"
+            ));
+        }
+        // No bearer secret is stored in clear: tokens are kept as hashes.
+        for table in [
+            "sessions",
+            "login_challenges",
+            "recovery_tokens",
+            "refresh_tokens",
+        ] {
+            let dump = self.dump_table(table);
+            for prefix in ["lkr_", "lkm_", "lke_", "lks_", "lkl_"] {
+                if dump.contains(prefix) {
+                    broken.push(format!("{table} holds a {prefix} token in clear"));
+                }
+            }
+        }
+        broken
+    }
+}
+
 impl Drop for TestApp {
     fn drop(&mut self) {
+        let broken = if std::thread::panicking() {
+            Vec::new()
+        } else {
+            self.broken_invariants()
+        };
         if let Some((admin_url, name)) = &self.pg {
             if let Ok(mut admin) = diesel::PgConnection::establish(admin_url) {
                 let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
                     .execute(&mut admin);
             }
         }
+        assert!(broken.is_empty(), "database invariants broken: {broken:?}");
     }
 }
 
