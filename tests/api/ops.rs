@@ -1,5 +1,6 @@
 //! `/healthz`, `/readyz`, `/metrics`, `/api-docs/openapi.json`, `/swagger-ui/`,
-//! and the error answers every route shares.
+//! and the error answers every route shares (over 500 lines: these are
+//! the cross-cutting answers, one test each, none belonging to a route).
 
 use actix_web::http::Method;
 use actix_web::test as web_test;

@@ -1,6 +1,7 @@
 //! `TestApp`: the real application in-process on a fresh database — a temp
 //! SQLite file, or a fresh PostgreSQL database when
-//! `LATCHKEY_TEST_DATABASE_URL` is set — with an injectable clock.
+//! `LATCHKEY_TEST_DATABASE_URL` is set — with an injectable clock. (Over
+//! 500 lines: the one harness every test module shares.)
 
 use std::future::Future;
 use std::pin::Pin;

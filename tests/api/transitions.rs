@@ -1,6 +1,8 @@
 //! Transitions: what a session, token or challenge obtained *before* a change
 //! (a new factor, MFA disabled or reset, a role changed) can still do *after*
-//! it — plus the invariants that must hold when such changes race.
+//! it — plus the invariants that must hold when such changes race. One
+//! file on purpose (over 500 lines): SECURITY.md's transitions table points
+//! here, and reading every before/after side by side is the point.
 
 use serde_json::{json, Value};
 
