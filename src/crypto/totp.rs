@@ -53,6 +53,17 @@ pub fn hotp(secret: &[u8], counter: u64, digits: usize) -> String {
     totp(secret, digits, 1).generate(counter)
 }
 
+/// A code as typed ("123456", "123 456", "123-456") without its spaces and
+/// dashes, when what remains is six digits; `None` otherwise (a recovery
+/// token, or nothing a TOTP code could be).
+pub fn compact_code(input: &str) -> Option<String> {
+    let compact: String = input
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .collect();
+    (compact.len() == DIGITS && compact.bytes().all(|b| b.is_ascii_digit())).then_some(compact)
+}
+
 /// The step among `now_step - 1 ..= now_step + 1` whose code equals `code`,
 /// comparing every candidate in constant time. The greatest matching step
 /// wins, so consuming it also retires the others.
@@ -128,6 +139,16 @@ mod tests {
     use super::*;
 
     const RFC_SECRET: &[u8] = b"12345678901234567890";
+
+    #[test]
+    fn codes_are_taken_with_spaces_and_dashes() {
+        for typed in ["123456", "123 456", "123-456", " 12-34 56 "] {
+            assert_eq!(compact_code(typed).as_deref(), Some("123456"), "{typed:?}");
+        }
+        for other in ["12345", "1234567", "12a456", "ABCD-EFGH-IJKL", ""] {
+            assert_eq!(compact_code(other), None, "{other:?}");
+        }
+    }
 
     #[test]
     fn rfc4226_appendix_d() {

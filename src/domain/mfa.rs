@@ -128,8 +128,7 @@ pub fn check_second_factor(
     input: &str,
     ctx: &Ctx,
 ) -> ApiResult<SecondFactor> {
-    let compact: String = input.chars().filter(|c| !c.is_whitespace()).collect();
-    if compact.len() == totp::DIGITS && compact.bytes().all(|b| b.is_ascii_digit()) {
+    if let Some(compact) = totp::compact_code(input) {
         let Some(credential) = totp_store::find(conn, &user.id, STATUS_ACTIVE)? else {
             return reject(conn, user, ctx, audit::MFA_CHALLENGE_FAILED, "no_totp");
         };
@@ -333,7 +332,7 @@ pub fn verify_enrollment(
             .filter(|p| p.expires_at.is_none_or(|at| at > ctx.now))
             .ok_or(ApiError::NoPendingEnrollment)?;
         let secret = open_secret(config, &pending)?;
-        let compact: String = code.chars().filter(|c| !c.is_whitespace()).collect();
+        let compact = totp::compact_code(code).unwrap_or_default();
         let Some(step) = totp::matching_step(&secret, &compact, now_step(ctx.now)) else {
             reject(
                 conn,

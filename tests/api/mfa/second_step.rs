@@ -269,3 +269,26 @@ async fn concurrent_wrong_codes_cannot_overdraw_one_challenge() {
         .ok(200);
     assert_eq!(failed.body["total"], 5);
 }
+
+/// A code is taken as people type it: with spaces or a dash in the middle
+/// (API.md: case, spaces and dashes ignored).
+#[actix_web::test]
+async fn a_code_typed_with_a_dash_or_spaces_is_accepted() {
+    let app = TestApp::new().await;
+    app.clock.freeze();
+    let s = app.signup_and_login("ann@example.com").await;
+    let (secret, _, _) = app.enroll(&s.token, None).await;
+    for typed in [
+        |c: &str| format!("{}-{}", &c[..3], &c[3..]),
+        |c: &str| format!(" {} {} ", &c[..3], &c[3..]),
+    ] {
+        app.next_step();
+        let r = app.login_raw("ann@example.com", PASSWORD).await.ok(200);
+        let code = typed(&app.code(&secret, 0));
+        let r = app
+            .second_step(r.body["mfa_token"].as_str().unwrap(), &code)
+            .await
+            .ok(200);
+        assert_eq!(r.body["status"], "authenticated", "{code:?}");
+    }
+}
