@@ -38,14 +38,15 @@ pub async fn password(
 ) -> ApiResult<LoginOutcome> {
     // Malformed input is answered like a wrong password: no hint either way.
     let email = crate::domain::validate::normalize_email(email).unwrap_or_default();
-    let c = ctx.clone();
-    let e = email.clone();
-    let attempt = state
-        .db(move |conn| match e.is_empty() {
-            true => Ok(login::Attempt { user: None }),
-            false => login::begin_password_attempt(conn, &e, &c),
-        })
-        .await?;
+    // No email, nothing to count: no unit of database work either.
+    let attempt = if email.is_empty() {
+        login::Attempt { user: None }
+    } else {
+        let (c, e) = (ctx.clone(), email.clone());
+        state
+            .db(move |conn| login::begin_password_attempt(conn, &e, &c))
+            .await?
+    };
     let hash = attempt.user.as_ref().map(|u| u.password_hash.clone());
     let ok = verify(state, password, hash).await? && !email.is_empty();
     let st = state.clone();

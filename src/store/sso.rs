@@ -204,14 +204,6 @@ pub fn find_identity(
         .optional()
 }
 
-/// Whether any provider's subject is linked to `user_id`.
-pub fn user_is_linked(conn: &mut DbConn, user_id: &str) -> QueryResult<bool> {
-    diesel::select(diesel::dsl::exists(
-        sso_identities::table.filter(sso_identities::user_id.eq(user_id)),
-    ))
-    .get_result(conn)
-}
-
 /// Ends every link of a provider (its issuer or client changed); returns
 /// how many.
 pub fn delete_identities_of(conn: &mut DbConn, provider_id: &str) -> QueryResult<usize> {

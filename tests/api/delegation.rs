@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use serde_json::{json, Value};
 
 use crate::idp::MockIdp;
-use crate::sso::{assurance, connect, exchange, now, round};
+use crate::sso::{assurance, connect, edit_provider, exchange, now, round};
 use crate::support::*;
 
 async fn create_role(app: &TestApp, admin: &Session, name: &str, permissions: &[&str]) -> String {
@@ -276,13 +276,7 @@ async fn the_ceiling_is_the_last_configurers_and_binds_existing_links() {
         .ok(200);
     Session::from_body(&r.body);
     // The op renames the provider: its ceiling drops to theirs.
-    app.patch(
-        &format!("/api/v1/identity-providers/{provider}"),
-        &op.token,
-        json!({"name": "Renamed"}),
-    )
-    .await
-    .ok(200);
+    edit_provider(&app, &op.token, &provider, json!({"name": "Renamed"})).await;
     let q = sso_as(
         &app,
         &idp,
@@ -294,13 +288,7 @@ async fn the_ceiling_is_the_last_configurers_and_binds_existing_links() {
     .await;
     assert_eq!(q["error"], "access_denied");
     // The administrator saves it again: the ceiling is theirs again.
-    app.patch(
-        &format!("/api/v1/identity-providers/{provider}"),
-        &admin.token,
-        json!({"name": "Corp IdP"}),
-    )
-    .await
-    .ok(200);
+    edit_provider(&app, &admin.token, &provider, json!({"name": "Corp IdP"})).await;
     let q = sso_as(
         &app,
         &idp,
@@ -365,13 +353,13 @@ async fn a_second_provider_cannot_claim_a_user_another_provider_signs_in() {
     // Ending the corporate provider's links (another client, and back)
     // frees nobody for the taking.
     for client in ["another-client", crate::idp::CLIENT_ID] {
-        app.patch(
-            &format!("/api/v1/identity-providers/{corp_provider}"),
+        edit_provider(
+            &app,
             &op.token,
+            &corp_provider,
             json!({"client_id": client}),
         )
-        .await
-        .ok(200);
+        .await;
     }
     assert_eq!(app.count("SELECT COUNT(*) AS n FROM sso_identities"), 0);
     let q = sso_as(
@@ -420,13 +408,7 @@ async fn what_a_provider_started_does_not_outlive_a_change_of_it() {
     assert_eq!(r.body["status"], "mfa_required");
     // A flow in progress when the provider changes.
     let started = crate::sso::authorize(&app, &provider).await;
-    app.patch(
-        &format!("/api/v1/identity-providers/{provider}"),
-        &admin.token,
-        json!({"name": "Renamed"}),
-    )
-    .await
-    .ok(200);
+    edit_provider(&app, &admin.token, &provider, json!({"name": "Renamed"})).await;
     idp.answer(idp.key.sign(
         "k1",
         &idp.claims(
@@ -454,13 +436,13 @@ async fn what_a_provider_started_does_not_outlive_a_change_of_it() {
     .await;
     let r = exchange(&app, &q["login_code"]).await.ok(200);
     assert_eq!(r.body["status"], "mfa_required");
-    app.patch(
-        &format!("/api/v1/identity-providers/{provider}"),
+    edit_provider(
+        &app,
         &admin.token,
+        &provider,
         json!({"trust_idp_mfa": false}),
     )
-    .await
-    .ok(200);
+    .await;
     app.next_step();
     app.second_step(r.body["mfa_token"].as_str().unwrap(), &app.code(&secret, 0))
         .await
@@ -485,13 +467,13 @@ async fn a_link_token_dies_with_a_change_of_its_provider() {
     .await;
     let r = exchange(&app, &q["login_code"]).await.ok(200);
     assert_eq!(r.body["status"], "link_required");
-    app.patch(
-        &format!("/api/v1/identity-providers/{provider}"),
+    edit_provider(
+        &app,
         &admin.token,
+        &provider,
         json!({"trust_idp_mfa": true}),
     )
-    .await
-    .ok(200);
+    .await;
     app.post(
         "/api/v1/sessions/sso/link",
         None,

@@ -13,7 +13,7 @@ use std::sync::Mutex;
 use actix_web::http::Method;
 use serde_json::{json, Value};
 
-use crate::sso::{location_query, APP_CALLBACK};
+use crate::sso::{edit_provider, location_query, APP_CALLBACK};
 use crate::support::*;
 
 /// Latchkey's callback as `TestApp`'s configuration names it.
@@ -267,13 +267,13 @@ async fn sso_through_a_real_openid_provider_with_mfa_on_top() {
     );
 
     // Trusted for MFA: Bob's ID token says amr mfa, so aal2 at once.
-    app.patch(
-        &format!("/api/v1/identity-providers/{provider}"),
+    edit_provider(
+        &app,
         &admin.token,
+        &provider,
         json!({"trust_idp_mfa": true}),
     )
-    .await
-    .ok(200);
+    .await;
     let r = login_code(&app, &sso(&app, &idp, &provider, "bob@example.com").await).await;
     assert_eq!(r["status"], "authenticated", "{r}");
     let token = claims(r["access_token"].as_str().unwrap());

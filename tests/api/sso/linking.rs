@@ -240,21 +240,21 @@ async fn an_existing_user_proves_their_password_once_to_link() {
     assert_eq!(q["error"], "user_not_found", "{q:?}");
 
     // Another client at the provider is another provider: the link ends.
-    app.patch(
-        &format!("/api/v1/identity-providers/{provider}"),
+    edit_provider(
+        &app,
         &admin.token,
+        &provider,
         json!({"client_id": "another-client"}),
     )
-    .await
-    .ok(200);
+    .await;
     assert_eq!(app.count("SELECT COUNT(*) AS n FROM sso_identities"), 0);
-    app.patch(
-        &format!("/api/v1/identity-providers/{provider}"),
+    edit_provider(
+        &app,
         &admin.token,
+        &provider,
         json!({"client_id": CLIENT_ID}),
     )
-    .await
-    .ok(200);
+    .await;
     let q = round(&app, &idp, &provider, sign).await;
     let r = exchange(&app, &q["login_code"]).await.ok(200);
     assert_eq!(r.body["status"], "link_required");
@@ -320,13 +320,13 @@ async fn latchkeys_mfa_policy_applies_on_top_of_sso() {
         (json!(["sso", "otp"]), "aal2".into())
     );
     // Trusted for MFA: the provider's MFA gives aal2 at once, for Bob too.
-    app.patch(
-        &format!("/api/v1/identity-providers/{provider}"),
+    edit_provider(
+        &app,
         &admin.token,
+        &provider,
         json!({"trust_idp_mfa": true}),
     )
-    .await
-    .ok(200);
+    .await;
     let q = round(
         &app,
         &idp,

@@ -31,6 +31,18 @@ pub async fn connect(app: &TestApp, admin: &Session, issuer: &str, extra: Value)
         .id()
 }
 
+/// `PATCH /api/v1/identity-providers/{provider}` with `body` as `token`'s
+/// holder: it must succeed.
+pub async fn edit_provider(app: &TestApp, token: &str, provider: &str, body: Value) {
+    app.patch(
+        &format!("/api/v1/identity-providers/{provider}"),
+        token,
+        body,
+    )
+    .await
+    .ok(200);
+}
+
 /// The query of a redirect's `Location`.
 pub fn location_query(r: &Resp) -> (String, HashMap<String, String>) {
     assert_eq!(r.status, 302, "expected a redirect: {}", r.text);

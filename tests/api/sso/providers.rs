@@ -194,13 +194,7 @@ async fn sso_manage_cannot_provision_more_than_its_holder_holds() {
         .await
         .ok(201)
         .id();
-    app.patch(
-        &format!("/api/v1/identity-providers/{id}"),
-        &admin.token,
-        json!({"default_role": viewer}),
-    )
-    .await
-    .ok(200);
+    edit_provider(&app, &admin.token, &id, json!({"default_role": viewer})).await;
     app.delete(&format!("/api/v1/roles/{viewer}"), &admin.token)
         .await
         .problem(409, "conflict");
