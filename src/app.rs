@@ -25,7 +25,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         .openapi(ApiDoc::openapi())
         .configure(crate::http::configure)
         .split_for_parts();
-    api
+    crate::openapi::with_problem_bodies(api)
 }
 
 fn query_error(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
@@ -118,6 +118,7 @@ pub fn build(
         .openapi(ApiDoc::openapi())
         .configure(crate::http::configure)
         .split_for_parts();
+    let api = crate::openapi::with_problem_bodies(api);
     let routes = web::Data::new(RouteTable::from_openapi(&api));
     app.app_data(web::Data::new(state))
         .app_data(routes)

@@ -1,7 +1,9 @@
 //! The OpenAPI document: info, tags and the `bearer` security scheme. Paths
-//! are collected from the handlers by `utoipa-actix-web` (see `app.rs`).
+//! are collected from the handlers by `utoipa-actix-web` (see `app.rs`), then
+//! [`with_problem_bodies`] gives every error answer its body.
 
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr};
 use utoipa::{Modify, OpenApi};
 
 #[derive(OpenApi)]
@@ -45,4 +47,34 @@ impl Modify for BearerScheme {
         );
         components.add_security_scheme("bearer", SecurityScheme::Http(http));
     }
+}
+
+/// Every 4xx and 5xx answer is an RFC 9457 problem (`error.rs` renders them
+/// all), so handlers list only the status and what it means, and this one
+/// place gives each such answer the `Problem` body as `application/problem+json`.
+pub fn with_problem_bodies(mut api: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    for item in api.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for operation in operations.into_iter().flatten() {
+            for (status, response) in operation.responses.responses.iter_mut() {
+                let is_error = status.starts_with('4') || status.starts_with('5');
+                if let (true, RefOr::T(response)) = (is_error, response) {
+                    response.content.clear();
+                    response.content.insert(
+                        "application/problem+json".into(),
+                        ContentBuilder::new()
+                            .schema(Some(Ref::from_schema_name("Problem")))
+                            .build(),
+                    );
+                }
+            }
+        }
+    }
+    api
 }

@@ -12,7 +12,7 @@ use crate::domain::policy::Action;
 use crate::domain::signup::{self, NewAccount};
 use crate::domain::validate::Checks;
 use crate::domain::AccountChanges;
-use crate::error::{ApiError, ApiResult, Problem};
+use crate::error::{ApiError, ApiResult};
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(create_account)
@@ -26,9 +26,9 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     request_body = SignupRequest,
     responses(
         (status = 201, description = "Account and administrator created", body = SignupResponse),
-        (status = 403, description = "`forbidden`: sign-up is closed", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`conflict`: the email is taken", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`too_many_attempts` (rate limited)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`forbidden`: sign-up is closed"),
+        (status = 409, description = "`conflict`: the email is taken"),
+        (status = 429, description = "`too_many_attempts` (rate limited)"),
         BodyProblems,
     )
 )]

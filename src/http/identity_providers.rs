@@ -14,7 +14,7 @@ use super::{ctx, PageQuery, Paging, State};
 use crate::domain::policy::Action;
 use crate::domain::sso::{self, ProviderInput, ProviderPatch};
 use crate::domain::{IdentityProvider, RoleRef};
-use crate::error::{ApiResult, Problem};
+use crate::error::ApiResult;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_identity_providers)
@@ -64,7 +64,7 @@ pub async fn list_identity_providers(
     request_body = CreateIdentityProviderRequest,
     responses(
         (status = 201, description = "Connected", body = IdentityProviderResponse),
-        (status = 409, description = "`conflict`: the name is taken", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`conflict`: the name is taken"),
         BodyProblems,
         AdminProblems,
     ),
@@ -105,7 +105,7 @@ pub async fn create_identity_provider(
     params(("id" = String, Path, description = "Identity provider id")),
     responses(
         (status = 200, description = "The identity provider", body = IdentityProviderResponse),
-        (status = 404, description = "`not_found`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`"),
         AdminProblems,
     ),
     security(("bearer" = []))
@@ -130,8 +130,8 @@ pub async fn get_identity_provider(
     request_body = UpdateIdentityProviderRequest,
     responses(
         (status = 200, description = "Updated", body = IdentityProviderResponse),
-        (status = 404, description = "`not_found`", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`conflict`: the name is taken", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`"),
+        (status = 409, description = "`conflict`: the name is taken"),
         BodyProblems,
         AdminProblems,
     ),
@@ -173,7 +173,7 @@ pub async fn update_identity_provider(
     params(("id" = String, Path, description = "Identity provider id")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 404, description = "`not_found`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`"),
         AdminProblems,
     ),
     security(("bearer" = []))

@@ -10,7 +10,7 @@ use super::{ctx, PageQuery, Paging, State};
 use crate::domain::profile;
 use crate::domain::sessions::idle_cutoff;
 use crate::domain::validate::Checks;
-use crate::error::{ApiError, ApiResult, Problem};
+use crate::error::{ApiError, ApiResult};
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(get_me)
@@ -49,9 +49,9 @@ pub async fn get_me(auth: AuthSession) -> ApiResult<web::Json<MeResponse>> {
     request_body = ChangePasswordRequest,
     responses(
         (status = 204, description = "Changed"),
-        (status = 401, description = "`unauthorized`", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`reauthentication_required`: the current password is wrong", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`too_many_attempts`: the email is locked after wrong passwords (login and re-checks count together)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`unauthorized`"),
+        (status = 403, description = "`reauthentication_required`: the current password is wrong"),
+        (status = 429, description = "`too_many_attempts`: the email is locked after wrong passwords (login and re-checks count together)"),
         BodyProblems,
     ),
     security(("bearer" = []))
@@ -119,7 +119,7 @@ pub async fn list_my_sessions(
     params(("id" = String, Path, description = "Session id")),
     responses(
         (status = 204, description = "Ended"),
-        (status = 404, description = "`not_found`: no such live session of this user", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`: no such live session of this user"),
         SessionProblems,
     ),
     security(("bearer" = []))

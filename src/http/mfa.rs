@@ -11,7 +11,7 @@ use super::{ctx, NoStore, State};
 use crate::crypto::totp;
 use crate::domain::auth::MfaActor;
 use crate::domain::mfa;
-use crate::error::{ApiError, ApiResult, Problem};
+use crate::error::{ApiError, ApiResult};
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(start_totp_enrollment)
@@ -30,9 +30,9 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     request_body(content = Option<StartEnrollmentRequest>, description = "Optional; `password` when MFA is already on"),
     responses(
         (status = 201, description = "Pending enrollment", body = EnrollmentResponse),
-        (status = 401, description = "`unauthorized`", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`mfa_required_for_action` (MFA is on and the session is aal1) or `reauthentication_required`", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`too_many_attempts`: the email is locked after wrong passwords", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`unauthorized`"),
+        (status = 403, description = "`mfa_required_for_action` (MFA is on and the session is aal1) or `reauthentication_required`"),
+        (status = 429, description = "`too_many_attempts`: the email is locked after wrong passwords"),
         BodyProblems,
     ),
     security(("bearer" = []))
@@ -80,10 +80,10 @@ pub async fn start_totp_enrollment(
     request_body = CodeRequest,
     responses(
         (status = 200, description = "MFA enabled", body = VerifyEnrollmentResponse),
-        (status = 401, description = "`mfa_code_invalid` or `unauthorized`", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`mfa_required_for_action`: re-enrolling from an aal1 session", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`no_pending_enrollment`", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`too_many_attempts`", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`mfa_code_invalid` or `unauthorized`"),
+        (status = 403, description = "`mfa_required_for_action`: re-enrolling from an aal1 session"),
+        (status = 409, description = "`no_pending_enrollment`"),
+        (status = 429, description = "`too_many_attempts`"),
         BodyProblems,
     ),
     security(("bearer" = []))
@@ -118,10 +118,10 @@ pub async fn verify_totp_enrollment(
     request_body = DisableMfaRequest,
     responses(
         (status = 204, description = "MFA disabled"),
-        (status = 401, description = "`mfa_code_invalid` or `unauthorized`", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`mfa_enforced`, `mfa_required_for_action` or `reauthentication_required`", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`mfa_not_enabled`", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`too_many_attempts`", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`mfa_code_invalid` or `unauthorized`"),
+        (status = 403, description = "`mfa_enforced`, `mfa_required_for_action` or `reauthentication_required`"),
+        (status = 409, description = "`mfa_not_enabled`"),
+        (status = 429, description = "`too_many_attempts`"),
         BodyProblems,
     ),
     security(("bearer" = []))
@@ -160,10 +160,10 @@ pub async fn disable_mfa(
     request_body = PasswordRequest,
     responses(
         (status = 201, description = "The new token, shown once", body = RecoveryTokenResponse),
-        (status = 401, description = "`unauthorized`", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`mfa_required_for_action` or `reauthentication_required`", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`mfa_not_enabled`", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`too_many_attempts`: the email is locked after wrong passwords", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`unauthorized`"),
+        (status = 403, description = "`mfa_required_for_action` or `reauthentication_required`"),
+        (status = 409, description = "`mfa_not_enabled`"),
+        (status = 429, description = "`too_many_attempts`: the email is locked after wrong passwords"),
         BodyProblems,
     ),
     security(("bearer" = []))

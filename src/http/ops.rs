@@ -4,7 +4,7 @@ use actix_web::{get, HttpResponse};
 
 use super::dto::{HealthResponse, JwksResponse};
 use super::State;
-use crate::error::{ApiResult, Problem};
+use crate::error::ApiResult;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(healthz)
@@ -27,7 +27,7 @@ pub async fn healthz() -> HttpResponse {
     tag = "operations",
     responses(
         (status = 200, description = "Ready", body = HealthResponse),
-        (status = 503, description = "Database unreachable", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unreachable"),
     )
 )]
 #[get("/readyz")]

@@ -1,21 +1,17 @@
 //! Error responses shared by many routes, for the OpenAPI document: each set
-//! is listed once here and named in `#[utoipa::path(responses(...))]`.
+//! is listed once here and named in `#[utoipa::path(responses(...))]`. Their
+//! `Problem` body is added with every other error's by
+//! `openapi::with_problem_bodies`.
 
 use std::collections::BTreeMap;
 
 use utoipa::openapi::response::{Response, ResponseBuilder};
-use utoipa::openapi::{ContentBuilder, Ref, RefOr};
+use utoipa::openapi::RefOr;
 use utoipa::IntoResponses;
 
 fn problem(description: &str) -> RefOr<Response> {
     ResponseBuilder::new()
         .description(description)
-        .content(
-            "application/problem+json",
-            ContentBuilder::new()
-                .schema(Some(Ref::from_schema_name("Problem")))
-                .build(),
-        )
         .build()
         .into()
 }

@@ -13,7 +13,7 @@ use super::problems::{AdminProblems, BodyProblems, QueryProblems, SessionProblem
 use super::{ctx, PageQuery, Paging, State};
 use crate::domain::policy::{self, Action, Permission, Role};
 use crate::domain::{roles, CustomRole};
-use crate::error::{ApiResult, Problem};
+use crate::error::ApiResult;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_permissions)
@@ -93,7 +93,7 @@ pub async fn list_roles(
     request_body = CreateRoleRequest,
     responses(
         (status = 201, description = "Created", body = RoleResponse),
-        (status = 409, description = "`conflict`: the name is taken", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`conflict`: the name is taken"),
         BodyProblems,
         AdminProblems,
     ),
@@ -122,7 +122,7 @@ pub async fn create_role(
     params(("id" = String, Path, description = "Role id")),
     responses(
         (status = 200, description = "The role", body = RoleResponse),
-        (status = 404, description = "`not_found`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`"),
         AdminProblems,
     ),
     security(("bearer" = []))
@@ -148,8 +148,8 @@ pub async fn get_role(
     request_body = UpdateRoleRequest,
     responses(
         (status = 200, description = "Updated", body = RoleResponse),
-        (status = 404, description = "`not_found`", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`conflict`: the name is taken, or no one could manage users and roles any more", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`"),
+        (status = 409, description = "`conflict`: the name is taken, or no one could manage users and roles any more"),
         BodyProblems,
         AdminProblems,
     ),
@@ -183,8 +183,8 @@ pub async fn update_role(
     params(("id" = String, Path, description = "Role id")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 404, description = "`not_found`", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`conflict`: users hold the role", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`"),
+        (status = 409, description = "`conflict`: users hold the role"),
         AdminProblems,
     ),
     security(("bearer" = []))

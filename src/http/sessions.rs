@@ -8,7 +8,7 @@ use super::extract::{AuthSession, RateLimited};
 use super::problems::{BodyProblems, SessionProblems};
 use super::{ctx, NoStore, State};
 use crate::domain::{login, sessions as session_rules};
-use crate::error::{ApiResult, Problem};
+use crate::error::ApiResult;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(create_session)
@@ -28,8 +28,8 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     request_body = LoginRequest,
     responses(
         (status = 200, description = "Password accepted", body = LoginResponse),
-        (status = 401, description = "`invalid_credentials`", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`too_many_attempts`: locked after consecutive failures, or rate limited", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`invalid_credentials`"),
+        (status = 429, description = "`too_many_attempts`: locked after consecutive failures, or rate limited"),
         BodyProblems,
     )
 )]
@@ -72,8 +72,8 @@ async fn password_step(
     request_body = MfaLoginRequest,
     responses(
         (status = 200, description = "Signed in (aal2)", body = AuthenticatedResponse),
-        (status = 401, description = "`mfa_code_invalid` or `challenge_expired`", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`too_many_attempts`", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`mfa_code_invalid` or `challenge_expired`"),
+        (status = 429, description = "`too_many_attempts`"),
         BodyProblems,
     )
 )]
@@ -129,8 +129,8 @@ async fn second_step(
     request_body = RefreshRequest,
     responses(
         (status = 200, description = "New tokens, same session", body = AuthenticatedResponse),
-        (status = 401, description = "`unauthorized`: unknown, spent or revoked", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`too_many_attempts` (rate limited)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`unauthorized`: unknown, spent or revoked"),
+        (status = 429, description = "`too_many_attempts` (rate limited)"),
         BodyProblems,
     )
 )]

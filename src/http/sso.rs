@@ -15,7 +15,7 @@ use super::extract::RateLimited;
 use super::problems::BodyProblems;
 use super::{ctx, NoStore, State};
 use crate::domain::sso::{self, ReturnTo};
-use crate::error::{ApiResult, Problem};
+use crate::error::ApiResult;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_sign_in_providers)
@@ -38,8 +38,8 @@ pub struct SignInProvidersQuery {
     params(SignInProvidersQuery),
     responses(
         (status = 200, description = "Providers (one page)", body = Page<SignInProviderResponse>),
-        (status = 422, description = "`validation_failed`: `account_id` is not a UUID", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`too_many_attempts` (rate limited)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`: `account_id` is not a UUID"),
+        (status = 429, description = "`too_many_attempts` (rate limited)"),
     )
 )]
 #[get("/sso/providers")]
@@ -98,10 +98,10 @@ pub struct AuthorizeQuery {
     ),
     responses(
         (status = 302, description = "To the provider's authorization endpoint"),
-        (status = 404, description = "`not_found`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`: `redirect_uri` is not allowed, `state` too long, or `code_challenge` missing (native app) or malformed", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`too_many_attempts` (rate limited)", body = Problem, content_type = "application/problem+json"),
-        (status = 502, description = "`identity_provider_unavailable`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`"),
+        (status = 422, description = "`validation_failed`: `redirect_uri` is not allowed, `state` too long, or `code_challenge` missing (native app) or malformed"),
+        (status = 429, description = "`too_many_attempts` (rate limited)"),
+        (status = 502, description = "`identity_provider_unavailable`"),
     )
 )]
 #[get("/sso/{provider_id}/authorize")]
@@ -173,8 +173,8 @@ fn back_to(to: &ReturnTo, key: &str, value: &str) -> HttpResponse {
     params(CallbackQuery),
     responses(
         (status = 302, description = "To the client's `redirect_uri` with `login_code` or `error` (`access_denied`, `invalid_id_token`, `email_not_verified`, `user_not_found`, `flow_expired`, `identity_provider_unavailable`), and `state`"),
-        (status = 400, description = "`bad_request`: no such sign-in flow", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`too_many_attempts` (rate limited)", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "`bad_request`: no such sign-in flow"),
+        (status = 429, description = "`too_many_attempts` (rate limited)"),
     )
 )]
 #[get("/sso/callback")]
@@ -218,8 +218,8 @@ pub async fn callback(
     request_body = SsoLoginRequest,
     responses(
         (status = 200, description = "Login code accepted", body = SsoLoginResponse),
-        (status = 401, description = "`invalid_credentials`: unknown, used or expired login code, or a `code_verifier` missing or not matching the client's `code_challenge`", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`too_many_attempts` (rate limited)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`invalid_credentials`: unknown, used or expired login code, or a `code_verifier` missing or not matching the client's `code_challenge`"),
+        (status = 429, description = "`too_many_attempts` (rate limited)"),
         BodyProblems,
     )
 )]
@@ -259,8 +259,8 @@ pub async fn create_sso_session(
     request_body = SsoLinkRequest,
     responses(
         (status = 200, description = "Linked; the login answer", body = LoginResponse),
-        (status = 401, description = "`invalid_credentials`: wrong password, or an unknown, used or expired link token", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`too_many_attempts`: the email's login lockout, or rate limited", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`invalid_credentials`: wrong password, or an unknown, used or expired link token"),
+        (status = 429, description = "`too_many_attempts`: the email's login lockout, or rate limited"),
         BodyProblems,
     )
 )]

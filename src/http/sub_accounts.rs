@@ -11,7 +11,7 @@ use crate::domain::admin;
 use crate::domain::policy::Action;
 use crate::domain::validate::Checks;
 use crate::domain::SubAccountChanges;
-use crate::error::{ApiResult, Problem};
+use crate::error::ApiResult;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_sub_accounts)
@@ -87,7 +87,7 @@ pub async fn create_sub_account(
     params(("id" = String, Path, description = "Sub-account id")),
     responses(
         (status = 200, description = "The sub-account", body = SubAccountResponse),
-        (status = 404, description = "`not_found`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`"),
         AdminProblems,
     ),
     security(("bearer" = []))
@@ -112,7 +112,7 @@ pub async fn get_sub_account(
     request_body = UpdateSubAccountRequest,
     responses(
         (status = 200, description = "Updated", body = SubAccountResponse),
-        (status = 404, description = "`not_found`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`"),
         BodyProblems,
         AdminProblems,
     ),
@@ -148,8 +148,8 @@ pub async fn update_sub_account(
     params(("id" = String, Path, description = "Sub-account id")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 404, description = "`not_found`", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`conflict`: it still has users", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`"),
+        (status = 409, description = "`conflict`: it still has users"),
         AdminProblems,
     ),
     security(("bearer" = []))

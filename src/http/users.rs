@@ -14,7 +14,7 @@ use crate::domain::policy::Action;
 use crate::domain::validate::Checks;
 use crate::domain::RoleRef;
 use crate::domain::UserFilter;
-use crate::error::{ApiError, ApiResult, Problem};
+use crate::error::{ApiError, ApiResult};
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_users)
@@ -90,7 +90,7 @@ pub async fn list_users(
     request_body = CreateUserRequest,
     responses(
         (status = 201, description = "Created", body = UserResponse),
-        (status = 409, description = "`conflict`: the email is taken", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`conflict`: the email is taken"),
         BodyProblems,
         AdminProblems,
     ),
@@ -131,7 +131,7 @@ pub async fn create_user(
     params(("id" = String, Path, description = "User id")),
     responses(
         (status = 200, description = "The user", body = UserResponse),
-        (status = 404, description = "`not_found` (also for other accounts' users)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found` (also for other accounts' users)"),
         AdminProblems,
     ),
     security(("bearer" = []))
@@ -157,8 +157,8 @@ pub async fn get_user(
     request_body = UpdateUserRequest,
     responses(
         (status = 200, description = "Updated", body = UserResponse),
-        (status = 404, description = "`not_found`", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`conflict`: last active administrator", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`"),
+        (status = 409, description = "`conflict`: last active administrator"),
         BodyProblems,
         AdminProblems,
     ),
@@ -198,8 +198,8 @@ pub async fn update_user(
     params(("id" = String, Path, description = "User id")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 404, description = "`not_found`", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`conflict`: last active administrator", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`"),
+        (status = 409, description = "`conflict`: last active administrator"),
         AdminProblems,
     ),
     security(("bearer" = []))
@@ -230,9 +230,9 @@ pub async fn delete_user(
     params(("id" = String, Path, description = "User id")),
     responses(
         (status = 204, description = "Reset"),
-        (status = 401, description = "`unauthorized`", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`forbidden`, `mfa_required_for_action` or `mfa_enrollment_required`", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`not_found`", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`unauthorized`"),
+        (status = 403, description = "`forbidden`, `mfa_required_for_action` or `mfa_enrollment_required`"),
+        (status = 404, description = "`not_found`"),
     ),
     security(("bearer" = []))
 )]
