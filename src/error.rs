@@ -10,11 +10,11 @@
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// One invalid field of a 422 answer.
-#[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
 pub struct FieldError {
     /// The request field, e.g. `email`.
     pub field: String,
@@ -22,7 +22,7 @@ pub struct FieldError {
 }
 
 /// RFC 9457 problem details, as every error is answered.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[schema(example = json!({"type": "https://latchkey.dev/problems/invalid_credentials", "title": "Invalid credentials", "status": 401, "detail": "The email or password is not correct.", "code": "invalid_credentials"}))]
 pub struct Problem {
     #[serde(rename = "type")]
@@ -45,7 +45,7 @@ pub struct Problem {
 
 /// The stable codes of problem documents (API.md, *Conventions*): an enum
 /// in the OpenAPI document, so typed clients get a union of them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     BadRequest,

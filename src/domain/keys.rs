@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDateTime;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::config::Config;
@@ -26,7 +26,7 @@ use crate::store::keys::{self as key_store, SigningKeyRow};
 use crate::store::{DbConn, StoreError};
 
 /// One public key of the JWKS document.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Jwk {
     /// Always `OKP`.
     pub kty: String,

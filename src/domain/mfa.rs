@@ -12,7 +12,7 @@
 //! user, so nothing obtained before it outlives it.
 
 use chrono::{Duration, NaiveDateTime};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::audit::{self, Event};
@@ -32,7 +32,7 @@ use crate::store::users::{self as user_store, User};
 use crate::store::{sessions as session_store, write_tx, DbConn};
 
 /// The recovery token part of the MFA status.
-#[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
 pub struct RecoveryTokenStatus {
     /// An unused recovery token exists.
     pub active: bool,
@@ -40,7 +40,7 @@ pub struct RecoveryTokenStatus {
 }
 
 /// A user's MFA state, as `GET /api/v1/me` shows it.
-#[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
 pub struct MfaStatus {
     pub enabled: bool,
     /// A policy makes MFA mandatory for this user.

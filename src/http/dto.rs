@@ -17,7 +17,7 @@ pub fn utc(t: NaiveDateTime) -> DateTime<Utc> {
 }
 
 /// The list envelope of every collection.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct Page<T: ToSchema> {
     pub items: Vec<T>,
     #[schema(example = 1)]
@@ -29,7 +29,7 @@ pub struct Page<T: ToSchema> {
 }
 
 /// A user as administrators and the user see them.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct UserResponse {
     pub id: String,
     #[schema(example = "ann@example.com")]
@@ -76,7 +76,7 @@ impl UserResponse {
 }
 
 /// `GET /api/v1/me`: the user with their MFA settings.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct MeResponse {
     #[serde(flatten)]
     pub user: UserResponse,
@@ -87,7 +87,7 @@ pub struct MeResponse {
     pub permissions: Vec<String>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct AccountResponse {
     pub id: String,
     pub name: String,
@@ -106,7 +106,7 @@ impl From<&Account> for AccountResponse {
     }
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct SubAccountResponse {
     pub id: String,
     pub name: String,
@@ -144,7 +144,7 @@ pub struct SignupRequest {
     pub display_name: Option<String>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct SignupResponse {
     pub account: AccountResponse,
     pub user: UserResponse,
@@ -159,31 +159,31 @@ pub struct LoginRequest {
     pub password: String,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AuthenticatedStatus {
     Authenticated,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum MfaRequiredStatus {
     MfaRequired,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EnrollmentRequiredStatus {
     MfaEnrollmentRequired,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
 pub enum TokenType {
     Bearer,
 }
 
 /// Tokens of a completed login or refresh.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct AuthenticatedResponse {
     pub status: AuthenticatedStatus,
     /// EdDSA JWT; send as `Authorization: Bearer ...`.
@@ -217,7 +217,7 @@ impl AuthenticatedResponse {
 }
 
 /// The password was right; the second factor is needed.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct MfaRequiredResponse {
     pub status: MfaRequiredStatus,
     /// Send with the code to `POST /api/v1/sessions/mfa`.
@@ -230,7 +230,7 @@ pub struct MfaRequiredResponse {
 }
 
 /// The password was right; a policy requires MFA the user has not set up.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct EnrollmentRequiredResponse {
     pub status: EnrollmentRequiredStatus,
     /// Bearer token accepted only by `/api/v1/me/mfa/totp` and `/verify`.
@@ -240,7 +240,7 @@ pub struct EnrollmentRequiredResponse {
 }
 
 /// The answer to the password step, told apart by `status`.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(untagged)]
 #[schema(discriminator(property_name = "status", mapping(
     ("authenticated" = "#/components/schemas/AuthenticatedResponse"),
@@ -308,7 +308,7 @@ pub struct ChangePasswordRequest {
     pub new_password: String,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct SessionResponse {
     pub id: String,
     pub created_at: DateTime<Utc>,
@@ -329,7 +329,7 @@ pub struct StartEnrollmentRequest {
     pub password: Option<String>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct EnrollmentResponse {
     /// Unpadded base32, for "Show secret key for manual configuration".
     #[schema(example = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP")]
@@ -353,7 +353,7 @@ pub struct CodeRequest {
     pub code: String,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct VerifyEnrollmentResponse {
     pub mfa: MfaStatus,
     /// One-time recovery token, shown once.
@@ -385,7 +385,7 @@ pub struct PasswordRequest {
     pub password: Option<String>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct RecoveryTokenResponse {
     #[schema(example = "7K3QD-XW9PM-2HGTR-C4BNV-8FJSA")]
     pub recovery_token: String,
@@ -447,7 +447,7 @@ pub struct UpdateUserRequest {
     pub disabled: Option<bool>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct AuditEventResponse {
     pub id: String,
     #[serde(rename = "type")]
@@ -478,12 +478,12 @@ impl From<AuditEvent> for AuditEventResponse {
 }
 
 /// JSON Web Key Set of the access-token signing keys.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct JwksResponse {
     pub keys: Vec<Jwk>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct HealthResponse {
     #[schema(example = "ok")]
     pub status: String,

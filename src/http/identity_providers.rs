@@ -195,7 +195,7 @@ pub async fn delete_identity_provider(
 
 // ---- bodies of these routes ------------------------------------------
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct IdentityProviderResponse {
     pub id: String,
     #[schema(example = "Okta")]

@@ -207,7 +207,7 @@ pub async fn delete_role(
 // ---- bodies of these routes ------------------------------------------
 
 /// One named permission.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct PermissionResponse {
     #[schema(value_type = Permission, example = "users.reset_mfa")]
     pub name: String,
@@ -218,7 +218,7 @@ pub struct PermissionResponse {
 }
 
 /// A custom role of the account.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct RoleResponse {
     /// Give it to a user as their `role`.
     pub id: String,

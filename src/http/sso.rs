@@ -282,7 +282,7 @@ pub async fn link_sso_identity(
 // ---- bodies of these routes ------------------------------------------
 
 /// A provider a sign-in page may offer.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct SignInProviderResponse {
     pub id: String,
     #[schema(example = "Okta")]
@@ -314,7 +314,7 @@ pub struct SsoLinkRequest {
     pub password: String,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LinkRequiredStatus {
     LinkRequired,
@@ -323,7 +323,7 @@ pub enum LinkRequiredStatus {
 /// The provider vouched for the email of an existing user who has a
 /// password: they prove it once (`POST /api/v1/sessions/sso/link`) before
 /// the provider's identity is linked to them.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct LinkRequiredResponse {
     pub status: LinkRequiredStatus,
     /// Single-use bearer token for `POST /api/v1/sessions/sso/link`.
@@ -336,7 +336,7 @@ pub struct LinkRequiredResponse {
 
 /// The answer to `POST /api/v1/sessions/sso`, told apart by `status`: the
 /// password step's three answers, or `link_required`.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(untagged)]
 #[schema(discriminator(property_name = "status", mapping(
     ("authenticated" = "#/components/schemas/AuthenticatedResponse"),

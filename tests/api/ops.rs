@@ -571,3 +571,31 @@ async fn a_test_that_breaks_a_database_invariant_fails() {
         "an account without a keeper must fail the test"
     );
 }
+
+/// `Resp::json` reads a body as the API's own type and fails a test whose
+/// body is not exactly that type: an extra field, a missing one.
+#[actix_web::test]
+async fn a_body_that_is_not_exactly_its_dto_fails_the_typed_read() {
+    use latchkey::http::dto::UserResponse;
+    let app = TestApp::new().await;
+    let admin = app.signup_and_login("ann@example.com").await;
+    let r = app
+        .get(&format!("/api/v1/users/{}", admin.user_id), &admin.token)
+        .await
+        .ok(200);
+    assert_eq!(r.json::<UserResponse>().id, admin.user_id);
+    for change in ["extra", "missing"] {
+        let mut r = app
+            .get(&format!("/api/v1/users/{}", admin.user_id), &admin.token)
+            .await
+            .ok(200);
+        let body = r.body.as_object_mut().unwrap();
+        match change {
+            "extra" => body.insert("password_hash".into(), json!("x")),
+            _ => body.remove("mfa_required"),
+        };
+        let read =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| r.json::<UserResponse>()));
+        assert!(read.is_err(), "a body with a field {change} must fail");
+    }
+}

@@ -27,10 +27,7 @@ async fn the_whole_it_glue_story() {
     let (secret, recovery, verified) = app
         .enroll(r.body["enrollment_token"].as_str().unwrap(), None)
         .await;
-    let ed = verified["session"]["access_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let ed = verified.session.access_token;
     let list = app
         .get("/api/v1/users?mfa_enabled=false", &admin.token)
         .await;
@@ -79,7 +76,7 @@ async fn the_whole_it_glue_story() {
         .enroll(r.body["enrollment_token"].as_str().unwrap(), None)
         .await;
     assert_ne!(new_secret, secret);
-    assert_eq!(verified["session"]["status"], "authenticated");
+    assert!(!verified.session.access_token.is_empty());
     app.login_mfa("ed@example.com", &new_secret).await;
     let types: Vec<String> = app
         .get(

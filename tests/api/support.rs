@@ -14,8 +14,14 @@ use latchkey::clock::Clock;
 use latchkey::config::Config;
 use latchkey::crypto::seal::MasterKey;
 use latchkey::crypto::totp;
+use latchkey::http::dto::{
+    AuthenticatedResponse, EnrollmentResponse, LoginResponse, SignupResponse, UserResponse,
+    VerifyEnrollmentResponse,
+};
 use latchkey::state::AppState;
 use latchkey::store::DatabaseTarget;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use serde_json::{json, Value};
 
 pub const PASSWORD: &str = "correct horse battery staple";
@@ -71,6 +77,27 @@ pub struct Resp {
 }
 
 impl Resp {
+    /// The body as the API's own response type `T`. The body must be exactly
+    /// `T`: serializing the value again gives the same JSON, so a field the
+    /// DTO lacks, a missing one or another spelling fails the test.
+    #[track_caller]
+    pub fn json<T: DeserializeOwned + Serialize>(&self) -> T {
+        let value: T = serde_json::from_value(self.body.clone()).unwrap_or_else(|e| {
+            panic!(
+                "not a {}: {e}; body: {}",
+                std::any::type_name::<T>(),
+                self.text
+            )
+        });
+        assert_eq!(
+            serde_json::to_value(&value).unwrap(),
+            self.body,
+            "the body is not exactly a {}",
+            std::any::type_name::<T>()
+        );
+        value
+    }
+
     pub fn code(&self) -> &str {
         self.body["code"].as_str().unwrap_or("")
     }
@@ -142,11 +169,19 @@ pub struct Session {
 impl Session {
     pub fn from_body(body: &Value) -> Session {
         assert_eq!(body["status"], "authenticated", "{body}");
+        let tokens: AuthenticatedResponse =
+            serde_json::from_value(body.clone()).expect("an authenticated answer");
+        Session::from(tokens)
+    }
+}
+
+impl From<AuthenticatedResponse> for Session {
+    fn from(tokens: AuthenticatedResponse) -> Session {
         Session {
-            token: body["access_token"].as_str().unwrap().to_string(),
-            refresh: body["refresh_token"].as_str().unwrap().to_string(),
-            session_id: body["session_id"].as_str().unwrap().to_string(),
-            user_id: body["user"]["id"].as_str().unwrap().to_string(),
+            token: tokens.access_token,
+            refresh: tokens.refresh_token,
+            session_id: tokens.session_id,
+            user_id: tokens.user.id,
             account_id: String::new(),
         }
     }
@@ -289,11 +324,9 @@ impl TestApp {
         let r = self
             .post("/api/v1/accounts", None, json!({"account_name": format!("Acme {email}"), "email": email, "password": PASSWORD}))
             .await
-            .ok(201);
-        (
-            r.body["account"]["id"].as_str().unwrap().into(),
-            r.body["user"]["id"].as_str().unwrap().into(),
-        )
+            .ok(201)
+            .json::<SignupResponse>();
+        (r.account.id, r.user.id)
     }
 
     pub async fn login_raw(&self, email: &str, password: &str) -> Resp {
@@ -307,8 +340,10 @@ impl TestApp {
 
     /// Password login of a user without MFA.
     pub async fn login(&self, email: &str) -> Session {
-        let r = self.login_raw(email, PASSWORD).await.ok(200);
-        Session::from_body(&r.body)
+        match self.login_raw(email, PASSWORD).await.ok(200).json() {
+            LoginResponse::Authenticated(tokens) => Session::from(tokens),
+            other => panic!("expected authenticated, got {other:?}"),
+        }
     }
 
     /// A new account and its signed-in administrator.
@@ -334,8 +369,12 @@ impl TestApp {
     }
 
     /// Enrolls TOTP with `token` (access or enrollment); returns
-    /// (secret, recovery token, verify response body).
-    pub async fn enroll(&self, token: &str, password: Option<&str>) -> (String, String, Value) {
+    /// (secret, recovery token, verify response).
+    pub async fn enroll(
+        &self,
+        token: &str,
+        password: Option<&str>,
+    ) -> (String, String, VerifyEnrollmentResponse) {
         let body = match password {
             Some(p) => json!({"password": p}),
             None => json!({}),
@@ -344,36 +383,36 @@ impl TestApp {
             .post("/api/v1/me/mfa/totp", Some(token), body)
             .await
             .ok(201);
-        let secret = start.body["secret"].as_str().unwrap().to_string();
+        let secret = start.json::<EnrollmentResponse>().secret;
         let code = self.code(&secret, 0);
-        let verify = self
+        let verify: VerifyEnrollmentResponse = self
             .post(
                 "/api/v1/me/mfa/totp/verify",
                 Some(token),
                 json!({"code": code}),
             )
             .await
-            .ok(200);
-        let recovery = verify.body["recovery_token"].as_str().unwrap().to_string();
+            .ok(200)
+            .json();
         self.next_step();
-        (secret, recovery, verify.body)
+        (secret, verify.recovery_token.clone(), verify)
     }
 
     /// Password then TOTP: an aal2 session of a user with MFA.
     pub async fn login_mfa(&self, email: &str, secret: &str) -> Session {
-        let r = self.login_raw(email, PASSWORD).await.ok(200);
-        assert_eq!(r.body["status"], "mfa_required", "{}", r.text);
+        let LoginResponse::MfaRequired(challenge) =
+            self.login_raw(email, PASSWORD).await.ok(200).json()
+        else {
+            panic!("expected mfa_required");
+        };
         let code = self.code(secret, 0);
-        let r = self
-            .post(
-                "/api/v1/sessions/mfa",
-                None,
-                json!({"mfa_token": r.body["mfa_token"], "code": code}),
-            )
+        let tokens: AuthenticatedResponse = self
+            .second_step(&challenge.mfa_token, &code)
             .await
-            .ok(200);
+            .ok(200)
+            .json();
         self.next_step();
-        Session::from_body(&r.body)
+        Session::from(tokens)
     }
 
     /// Creates a user in the admin's account; returns the user id.
@@ -392,7 +431,7 @@ impl TestApp {
             )
             .await
             .ok(201);
-        r.body["id"].as_str().unwrap().to_string()
+        r.json::<UserResponse>().id
     }
 
     /// Every text value stored in a table, for at-rest scans.

@@ -46,10 +46,9 @@ async fn a_session_from_before_mfa_cannot_mint_factors_after_it() {
     .await
     .problem(401, "unauthorized");
     // B is the same session, now aal2, with fresh tokens in the answer.
-    let session = &verified["session"];
-    assert_eq!(session["status"], "authenticated", "{verified}");
-    assert_eq!(session["session_id"], b.session_id.as_str());
-    let fresh = session["access_token"].as_str().unwrap();
+    let session = &verified.session;
+    assert_eq!(session.session_id, b.session_id);
+    let fresh = session.access_token.as_str();
     assert_ne!(fresh, b.token);
     // B's refresh token from before the factor is no aal2 credential: only
     // the chain handed out with the factor continues.
@@ -76,7 +75,7 @@ async fn a_session_from_before_mfa_cannot_mint_factors_after_it() {
         .post(
             "/api/v1/sessions/refresh",
             None,
-            json!({"refresh_token": session["refresh_token"]}),
+            json!({"refresh_token": session.refresh_token}),
         )
         .await
         .ok(200);
@@ -141,10 +140,7 @@ async fn managing_mfa_needs_an_aal2_session_and_the_password() {
     let app = TestApp::new().await;
     let s = app.signup_and_login("ann@example.com").await;
     let (secret, _, verified) = app.enroll(&s.token, None).await;
-    let token = verified["session"]["access_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let token = verified.session.access_token;
     downgrade_session(&app, &s.session_id);
     for (path, body) in [
         ("/api/v1/me/mfa/totp", json!({"password": PASSWORD})),
@@ -783,7 +779,7 @@ async fn a_password_change_ends_what_the_old_password_opened() {
 
     // The same for an MFA challenge of a user with MFA.
     let (secret, _, verified) = app.enroll(&admin.token, None).await;
-    let token = verified["session"]["access_token"].as_str().unwrap();
+    let token = verified.session.access_token.as_str();
     let r = app.login_raw("ann@example.com", PASSWORD).await.ok(200);
     let challenge = r.body["mfa_token"].as_str().unwrap().to_string();
     app.call(
@@ -818,8 +814,8 @@ async fn amr_and_aal_agree_after_mfa_is_disabled_or_reset() {
     app.signup_and_login("ann@example.com").await;
     let s = app.login("ann@example.com").await;
     let (secret, _, verified) = app.enroll(&s.token, None).await;
-    let refresh = verified["session"]["refresh_token"].as_str().unwrap();
-    let token = verified["session"]["access_token"].as_str().unwrap();
+    let refresh = verified.session.refresh_token.as_str();
+    let token = verified.session.access_token.as_str();
     assert_eq!(claims(token)["amr"], json!(["pwd", "otp"]));
     assert_eq!(claims(token)["aal"], "aal2");
     app.next_step();

@@ -4,7 +4,12 @@
 use actix_web::http::Method;
 use serde_json::{json, Value};
 
+use latchkey::http::dto::{Page, UserResponse};
+use latchkey::store::types::{Role, RoleRef};
+
 use crate::support::{mfa_admin, TestApp, PASSWORD};
+
+type Users = Page<UserResponse>;
 
 #[actix_web::test]
 async fn users_can_be_listed_filtered_and_paged() {
@@ -24,31 +29,17 @@ async fn users_can_be_listed_filtered_and_paged() {
         .await;
     app.create_user(&admin, "gus@globex.com", "read_only", Some(&sub))
         .await;
-    let all = app.get("/api/v1/users", &admin.token).await.ok(200);
-    assert_eq!(all.body["total"], 4);
-    let ann = all.body["items"]
-        .as_array()
-        .unwrap()
+    // Every row is exactly a `UserResponse` (`json` checks the round trip).
+    let all: Users = app.get("/api/v1/users", &admin.token).await.ok(200).json();
+    assert_eq!(all.total, 4);
+    let ann = all
+        .items
         .iter()
-        .find(|u| u["email"] == "ann@example.com")
-        .unwrap()
-        .clone();
-    assert_eq!(ann["mfa_enabled"], true);
-    for field in [
-        "id",
-        "email",
-        "display_name",
-        "role",
-        "sub_account_id",
-        "disabled",
-        "mfa_enabled",
-        "mfa_required",
-        "last_login_at",
-        "created_at",
-    ] {
-        assert!(ann.get(field).is_some(), "{field}");
-    }
-    let total = |r: &crate::support::Resp| r.body["total"].as_i64().unwrap();
+        .find(|u| u.email == "ann@example.com")
+        .unwrap();
+    assert!(ann.mfa_enabled);
+    assert!(ann.last_login_at.is_some());
+    let total = |r: &crate::support::Resp| r.json::<Users>().total;
     assert_eq!(
         total(
             &app.get("/api/v1/users?mfa_enabled=false", &admin.token)
@@ -71,7 +62,7 @@ async fn users_can_be_listed_filtered_and_paged() {
         .get(&format!("/api/v1/users?sub_account_id={sub}"), &admin.token)
         .await;
     assert_eq!(total(&gus), 1);
-    assert_eq!(gus.body["items"][0]["mfa_required"], true);
+    assert!(gus.json::<Users>().items[0].mfa_required);
     assert_eq!(
         total(&app.get("/api/v1/users?q=GLOBEX", &admin.token).await),
         1
@@ -81,12 +72,12 @@ async fn users_can_be_listed_filtered_and_paged() {
         0,
         "LIKE wildcards are literal"
     );
-    let page = app
+    let page: Users = app
         .get("/api/v1/users?per_page=2&page=2", &admin.token)
         .await
-        .ok(200);
-    assert_eq!(page.body["items"].as_array().unwrap().len(), 2);
-    assert_eq!(page.body["total"], 4);
+        .ok(200)
+        .json();
+    assert_eq!((page.items.len(), page.page, page.total), (2, 2, 4));
     app.get("/api/v1/users?per_page=101", &admin.token)
         .await
         .problem(422, "validation_failed");
@@ -107,21 +98,23 @@ async fn users_can_be_created_edited_disabled_and_deleted() {
         .await;
     app.post("/api/v1/users", Some(&admin.token), json!({"email": "ED@example.com", "display_name": "E", "role": "editor", "password": PASSWORD})).await.problem(409, "conflict");
     let ed = app.login("ed@example.com").await;
-    let r = app
+    let edited: UserResponse = app
         .patch(
             &format!("/api/v1/users/{ed_id}"),
             &admin.token,
             json!({"display_name": "Ed E.", "role": "manager"}),
         )
         .await
-        .ok(200);
-    assert_eq!(r.body["display_name"], "Ed E.");
-    assert_eq!(r.body["role"], "manager");
-    let r = app
+        .ok(200)
+        .json();
+    assert_eq!(edited.display_name, "Ed E.");
+    assert_eq!(edited.role, RoleRef::BuiltIn(Role::Manager));
+    let read: UserResponse = app
         .get(&format!("/api/v1/users/{ed_id}"), &admin.token)
         .await
-        .ok(200);
-    assert_eq!(r.body["role"], "manager");
+        .ok(200)
+        .json();
+    assert_eq!(read.role, edited.role);
     // Disabling ends the sessions at once and blocks login.
     app.patch(
         &format!("/api/v1/users/{ed_id}"),

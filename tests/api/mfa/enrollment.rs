@@ -52,12 +52,11 @@ async fn verify_enables_mfa_and_login_then_needs_the_second_factor() {
     let app = TestApp::new().await;
     let s = app.signup_and_login("ann@example.com").await;
     let (secret, recovery, verified) = app.enroll(&s.token, None).await;
-    assert_eq!(verified["mfa"]["enabled"], true);
-    assert_eq!(verified["mfa"]["can_disable"], true);
-    assert_eq!(verified["mfa"]["recovery_token"]["active"], true);
+    assert!(verified.mfa.enabled);
+    assert!(verified.mfa.can_disable);
+    assert!(verified.mfa.recovery_token.active);
     // The verifying session continues, now aal2, with fresh tokens.
-    assert_eq!(verified["session"]["status"], "authenticated");
-    assert_eq!(verified["session"]["session_id"], s.session_id.as_str());
+    assert_eq!(verified.session.session_id, s.session_id);
     let parts: Vec<&str> = recovery.split('-').collect();
     assert_eq!(parts.len(), 5);
     assert!(parts.iter().all(|p| p.len() == 5));

@@ -2,29 +2,33 @@
 
 use serde_json::json;
 
+use latchkey::domain::policy::Aal;
+use latchkey::http::dto::{LoginResponse, MeResponse, Page, SessionResponse};
+
 use crate::support::{TestApp, PASSWORD};
+
+type Sessions = Page<SessionResponse>;
 
 #[actix_web::test]
 async fn login_without_mfa_returns_tokens_and_me_works() {
     let app = TestApp::new().await;
     app.signup("ann@example.com").await;
     let r = app.login_raw(" ANN@example.com", PASSWORD).await.ok(200);
-    assert_eq!(r.body["status"], "authenticated");
-    assert_eq!(r.body["token_type"], "Bearer");
-    assert_eq!(r.body["expires_in"], 900);
-    assert!(r.body["refresh_token"]
-        .as_str()
-        .unwrap()
-        .starts_with("lkr_"));
     assert_eq!(r.headers.get("cache-control").unwrap(), "no-store");
-    let token = r.body["access_token"].as_str().unwrap();
-    let me = app.get("/api/v1/me", token).await.ok(200);
-    assert_eq!(me.body["email"], "ann@example.com");
+    // `status` and `token_type` are one-value enums: parsing checks them.
+    let LoginResponse::Authenticated(tokens) = r.json() else {
+        panic!("expected authenticated: {}", r.text);
+    };
+    assert_eq!(tokens.expires_in, 900);
+    assert!(tokens.refresh_token.starts_with("lkr_"));
+    let token = tokens.access_token.as_str();
+    let me: MeResponse = app.get("/api/v1/me", token).await.ok(200).json();
+    assert_eq!(me.user.email, "ann@example.com");
     assert_eq!(
-        me.body["mfa"],
+        serde_json::to_value(&me.mfa).unwrap(),
         json!({"enabled": false, "required": false, "required_by": null, "can_disable": false, "enabled_at": null, "recovery_token": {"active": false, "created_at": null}})
     );
-    assert!(me.body["last_login_at"].is_string());
+    assert!(me.user.last_login_at.is_some());
     // The hot path hashes nothing: no argon2 per authenticated request.
     let hashes = app.state.hasher.verifications();
     for _ in 0..3 {
@@ -112,19 +116,16 @@ async fn sessions_can_be_listed_and_ended() {
     let app = TestApp::new().await;
     let a = app.signup_and_login("ann@example.com").await;
     let b = app.login("ann@example.com").await;
-    let r = app.get("/api/v1/me/sessions", &a.token).await.ok(200);
-    assert_eq!(r.body["total"], 2);
-    assert_eq!(r.body["page"], 1);
-    assert_eq!(r.body["per_page"], 50);
-    let items = r.body["items"].as_array().unwrap();
-    let current: Vec<bool> = items
-        .iter()
-        .map(|s| s["current"].as_bool().unwrap())
-        .collect();
-    assert_eq!(current.iter().filter(|c| **c).count(), 1);
-    assert_eq!(items[0]["amr"], json!(["pwd"]));
-    assert_eq!(items[0]["aal"], "aal1");
-    assert_eq!(items[0]["ip"], "127.0.0.1");
+    let list: Sessions = app
+        .get("/api/v1/me/sessions", &a.token)
+        .await
+        .ok(200)
+        .json();
+    assert_eq!((list.total, list.page, list.per_page), (2, 1, 50));
+    assert_eq!(list.items.iter().filter(|s| s.current).count(), 1);
+    assert_eq!(list.items[0].amr, ["pwd"]);
+    assert_eq!(list.items[0].aal, Aal::Aal1);
+    assert_eq!(list.items[0].ip.as_deref(), Some("127.0.0.1"));
     app.delete(&format!("/api/v1/me/sessions/{}", b.session_id), &a.token)
         .await
         .ok(204);
@@ -149,12 +150,12 @@ async fn sessions_can_be_listed_and_ended() {
     app.get("/api/v1/me/sessions?page=abc", &a.token)
         .await
         .problem(422, "validation_failed");
-    let r = app
+    let r: Sessions = app
         .get("/api/v1/me/sessions?page=2&per_page=1", &a.token)
         .await
-        .ok(200);
-    assert_eq!(r.body["items"].as_array().unwrap().len(), 0);
-    assert_eq!(r.body["total"], 1);
+        .ok(200)
+        .json();
+    assert_eq!((r.items.len(), r.total), (0, 1));
 }
 
 #[actix_web::test]

@@ -370,7 +370,7 @@ async fn latchkeys_mfa_policy_applies_on_top_of_sso() {
     assert_eq!(r.body["status"], "mfa_enrollment_required", "{}", r.text);
     let enrollment = r.body["enrollment_token"].as_str().unwrap().to_string();
     let (_, _, verified) = app.enroll(&enrollment, None).await;
-    let s = Session::from_body(&verified["session"]);
+    let s = Session::from(verified.session);
     assert_eq!(
         assurance(&app, &s.token).await,
         (json!(["sso", "otp"]), "aal2".into())
