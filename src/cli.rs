@@ -230,6 +230,7 @@ fn serve(config: Config, clock: Clock) -> CliResult {
         tracing::info!(%bind, database = %state.config.database.describe(), "latchkey serving");
         spawn_housekeeping(state.clone());
         spawn_key_refresh(state.clone());
+        crate::delivery::spawn(state.clone()).map_err(|e| format!("{e}"))?;
         actix_web::HttpServer::new(move || crate::app::build(state.clone()))
             .workers(workers)
             .bind(&bind)?

@@ -141,6 +141,92 @@ pub struct ConfigArgs {
         global = true
     )]
     pub sso_http_timeout_seconds: u64,
+    /// Where mail goes: `smtp://[user:pass@]host:port` (STARTTLS when
+    /// offered; `?tls=required` insists) or `smtps://` (implicit TLS).
+    /// Unset: each message is written under `<data dir>/mail/` and logged.
+    #[arg(long, env = "LATCHKEY_SMTP_URL", global = true)]
+    pub smtp_url: Option<String>,
+    /// The sender of every message.
+    #[arg(
+        long,
+        env = "LATCHKEY_MAIL_FROM",
+        default_value = "Latchkey <no-reply@localhost>",
+        global = true
+    )]
+    pub mail_from: String,
+    /// The web app's base URL, for links in mail (default: the public URL,
+    /// where `latchkey serve` serves the web app).
+    #[arg(long, env = "LATCHKEY_APP_URL", global = true)]
+    pub app_url: Option<String>,
+    /// Seconds a claimed outgoing message is left to its sender before
+    /// another sender may take it again (after a crash mid-send).
+    #[arg(
+        long,
+        env = "LATCHKEY_MAIL_LEASE_SECONDS",
+        default_value_t = 120,
+        global = true
+    )]
+    pub mail_lease_seconds: u64,
+}
+
+/// A base URL setting (`name`): http(s), no query or fragment, without a
+/// trailing slash; `None` when unset or empty.
+fn base_url(name: &str, value: Option<&str>) -> Result<Option<String>, ConfigError> {
+    let Some(url) = value.map(str::trim).filter(|u| !u.is_empty()) else {
+        return Ok(None);
+    };
+    let url = url.trim_end_matches('/');
+    let valid = (url.starts_with("http://") || url.starts_with("https://"))
+        && !url.contains(['?', '#'])
+        && !url.chars().any(|c| c.is_control() || c.is_whitespace());
+    if !valid {
+        return Err(ConfigError(format!(
+            "{name} must be an http(s) URL without query or fragment"
+        )));
+    }
+    Ok(Some(url.to_string()))
+}
+
+/// How accounts are created with `POST /api/v1/accounts`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignupMode {
+    /// Anyone, at once (201).
+    Open,
+    /// Nobody (403).
+    Closed,
+    /// Anyone, once the email's owner follows a link (202).
+    Verify,
+}
+
+/// Where outgoing mail goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MailTarget {
+    /// An SMTP relay URL as lettre reads it (`tls=opportunistic` added to a
+    /// plain `smtp://` URL without `tls`).
+    Smtp(String),
+    /// `.eml` files in this directory (the embedded default).
+    Files(PathBuf),
+}
+
+/// The SMTP URL as lettre takes it: `smtp://` without `tls` means STARTTLS
+/// when the server offers it (API.md), which lettre spells `opportunistic`.
+fn smtp_target(url: &str) -> Result<MailTarget, ConfigError> {
+    let url = url.trim();
+    let plain = url.starts_with("smtp://");
+    if !plain && !url.starts_with("smtps://") {
+        return Err(ConfigError(
+            "LATCHKEY_SMTP_URL must start with smtp:// or smtps://".into(),
+        ));
+    }
+    let url = if plain && !url.contains("tls=") {
+        let joiner = if url.contains('?') { '&' } else { '?' };
+        format!("{url}{joiner}tls=opportunistic")
+    } else {
+        url.to_string()
+    };
+    lettre::SmtpTransport::from_url(&url)
+        .map_err(|e| ConfigError(format!("LATCHKEY_SMTP_URL: {e}")))?;
+    Ok(MailTarget::Smtp(url))
 }
 
 /// The web app's build to serve: the one named (it must hold an
@@ -170,7 +256,7 @@ pub struct Config {
     pub master_key: MasterKey,
     pub issuer: String,
     pub audience: String,
-    pub signup_open: bool,
+    pub signup: SignupMode,
     pub cors_origins: Vec<String>,
     pub ip_rate_limit: u32,
     pub trusted_proxies: Vec<IpAddr>,
@@ -193,6 +279,15 @@ pub struct Config {
     pub sso_link_ttl: Duration,
     /// Timeout of one request to an identity provider.
     pub sso_http_timeout: Duration,
+    /// The web app's base URL, for links in mail, without a trailing slash.
+    pub app_url: String,
+    /// Where outgoing mail goes.
+    pub mail: MailTarget,
+    /// The sender of every message.
+    pub mail_from: lettre::message::Mailbox,
+    /// How long a sender holds a claimed message (longer than a send's
+    /// timeout); after a crash the message is due again then.
+    pub mail_lease: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -225,15 +320,29 @@ impl Config {
                 .map_err(|e| ConfigError(format!("LATCHKEY_MASTER_KEY: {e}")))?,
             _ => load_or_create_master_key(&args.data_dir)?,
         };
-        let signup_open = match args.signup.trim() {
-            "open" => true,
-            "closed" => false,
+        let signup = match args.signup.trim() {
+            "open" => SignupMode::Open,
+            "closed" => SignupMode::Closed,
+            "verify" => SignupMode::Verify,
             other => {
                 return Err(ConfigError(format!(
-                    "LATCHKEY_SIGNUP must be open or closed, not {other:?}"
+                    "LATCHKEY_SIGNUP must be open, closed or verify, not {other:?}"
                 )))
             }
         };
+        let mail = match args.smtp_url.as_deref().filter(|u| !u.trim().is_empty()) {
+            Some(url) => smtp_target(url)?,
+            None => MailTarget::Files(args.data_dir.join("mail")),
+        };
+        let mail_from: lettre::message::Mailbox = args
+            .mail_from
+            .parse()
+            .map_err(|e| ConfigError(format!("LATCHKEY_MAIL_FROM: {e}")))?;
+        if !(1..=3600).contains(&args.mail_lease_seconds) {
+            return Err(ConfigError(
+                "LATCHKEY_MAIL_LEASE_SECONDS must be 1 to 3600".into(),
+            ));
+        }
         let trusted_proxies = split_list(&args.trusted_proxies)
             .map(|p| {
                 p.parse().map_err(|_| {
@@ -270,22 +379,10 @@ impl Config {
                 "LATCHKEY_KEY_REFRESH_SECONDS must be 1 to 30".into(),
             ));
         }
-        let public_url = match args.public_url.as_deref().map(str::trim) {
-            Some(url) if !url.is_empty() => {
-                let url = url.trim_end_matches('/');
-                let valid = (url.starts_with("http://") || url.starts_with("https://"))
-                    && !url.contains(['?', '#'])
-                    && !url.chars().any(|c| c.is_control() || c.is_whitespace());
-                if !valid {
-                    return Err(ConfigError(
-                        "LATCHKEY_PUBLIC_URL must be an http(s) URL without query or fragment"
-                            .into(),
-                    ));
-                }
-                url.to_string()
-            }
-            _ => format!("http://{}", args.bind),
-        };
+        let public_url = base_url("LATCHKEY_PUBLIC_URL", args.public_url.as_deref())?
+            .unwrap_or_else(|| format!("http://{}", args.bind));
+        let app_url =
+            base_url("LATCHKEY_APP_URL", args.app_url.as_deref())?.unwrap_or(public_url.clone());
         if !(1..=120).contains(&args.sso_http_timeout_seconds) {
             return Err(ConfigError(
                 "LATCHKEY_SSO_HTTP_TIMEOUT_SECONDS must be 1 to 120".into(),
@@ -306,7 +403,7 @@ impl Config {
             master_key,
             issuer: args.issuer.clone(),
             audience: args.audience.clone(),
-            signup_open,
+            signup,
             cors_origins: split_list(&args.cors_origins).map(String::from).collect(),
             ip_rate_limit: args.ip_rate_limit,
             trusted_proxies,
@@ -319,11 +416,15 @@ impl Config {
             db_pool_size,
             audit_retention: Duration::from_secs(args.audit_retention_days * DAY),
             key_refresh: Duration::from_secs(args.key_refresh_seconds),
-            public_url,
             sso_flow_ttl: Duration::from_secs(10 * 60),
             sso_login_code_ttl: Duration::from_secs(60),
             sso_link_ttl: Duration::from_secs(10 * 60),
             sso_http_timeout: Duration::from_secs(args.sso_http_timeout_seconds),
+            app_url,
+            public_url,
+            mail,
+            mail_from,
+            mail_lease: Duration::from_secs(args.mail_lease_seconds),
         })
     }
 
@@ -337,7 +438,7 @@ impl Config {
             master_key,
             issuer: "Latchkey".into(),
             audience: "latchkey".into(),
-            signup_open: true,
+            signup: SignupMode::Open,
             cors_origins: Vec::new(),
             ip_rate_limit: 0,
             trusted_proxies: Vec::new(),
@@ -355,6 +456,10 @@ impl Config {
             sso_login_code_ttl: Duration::from_secs(60),
             sso_link_ttl: Duration::from_secs(10 * 60),
             sso_http_timeout: Duration::from_secs(10),
+            app_url: "http://127.0.0.1:8080".into(),
+            mail: MailTarget::Files(PathBuf::from("./data/mail")),
+            mail_from: "Latchkey <no-reply@localhost>".parse().expect("a mailbox"),
+            mail_lease: Duration::from_secs(120),
         }
     }
 }

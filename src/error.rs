@@ -71,6 +71,8 @@ pub enum ErrorCode {
     ServiceUnavailable,
     IdentityProviderUnavailable,
     InternalError,
+    LinkInvalid,
+    LinkExpired,
     /// Single sign-on: the provider did not sign the user in, or the user
     /// is beyond what the provider may reach.
     AccessDenied,
@@ -83,6 +85,8 @@ pub enum ErrorCode {
 impl ErrorCode {
     pub fn as_str(self) -> &'static str {
         match self {
+            ErrorCode::LinkInvalid => "link_invalid",
+            ErrorCode::LinkExpired => "link_expired",
             ErrorCode::BadRequest => "bad_request",
             ErrorCode::InvalidCredentials => "invalid_credentials",
             ErrorCode::Unauthorized => "unauthorized",
@@ -220,6 +224,14 @@ pub enum ApiError {
     IdentityProviderUnavailable(String),
     #[error("internal error: {0}")]
     Internal(String),
+    /// A link from a mail (reset, invitation, sign-up) that never existed
+    /// (401 `link_invalid`).
+    #[error("link invalid")]
+    LinkInvalid,
+    /// A link from a mail that was used, replaced, revoked or has expired
+    /// (410 `link_expired`).
+    #[error("link expired")]
+    LinkExpired,
 }
 
 impl ApiError {
@@ -268,6 +280,8 @@ impl ApiError {
             ApiError::Sso(failure) => failure.error_code(),
             ApiError::IdentityProviderUnavailable(_) => ErrorCode::IdentityProviderUnavailable,
             ApiError::Internal(_) => ErrorCode::InternalError,
+            ApiError::LinkInvalid => ErrorCode::LinkInvalid,
+            ApiError::LinkExpired => ErrorCode::LinkExpired,
         }
     }
 
@@ -345,6 +359,14 @@ impl ApiError {
                 "The identity provider could not be reached or gave an invalid answer; try again later.".into(),
             ),
             ApiError::Internal(_) => ("Internal error", "An unexpected error occurred.".into()),
+            ApiError::LinkInvalid => (
+                "Invalid link",
+                "This link is not valid; copy the whole address from the message.".into(),
+            ),
+            ApiError::LinkExpired => (
+                "Link expired",
+                "This link has expired or was already used; ask for a new one.".into(),
+            ),
         }
     }
 
@@ -400,6 +422,8 @@ impl ResponseError for ApiError {
             ApiError::Sso(_) => StatusCode::UNAUTHORIZED,
             ApiError::IdentityProviderUnavailable(_) => StatusCode::BAD_GATEWAY,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::LinkInvalid => StatusCode::UNAUTHORIZED,
+            ApiError::LinkExpired => StatusCode::GONE,
         }
     }
 

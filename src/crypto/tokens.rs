@@ -19,6 +19,12 @@ pub const ENROLLMENT_PREFIX: &str = "lke_";
 pub const SSO_LOGIN_PREFIX: &str = "lks_";
 /// Prefix of single sign-on link tokens (`link_token`).
 pub const SSO_LINK_PREFIX: &str = "lkl_";
+/// Prefix of the tokens in invitation links.
+pub const INVITATION_PREFIX: &str = "lki_";
+/// Prefix of the tokens in password-reset links.
+pub const PASSWORD_RESET_PREFIX: &str = "lkp_";
+/// Prefix of the tokens in sign-up verification links.
+pub const SIGNUP_PREFIX: &str = "lkv_";
 
 /// A 256-bit random token with a type prefix.
 pub fn random_token(prefix: &str) -> String {

@@ -329,6 +329,8 @@ impl NewUser {
             last_login_at: None,
             created_at: now,
             updated_at: now,
+            mfa_reset_at: None,
+            mfa_reset_by: None,
         }
     }
 }

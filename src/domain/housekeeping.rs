@@ -4,7 +4,9 @@
 use chrono::{Duration, NaiveDateTime};
 use diesel::QueryResult;
 
-use crate::store::{audit, challenges, sessions, sso, throttles, totp, DbConn};
+use crate::store::{
+    audit, challenges, mail_tokens, outbox, sessions, sso, throttles, totp, DbConn,
+};
 
 /// How many rows each purge removed.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -14,10 +16,13 @@ pub struct Purged {
     pub sessions: usize,
     pub throttles: usize,
     pub sso_flows: usize,
+    pub mail_links: usize,
+    pub outbox: usize,
 }
 
-/// Deletes challenges (login codes included), SSO flows and pending
-/// enrollments a day past their expiry,
+/// Deletes challenges (login codes included), SSO flows, pending
+/// enrollments and password-reset and sign-up links a day past their
+/// expiry, messages sent or given up a week ago,
 /// sessions (with their refresh tokens) ended or expired over a day ago, and
 /// idle password-failure counters.
 ///
@@ -34,6 +39,8 @@ pub fn purge(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult<Purged> {
         sessions: sessions::purge_dead(conn, day_ago)?,
         throttles: throttles::purge_idle(conn, day_ago)?,
         sso_flows: sso::purge_expired_flows(conn, day_ago)?,
+        mail_links: mail_tokens::purge(conn, day_ago)?,
+        outbox: outbox::purge_done(conn, now - Duration::days(7))?,
     })
 }
 

@@ -84,7 +84,13 @@ pub fn reserve_password_attempt(
                         account_id: Some(&user.account_id),
                         actor: None,
                         target: Some(&user.id),
-                        details: serde_json::json!({"failures": failures, "locked_until": until.and_utc().to_rfc3339()}),
+                        details: serde_json::json!({
+                            "failures": failures,
+                            "locked_until": until.and_utc().to_rfc3339(),
+                            // The lock starts; later ones double it (and the
+                            // attempt that finds it over counts as one).
+                            "first_lock": failures == PASSWORD_FAILURES_BEFORE_LOCK,
+                        }),
                     },
                 )?;
             }

@@ -50,6 +50,11 @@ pub struct MfaStatus {
     pub can_disable: bool,
     pub enabled_at: Option<chrono::DateTime<chrono::Utc>>,
     pub recovery_token: RecoveryTokenStatus,
+    /// When an administrator last reset the user's MFA, until the user
+    /// enrolls again (the app tells them at their next sign-in).
+    pub reset_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Who reset it (display name; "an operator" for the CLI).
+    pub reset_by: Option<String>,
 }
 
 pub fn status(conn: &mut DbConn, user: &User) -> ApiResult<MfaStatus> {
@@ -76,6 +81,8 @@ pub fn status_of(
             active: unused_recovery_created_at.is_some(),
             created_at: unused_recovery_created_at.map(|t| t.and_utc()),
         },
+        reset_at: user.mfa_reset_at.map(|t| t.and_utc()),
+        reset_by: user.mfa_reset_by.clone(),
     }
 }
 
@@ -266,10 +273,12 @@ fn live_grant_user(conn: &mut DbConn, grant: &auth::EnrollmentGrant, ctx: &Ctx) 
         .ok_or(ApiError::Unauthorized)
 }
 
-/// A fresh recovery token replacing any previous one. Inside a transaction.
+/// A fresh recovery token replacing any previous one (`with_enrollment`:
+/// the first, issued as MFA is turned on). Inside a transaction.
 fn issue_recovery_token(
     conn: &mut DbConn,
     user: &User,
+    with_enrollment: bool,
     ctx: &Ctx,
 ) -> ApiResult<(String, NaiveDateTime)> {
     let token = tokens::recovery_token();
@@ -288,7 +297,8 @@ fn issue_recovery_token(
     audit::record(
         conn,
         ctx,
-        Event::own(audit::RECOVERY_TOKEN_GENERATED, &user.account_id, &user.id),
+        Event::own(audit::RECOVERY_TOKEN_GENERATED, &user.account_id, &user.id)
+            .with(serde_json::json!({"with_enrollment": with_enrollment})),
     )?;
     Ok((token, ctx.now))
 }
@@ -363,7 +373,7 @@ pub fn verify_enrollment(
                 "other_sessions_ended": ended,
             })),
         )?;
-        let (recovery_token, _) = issue_recovery_token(conn, &user, ctx)?;
+        let (recovery_token, _) = issue_recovery_token(conn, &user, true, ctx)?;
         let mut user = user;
         user.mfa_enabled_at = Some(ctx.now);
         user.mfa_failures = 0;
@@ -399,7 +409,7 @@ pub fn regenerate_recovery_token(
         if user.mfa_enabled_at.is_none() {
             return Err(ApiError::MfaNotEnabled);
         }
-        issue_recovery_token(conn, &user, ctx)
+        issue_recovery_token(conn, &user, false, ctx)
     })
 }
 
@@ -466,6 +476,8 @@ pub fn disable(
 pub fn reset(conn: &mut DbConn, target: &User, actor: Option<&User>, ctx: &Ctx) -> ApiResult<()> {
     user_store::lock(conn, &target.id)?;
     remove_all_factors(conn, &target.id)?;
+    let by = actor.map_or("an operator", |a| a.display_name.as_str());
+    user_store::mark_mfa_reset(conn, &target.id, ctx.now, by)?;
     let ended = sessions::end_access(conn, &target.id, None, ctx)?;
     audit::record(
         conn,

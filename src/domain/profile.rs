@@ -46,6 +46,7 @@ pub fn change_password(
             return Err(crate::error::ApiError::ReauthenticationRequired);
         }
         user_store::set_password(conn, &now.user.id, new_hash, ctx.now)?;
+        crate::store::mail_tokens::end_resets(conn, &now.user.id, ctx.now)?;
         principals::changed(conn, Change::User(&now.user.id))?;
         // Nothing the old password opened outlives it: other sessions, open
         // MFA challenges and enrollment tokens.

@@ -7,6 +7,7 @@ use super::dto::*;
 use super::extract::{AuthSession, RateLimited};
 use super::problems::{AdminProblems, BodyProblems};
 use super::{ctx, State};
+use crate::config::SignupMode;
 use crate::domain::admin;
 use crate::domain::policy::Action;
 use crate::domain::signup::{self, NewAccount};
@@ -16,16 +17,22 @@ use crate::error::{ApiError, ApiResult};
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(create_account)
+        .service(verify_account)
         .service(get_account)
         .service(update_account);
 }
 
-/// Sign up: a new account with its first administrator.
+/// Sign up: a new account with its first administrator. With
+/// `LATCHKEY_SIGNUP=verify` the answer is 202 whatever the email and the
+/// account is created by the link mailed to it
+/// (`POST /api/v1/accounts/verify`); a taken address gets a "someone tried
+/// to sign up" mail instead.
 #[utoipa::path(
     tag = "account",
     request_body = SignupRequest,
     responses(
         (status = 201, description = "Account and administrator created", body = SignupResponse),
+        (status = 202, description = "`LATCHKEY_SIGNUP=verify`: a link is on its way", body = VerificationSentResponse),
         (status = 403, description = "`forbidden`: sign-up is closed"),
         (status = 409, description = "`conflict`: the email is taken"),
         (status = 429, description = "`too_many_attempts` (rate limited)"),
@@ -39,7 +46,8 @@ pub async fn create_account(
     state: State,
     body: Body<SignupRequest>,
 ) -> ApiResult<HttpResponse> {
-    if !state.config.signup_open {
+    let mode = state.config.signup;
+    if mode == SignupMode::Closed {
         return Err(ApiError::Forbidden);
     }
     let body = body.parse()?;
@@ -54,19 +62,55 @@ pub async fn create_account(
     checks.finish()?;
     let password_hash = state.hasher.hash(body.password).await?;
     let ctx = ctx(&req, &state);
+    let input = NewAccount {
+        account_name,
+        email,
+        display_name,
+        password_hash,
+    };
+    if mode == SignupMode::Verify {
+        let config = state.config.clone();
+        state
+            .db(move |conn| signup::request_signup(conn, &config, input, &ctx))
+            .await?;
+        return Ok(HttpResponse::Accepted().json(VerificationSentResponse {
+            status: VerificationSentStatus::VerificationSent,
+        }));
+    }
     let (account, user) = state
-        .db(move |conn| {
-            signup::create_account(
-                conn,
-                NewAccount {
-                    account_name,
-                    email,
-                    display_name,
-                    password_hash,
-                },
-                &ctx,
-            )
-        })
+        .db(move |conn| signup::create_account(conn, input, &ctx))
+        .await?;
+    Ok(HttpResponse::Created().json(SignupResponse {
+        account: (&account).into(),
+        user: UserResponse::new(&user, false),
+    }))
+}
+
+/// Verified sign-up: the link's token creates the account and its
+/// administrator (then sign in as usual).
+#[utoipa::path(
+    tag = "account",
+    request_body = VerifySignupRequest,
+    responses(
+        (status = 201, description = "Account and administrator created", body = SignupResponse),
+        (status = 401, description = "`link_invalid`: no such link"),
+        (status = 409, description = "`conflict`: the email has an account meanwhile"),
+        (status = 410, description = "`link_expired`: used or expired"),
+        (status = 429, description = "`too_many_attempts` (rate limited)"),
+        BodyProblems,
+    )
+)]
+#[post("/accounts/verify")]
+pub async fn verify_account(
+    _limited: RateLimited,
+    req: HttpRequest,
+    state: State,
+    body: Body<VerifySignupRequest>,
+) -> ApiResult<HttpResponse> {
+    let body = body.parse()?;
+    let ctx = ctx(&req, &state);
+    let (account, user) = state
+        .db(move |conn| signup::verify_signup(conn, &body.token, &ctx))
         .await?;
     Ok(HttpResponse::Created().json(SignupResponse {
         account: (&account).into(),

@@ -182,6 +182,26 @@ pub enum TokenType {
     Bearer,
 }
 
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum VerificationSentStatus {
+    VerificationSent,
+}
+
+/// `LATCHKEY_SIGNUP=verify`: the same answer whatever the email.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct VerificationSentResponse {
+    pub status: VerificationSentStatus,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VerifySignupRequest {
+    /// The token from the link's fragment (`#token=...`).
+    #[schema(example = "lkv_...", max_length = 200)]
+    pub token: String,
+}
+
 /// Tokens of a completed login or refresh.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct AuthenticatedResponse {

@@ -7,9 +7,11 @@ pub mod body;
 pub mod dto;
 pub mod extract;
 pub mod identity_providers;
+pub mod invitations;
 pub mod me;
 pub mod mfa;
 pub mod ops;
+pub mod password_resets;
 pub mod problems;
 pub mod roles;
 pub mod sessions;
@@ -175,6 +177,8 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
             .configure(audit::configure)
             .configure(roles::configure)
             .configure(identity_providers::configure)
-            .configure(sso::configure),
+            .configure(sso::configure)
+            .configure(invitations::configure)
+            .configure(password_resets::configure),
     );
 }

@@ -36,6 +36,8 @@ diesel::table! {
         last_login_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        mfa_reset_at -> Nullable<Timestamp>,
+        mfa_reset_by -> Nullable<Text>,
     }
 }
 
@@ -225,4 +227,65 @@ diesel::allow_tables_to_appear_in_same_query!(
     identity_providers,
     sso_identities,
     sso_flows,
+    outbox,
+    invitations,
+    password_resets,
+    signup_requests,
 );
+
+diesel::table! {
+    outbox (id) {
+        id -> Text,
+        account_id -> Nullable<Text>,
+        kind -> Text,
+        recipient -> Text,
+        vars -> Text,
+        link -> Nullable<Text>,
+        created_at -> Timestamp,
+        next_attempt_at -> Timestamp,
+        attempts -> Integer,
+        last_error -> Nullable<Text>,
+        sent_at -> Nullable<Timestamp>,
+        failed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    invitations (id) {
+        id -> Text,
+        account_id -> Text,
+        sub_account_id -> Nullable<Text>,
+        email -> Text,
+        display_name -> Text,
+        role -> Text,
+        token_hash -> Text,
+        invited_by -> Nullable<Text>,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        accepted_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    password_resets (token_hash) {
+        token_hash -> Text,
+        user_id -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    signup_requests (token_hash) {
+        token_hash -> Text,
+        email -> Text,
+        account_name -> Text,
+        display_name -> Text,
+        password_hash -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}

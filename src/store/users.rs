@@ -26,6 +26,10 @@ pub struct User {
     pub last_login_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// Set by an administrator's Reset MFA, cleared when the user enrolls.
+    pub mfa_reset_at: Option<NaiveDateTime>,
+    /// The display name of the administrator who reset it.
+    pub mfa_reset_by: Option<String>,
 }
 
 #[derive(AsChangeset, Default)]
@@ -170,13 +174,39 @@ pub fn count_with_role(conn: &mut DbConn, account_id: &str, role: &RoleRef) -> Q
         .get_result(conn)
 }
 
+/// MFA on (`Some`) or off. Turning it on also clears an administrator's
+/// reset mark: the user has enrolled again.
 pub fn set_mfa_enabled_at(
     conn: &mut DbConn,
     id: &str,
     at: Option<NaiveDateTime>,
 ) -> QueryResult<usize> {
+    let target = users::table.find(id);
+    if at.is_some() {
+        diesel::update(target)
+            .set((
+                users::mfa_enabled_at.eq(at),
+                users::mfa_reset_at.eq(None::<NaiveDateTime>),
+                users::mfa_reset_by.eq(None::<String>),
+            ))
+            .execute(conn)
+    } else {
+        diesel::update(target)
+            .set(users::mfa_enabled_at.eq(at))
+            .execute(conn)
+    }
+}
+
+/// Marks an administrator's (or the operator's) Reset MFA, shown to the
+/// user until they enroll again.
+pub fn mark_mfa_reset(
+    conn: &mut DbConn,
+    id: &str,
+    at: NaiveDateTime,
+    by: &str,
+) -> QueryResult<usize> {
     diesel::update(users::table.find(id))
-        .set(users::mfa_enabled_at.eq(at))
+        .set((users::mfa_reset_at.eq(at), users::mfa_reset_by.eq(by)))
         .execute(conn)
 }
 

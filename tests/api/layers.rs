@@ -124,10 +124,10 @@ const LAYERS: &[&[&str]] = &[
     &["cli"],
     &["app"],
     &["http", "openapi"],
-    &["service"],
+    &["service", "delivery"],
     &["state"],
     &["domain"],
-    &["oidc", "ratelimit", "metrics"],
+    &["oidc", "ratelimit", "metrics", "mail"],
     &["config", "error"],
     &["store", "crypto", "clock"],
 ];
@@ -295,7 +295,11 @@ fn the_domain_modules_form_no_cycle() {
         "policy",
         "validate",
         "keys",
+        "events",
+        "outbox",
+        "notices",
         "audit",
+        "sending",
         "housekeeping",
         "auth",
         "lockout",
@@ -308,6 +312,8 @@ fn the_domain_modules_form_no_cycle() {
         "admin",
         "profile",
         "signup",
+        "passwords",
+        "invitations",
         "sso",
     ];
     for (i, module) in order.iter().enumerate() {

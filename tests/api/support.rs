@@ -11,9 +11,10 @@ use actix_web::http::Method;
 use actix_web::test;
 use diesel::{Connection, RunQueryDsl};
 use latchkey::clock::Clock;
-use latchkey::config::Config;
+use latchkey::config::{Config, MailTarget};
 use latchkey::crypto::seal::MasterKey;
 use latchkey::crypto::totp;
+use latchkey::delivery::{self, Round};
 use latchkey::http::dto::{
     AuthenticatedResponse, EnrollmentResponse, LoginResponse, SignupResponse, UserResponse,
     VerifyEnrollmentResponse,
@@ -23,6 +24,8 @@ use latchkey::store::DatabaseTarget;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{json, Value};
+
+use crate::smtp::SmtpServer;
 
 pub const PASSWORD: &str = "correct horse battery staple";
 
@@ -219,6 +222,7 @@ impl TestApp {
         let (key, master_key_b64) = MasterKey::generate();
         let mut config = Config::with_database(target, key);
         config.data_dir = dir.path().to_path_buf();
+        config.mail = MailTarget::Files(dir.path().join("mail"));
         adjust(&mut config);
         let clock = Clock::default();
         let state = AppState::open(config.clone(), clock.clone()).expect("open test app");
@@ -232,6 +236,32 @@ impl TestApp {
             pg,
             _dir: dir,
         }
+    }
+
+    /// A test app whose mail goes to a real SMTP server, started for it.
+    pub async fn with_smtp(adjust: impl FnOnce(&mut Config)) -> (TestApp, SmtpServer) {
+        let smtp = SmtpServer::start();
+        let url = smtp.url();
+        let app = TestApp::with(|c| {
+            c.mail = MailTarget::Smtp(url);
+            adjust(c);
+        })
+        .await;
+        (app, smtp)
+    }
+
+    /// One round of this node's mail sender (what `latchkey serve` runs
+    /// every second): due messages are claimed and handed over.
+    pub async fn deliver(&self) -> Round {
+        let transport = delivery::transport(&self.state).expect("mail transport");
+        delivery::deliver_due(&self.state, &transport)
+            .await
+            .expect("a delivery round")
+    }
+
+    /// The `outbox` rows not yet sent nor given up.
+    pub fn mail_pending(&self) -> i64 {
+        self.count("SELECT COUNT(*) AS n FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL")
     }
 
     pub fn is_postgres(&self) -> bool {
@@ -493,7 +523,8 @@ pub fn build_request(
     let mut req = test::TestRequest::default()
         .method(method)
         .uri(path)
-        .peer_addr("127.0.0.1:40000".parse().unwrap());
+        .peer_addr("127.0.0.1:40000".parse().unwrap())
+        .insert_header(("user-agent", "latchkey-tests/1.0"));
     if let Some(token) = token {
         req = req.insert_header(("authorization", format!("Bearer {token}")));
     }
@@ -557,9 +588,15 @@ impl TestApp {
             "login_challenges",
             "recovery_tokens",
             "refresh_tokens",
+            "outbox",
+            "invitations",
+            "password_resets",
+            "signup_requests",
         ] {
             let dump = self.dump_table(table);
-            for prefix in ["lkr_", "lkm_", "lke_", "lks_", "lkl_"] {
+            for prefix in [
+                "lkr_", "lkm_", "lke_", "lks_", "lkl_", "lki_", "lkp_", "lkv_",
+            ] {
                 if dump.contains(prefix) {
                     broken.push(format!("{table} holds a {prefix} token in clear"));
                 }

@@ -246,6 +246,7 @@ pub(super) fn link(
         Event::own(audit::SSO_IDENTITY_LINKED, &user.account_id, &user.id).with(
             serde_json::json!({
                 "provider": provider.id,
+                "provider_name": provider.name,
                 "issuer": provider.issuer,
                 "sub": subject,
                 "email": user.email,

@@ -73,7 +73,7 @@ async fn signup_validates_every_field() {
 
 #[actix_web::test]
 async fn closed_signup_is_forbidden() {
-    let app = TestApp::with(|c| c.signup_open = false).await;
+    let app = TestApp::with(|c| c.signup = latchkey::config::SignupMode::Closed).await;
     app.post(
         "/api/v1/accounts",
         None,
