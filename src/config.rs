@@ -540,4 +540,35 @@ mod tests {
             assert!(config(&[bad]).is_err(), "{bad} accepted");
         }
     }
+
+    #[test]
+    fn mail_settings_pick_the_transport_and_refuse_nonsense() {
+        let c = config(&["--data-dir=/tmp/lk"]).unwrap();
+        assert_eq!(c.mail, MailTarget::Files("/tmp/lk/mail".into()));
+        assert_eq!(c.app_url, c.public_url);
+        assert_eq!(c.signup, SignupMode::Open);
+        let smtp = |url: &str| match config(&[&format!("--smtp-url={url}")]).map(|c| c.mail) {
+            Ok(MailTarget::Smtp(url)) => Ok(url),
+            other => Err(format!("{other:?}")),
+        };
+        // STARTTLS when offered (API.md), which lettre calls opportunistic.
+        assert_eq!(
+            smtp("smtp://mail:1025").unwrap(),
+            "smtp://mail:1025?tls=opportunistic"
+        );
+        assert_eq!(
+            smtp("smtp://u:p@mail:587?tls=required").unwrap(),
+            "smtp://u:p@mail:587?tls=required"
+        );
+        assert_eq!(smtp("smtps://mail").unwrap(), "smtps://mail");
+        assert!(smtp("http://mail").is_err());
+        assert!(config(&["--mail-from=not an address"]).is_err());
+        assert!(config(&["--app-url=ftp://x"]).is_err());
+        assert!(config(&["--app-url=https://app.example/#x"]).is_err());
+        let c = config(&["--app-url=https://app.example/", "--signup=verify"]).unwrap();
+        assert_eq!(c.app_url, "https://app.example");
+        assert_eq!(c.signup, SignupMode::Verify);
+        assert!(config(&["--signup=maybe"]).is_err());
+        assert!(config(&["--mail-lease-seconds=0"]).is_err());
+    }
 }
