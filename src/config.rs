@@ -167,6 +167,19 @@ pub struct ConfigArgs {
         global = true
     )]
     pub mail_lease_seconds: u64,
+    /// The WebAuthn relying party id (a domain; default: the host of the
+    /// public URL). Passkeys are bound to it.
+    #[arg(long, env = "LATCHKEY_WEBAUTHN_RP_ID", global = true)]
+    pub webauthn_rp_id: Option<String>,
+    /// Origins allowed to use passkeys, comma-separated (default: the
+    /// public URL and the app URL).
+    #[arg(
+        long,
+        env = "LATCHKEY_WEBAUTHN_ORIGINS",
+        default_value = "",
+        global = true
+    )]
+    pub webauthn_origins: String,
 }
 
 /// A base URL setting (`name`): http(s), no query or fragment, without a
@@ -185,6 +198,25 @@ fn base_url(name: &str, value: Option<&str>) -> Result<Option<String>, ConfigErr
         )));
     }
     Ok(Some(url.to_string()))
+}
+
+/// The host of an http(s) URL (the default WebAuthn relying party id).
+fn host_of(url: &str) -> String {
+    let rest = url.split("://").nth(1).unwrap_or(url);
+    let authority = rest.split('/').next().unwrap_or(rest);
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(v6),
+        None => authority.split(':').next().unwrap_or(authority),
+    };
+    host.to_ascii_lowercase()
+}
+
+/// An IP address as a URL spells it (`[::1]` for IPv6).
+fn ip_in_url(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => format!("[{v6}]"),
+    }
 }
 
 /// How accounts are created with `POST /api/v1/accounts`.
@@ -219,8 +251,20 @@ fn smtp_target(url: &str) -> Result<MailTarget, ConfigError> {
         ));
     }
     let url = if plain && !url.contains("tls=") {
+        // With credentials, STARTTLS is insisted on: a server that does not
+        // offer it (or an attacker stripping it) must not get the password
+        // in clear.
+        let has_credentials = url["smtp://".len()..]
+            .split(['/', '?'])
+            .next()
+            .is_some_and(|authority| authority.contains('@'));
+        let tls = if has_credentials {
+            "required"
+        } else {
+            "opportunistic"
+        };
         let joiner = if url.contains('?') { '&' } else { '?' };
-        format!("{url}{joiner}tls=opportunistic")
+        format!("{url}{joiner}tls={tls}")
     } else {
         url.to_string()
     };
@@ -288,6 +332,10 @@ pub struct Config {
     /// How long a sender holds a claimed message (longer than a send's
     /// timeout); after a crash the message is due again then.
     pub mail_lease: Duration,
+    /// The WebAuthn relying party id.
+    pub webauthn_rp_id: String,
+    /// Origins allowed to use passkeys.
+    pub webauthn_origins: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -383,6 +431,34 @@ impl Config {
             .unwrap_or_else(|| format!("http://{}", args.bind));
         let app_url =
             base_url("LATCHKEY_APP_URL", args.app_url.as_deref())?.unwrap_or(public_url.clone());
+        // WebAuthn takes a domain, never an IP address: a service reached
+        // at an IP (the default 127.0.0.1) offers passkeys at `localhost`.
+        let as_domain = |url: &str| match host_of(url).parse::<IpAddr>() {
+            Ok(ip) => url.replacen(&ip_in_url(ip), "localhost", 1),
+            Err(_) => url.to_string(),
+        };
+        let webauthn_rp_id = match args.webauthn_rp_id.as_deref().map(str::trim) {
+            Some(id) if !id.is_empty() => id.to_ascii_lowercase(),
+            _ => host_of(&as_domain(&public_url)),
+        };
+        let mut webauthn_origins: Vec<String> = split_list(&args.webauthn_origins)
+            .map(|o| o.trim_end_matches('/').to_string())
+            .collect();
+        if webauthn_origins.is_empty() {
+            for url in [&public_url, &app_url] {
+                let origin = as_domain(url);
+                if !webauthn_origins.contains(&origin) {
+                    webauthn_origins.push(origin);
+                }
+            }
+        }
+        for origin in &webauthn_origins {
+            if base_url("LATCHKEY_WEBAUTHN_ORIGINS", Some(origin))?.is_none() {
+                return Err(ConfigError(
+                    "LATCHKEY_WEBAUTHN_ORIGINS: an empty origin".into(),
+                ));
+            }
+        }
         if !(1..=120).contains(&args.sso_http_timeout_seconds) {
             return Err(ConfigError(
                 "LATCHKEY_SSO_HTTP_TIMEOUT_SECONDS must be 1 to 120".into(),
@@ -425,6 +501,8 @@ impl Config {
             mail,
             mail_from,
             mail_lease: Duration::from_secs(args.mail_lease_seconds),
+            webauthn_rp_id,
+            webauthn_origins,
         })
     }
 
@@ -460,6 +538,8 @@ impl Config {
             mail: MailTarget::Files(PathBuf::from("./data/mail")),
             mail_from: "Latchkey <no-reply@localhost>".parse().expect("a mailbox"),
             mail_lease: Duration::from_secs(120),
+            webauthn_rp_id: "localhost".into(),
+            webauthn_origins: vec!["http://localhost:8080".into()],
         }
     }
 }
@@ -561,10 +641,29 @@ mod tests {
             "smtp://u:p@mail:587?tls=required"
         );
         assert_eq!(smtp("smtps://mail").unwrap(), "smtps://mail");
+        assert_eq!(
+            smtp("smtp://u:p@mail:587").unwrap(),
+            "smtp://u:p@mail:587?tls=required",
+            "credentials never go in clear"
+        );
         assert!(smtp("http://mail").is_err());
         assert!(config(&["--mail-from=not an address"]).is_err());
         assert!(config(&["--app-url=ftp://x"]).is_err());
         assert!(config(&["--app-url=https://app.example/#x"]).is_err());
+        // Passkeys need a domain: an IP becomes localhost.
+        let c = config(&["--bind=127.0.0.1:9000"]).unwrap();
+        assert_eq!(c.webauthn_rp_id, "localhost");
+        assert_eq!(c.webauthn_origins, ["http://localhost:9000"]);
+        let c = config(&[
+            "--public-url=https://auth.example.com",
+            "--app-url=https://app.example.com",
+        ])
+        .unwrap();
+        assert_eq!(c.webauthn_rp_id, "auth.example.com");
+        assert_eq!(
+            c.webauthn_origins,
+            ["https://auth.example.com", "https://app.example.com"]
+        );
         let c = config(&["--app-url=https://app.example/", "--signup=verify"]).unwrap();
         assert_eq!(c.app_url, "https://app.example");
         assert_eq!(c.signup, SignupMode::Verify);

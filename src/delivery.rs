@@ -24,77 +24,131 @@ pub struct Round {
     pub delivered: usize,
     pub retried: usize,
     pub given_up: usize,
+    /// Claimed but not sent: too little of the lease left.
+    pub left: usize,
 }
 
 impl Round {
     pub fn claimed(&self) -> usize {
-        self.delivered + self.retried + self.given_up
+        self.delivered + self.retried + self.given_up + self.left
     }
+}
+
+/// How long one SMTP operation may take: a quarter of the lease, so a
+/// message started with more than that left of its lease is done (or
+/// failed) before another sender may take it.
+fn send_timeout(state: &AppState) -> Duration {
+    (state.config.mail_lease / 4).max(Duration::from_secs(1))
 }
 
 /// The transport of this node's configuration.
 pub fn transport(state: &AppState) -> Result<Arc<Transport>, MailError> {
-    // A send may take this long before the claim's lease could run out.
-    let timeout = (state.config.mail_lease / 2).max(Duration::from_secs(1));
-    Transport::new(&state.config.mail, timeout).map(Arc::new)
+    Transport::new(&state.config.mail, send_timeout(state)).map(Arc::new)
 }
 
-/// One round: claims due messages and sends them, one after another.
+/// One round: claims due messages and sends them, one after another. A
+/// message whose lease would run out during its send is left alone (it is
+/// due again when the lease ends); one whose outcome cannot be recorded is
+/// logged, and the round goes on.
 pub async fn deliver_due(state: &AppState, transport: &Arc<Transport>) -> ApiResult<Round> {
     let config = state.config.clone();
     let now = state.clock.now_naive();
-    let claimed = state
+    let batch = state
         .db(move |conn| sending::claim(conn, &config, now, BATCH))
         .await?;
-    let mut round = Round::default();
-    for message in claimed {
-        let sender = transport.clone();
-        let from = state.config.mail_from.clone();
-        let to = message.recipient.clone();
-        let bytes = message.bytes;
-        let sent = actix_web::web::block(move || sender.send(&from, &to, &bytes))
-            .await
-            .map_err(ApiError::from)?;
-        let now = state.clock.now_naive();
-        let row = message.row;
-        match sent {
-            Ok(()) => {
-                let id = row.id.clone();
-                state
-                    .db(move |conn| sending::delivered(conn, &id, now))
-                    .await?;
-                tracing::info!(id = %row.id, kind = %row.kind, to = %row.recipient, "mail sent");
-                metrics::counter!("latchkey_mail_sent_total").increment(1);
-                round.delivered += 1;
+    let mut round = Round {
+        given_up: batch.given_up,
+        ..Round::default()
+    };
+    count_given_up(batch.given_up);
+    let timeout = chrono::Duration::from_std(send_timeout(state)).unwrap_or_default();
+    for message in batch.messages {
+        if state.clock.now_naive() + timeout >= message.row.next_attempt_at {
+            round.left += 1;
+            continue;
+        }
+        match deliver_one(state, transport, message).await {
+            Ok(Outcome::Delivered) => round.delivered += 1,
+            Ok(Outcome::Retried) => round.retried += 1,
+            Ok(Outcome::GivenUp) => {
+                count_given_up(1);
+                round.given_up += 1;
             }
-            Err(error) => {
-                let error = error.to_string();
-                let (id, kind) = (row.id.clone(), row.kind.clone());
-                let outcome = state
-                    .db(move |conn| sending::not_delivered(conn, &row, now, &error))
-                    .await?;
-                match outcome {
-                    NotDelivered::RetryAt(at) => {
-                        tracing::warn!(%id, %kind, retry_at = %at, "mail not sent; will retry");
-                        metrics::counter!("latchkey_mail_retries_total").increment(1);
-                        round.retried += 1;
-                    }
-                    NotDelivered::GivenUp => {
-                        tracing::error!(%id, %kind, "mail given up after a day of retries");
-                        metrics::counter!("latchkey_mail_failed_total").increment(1);
-                        round.given_up += 1;
-                    }
-                }
+            Err(e) => {
+                tracing::warn!(error = %e, "mail outcome not recorded; due again after its lease")
             }
         }
     }
     Ok(round)
 }
 
+fn count_given_up(n: usize) {
+    if n > 0 {
+        metrics::counter!("latchkey_mail_failed_total").increment(n as u64);
+    }
+}
+
+enum Outcome {
+    Delivered,
+    Retried,
+    GivenUp,
+}
+
+async fn deliver_one(
+    state: &AppState,
+    transport: &Arc<Transport>,
+    message: sending::Claimed,
+) -> ApiResult<Outcome> {
+    let sender = transport.clone();
+    let from = state.config.mail_from.clone();
+    let to = message.recipient.clone();
+    let bytes = message.bytes;
+    let sent = actix_web::web::block(move || sender.send(&from, &to, &bytes))
+        .await
+        .map_err(ApiError::from)?;
+    let now = state.clock.now_naive();
+    let row = message.row;
+    let (id, kind) = (row.id.clone(), row.kind.clone());
+    match sent {
+        Ok(()) => {
+            let to = row.recipient.clone();
+            state
+                .db(move |conn| sending::delivered(conn, &row, now))
+                .await?;
+            tracing::info!(%id, %kind, %to, "mail sent");
+            metrics::counter!("latchkey_mail_sent_total").increment(1);
+            Ok(Outcome::Delivered)
+        }
+        Err(error) => {
+            let error = error.to_string();
+            let outcome = state
+                .db(move |conn| sending::not_delivered(conn, &row, now, &error))
+                .await?;
+            Ok(match outcome {
+                NotDelivered::RetryAt(at) => {
+                    tracing::warn!(%id, %kind, retry_at = %at, "mail not sent; will retry");
+                    metrics::counter!("latchkey_mail_retries_total").increment(1);
+                    Outcome::Retried
+                }
+                NotDelivered::GivenUp => {
+                    tracing::error!(%id, %kind, "mail given up after a day of retries");
+                    Outcome::GivenUp
+                }
+            })
+        }
+    }
+}
+
 /// Runs this node's sender until the process ends.
 pub fn spawn(state: AppState) -> Result<(), MailError> {
     let transport = transport(&state)?;
     tracing::info!(target = %Transport::describe(&state.config.mail), "mail sender started");
+    if let crate::config::MailTarget::Files(dir) = &state.config.mail {
+        tracing::warn!(
+            dir = %dir.display(),
+            "no LATCHKEY_SMTP_URL: mail (live links included) is written to files, not sent"
+        );
+    }
     actix_web::rt::spawn(async move {
         loop {
             match deliver_due(&state, &transport).await {

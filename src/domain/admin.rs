@@ -13,7 +13,7 @@ use super::{parse_id, Ctx};
 use crate::error::{ApiError, ApiResult};
 use crate::store::accounts::{self as account_store, Account, AccountChanges};
 use crate::store::sub_accounts::{self as sub_store, SubAccount, SubAccountChanges};
-use crate::store::types::RoleRef;
+use crate::store::types::{MfaMethods, RoleRef};
 use crate::store::users::{self as user_store, User, UserChanges, UserFilter};
 use crate::store::{write_tx, DbConn};
 
@@ -57,14 +57,14 @@ pub fn update_account(
         if changes.name.is_some() {
             current.may(Action::RenameAccount)?;
         }
-        if changes.require_mfa.is_some() {
+        if changes.require_mfa.is_some() || changes.mfa_methods.is_some() {
             current.may(Action::ChangeAccountPolicy)?;
         }
         let before = own_account(conn, &current.user.account_id)?;
         account_store::update(conn, &before.id, &changes)?;
         principals::changed(conn, Change::Account(&before.id))?;
         let after = own_account(conn, &before.id)?;
-        if before.require_mfa != after.require_mfa {
+        if before.require_mfa != after.require_mfa || before.mfa_methods != after.mfa_methods {
             audit::record(
                 conn,
                 ctx,
@@ -73,7 +73,7 @@ pub fn update_account(
                     account_id: Some(&after.id),
                     actor: Some(&current.user.id),
                     target: None,
-                    details: serde_json::json!({"require_mfa": after.require_mfa}),
+                    details: serde_json::json!({"require_mfa": after.require_mfa, "mfa_methods": after.mfa_methods}),
                 },
             )?;
         }
@@ -118,6 +118,7 @@ pub fn create_sub_account(
     actor: &Principal,
     name: String,
     require_mfa: bool,
+    mfa_methods: MfaMethods,
     ctx: &Ctx,
 ) -> ApiResult<SubAccount> {
     write_tx(conn, |conn| {
@@ -128,6 +129,7 @@ pub fn create_sub_account(
             name,
             require_mfa,
             created_at: ctx.now,
+            mfa_methods,
         };
         sub_store::insert(conn, &sub)?;
         audit::record(
@@ -159,7 +161,7 @@ pub fn update_sub_account(
         sub_store::update(conn, &before.id, &changes)?;
         principals::changed(conn, Change::Account(account_id))?;
         let (after, count) = find_sub_account(conn, account_id, &before.id)?;
-        if before.require_mfa != after.require_mfa {
+        if before.require_mfa != after.require_mfa || before.mfa_methods != after.mfa_methods {
             audit::record(
                 conn,
                 ctx,
@@ -168,7 +170,7 @@ pub fn update_sub_account(
                     account_id: Some(&after.account_id),
                     actor: Some(&current.user.id),
                     target: None,
-                    details: serde_json::json!({"sub_account_id": after.id, "require_mfa": after.require_mfa}),
+                    details: serde_json::json!({"sub_account_id": after.id, "require_mfa": after.require_mfa, "mfa_methods": after.mfa_methods}),
                 },
             )?;
         }

@@ -9,6 +9,7 @@ use crate::crypto::tokens::{self, AccessClaims};
 use crate::error::{ApiError, ApiResult};
 use crate::store::challenges::{self as challenge_store, KIND_ENROLLMENT};
 use crate::store::sessions::{self as session_store, Session};
+use crate::store::types::MfaMethods;
 use crate::store::users::{self as user_store, User};
 use crate::store::DbConn;
 
@@ -21,6 +22,8 @@ pub struct Principal {
     pub claims: AccessClaims,
     /// The policy that requires MFA for this user, if any.
     pub required_by: Option<RequiredBy>,
+    /// Which second factors count for this user.
+    pub methods: MfaMethods,
     /// Creation time of the user's unused recovery token, if any.
     pub unused_recovery_created_at: Option<NaiveDateTime>,
     /// What the user's role holds, read with the session (never from the
@@ -58,6 +61,10 @@ pub fn session_principal(
             required_by: policy::required_by_flags(
                 found.account_requires_mfa,
                 found.sub_account_requires_mfa,
+            ),
+            methods: policy::methods_flags(
+                found.account_mfa_methods,
+                found.sub_account_mfa_methods,
             ),
             unused_recovery_created_at: found
                 .recovery_created_at

@@ -81,10 +81,18 @@ pub enum EventType {
     InvitationAccepted,
     #[serde(rename = "mail.failed")]
     MailFailed,
+    #[serde(rename = "passkey.added")]
+    PasskeyAdded,
+    #[serde(rename = "passkey.removed")]
+    PasskeyRemoved,
+    #[serde(rename = "passkey.renamed")]
+    PasskeyRenamed,
+    #[serde(rename = "passkey.counter_regressed")]
+    PasskeyCounterRegressed,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 36] = [
+    pub const ALL: [EventType; 40] = [
         EventType::LoginSucceeded,
         EventType::LoginFailed,
         EventType::LoginLocked,
@@ -121,6 +129,10 @@ impl EventType {
         EventType::InvitationRevoked,
         EventType::InvitationAccepted,
         EventType::MailFailed,
+        EventType::PasskeyAdded,
+        EventType::PasskeyRemoved,
+        EventType::PasskeyRenamed,
+        EventType::PasskeyCounterRegressed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -161,6 +173,10 @@ impl EventType {
             EventType::InvitationRevoked => "invitation.revoked",
             EventType::InvitationAccepted => "invitation.accepted",
             EventType::MailFailed => "mail.failed",
+            EventType::PasskeyAdded => "passkey.added",
+            EventType::PasskeyRemoved => "passkey.removed",
+            EventType::PasskeyRenamed => "passkey.renamed",
+            EventType::PasskeyCounterRegressed => "passkey.counter_regressed",
         }
     }
 }
@@ -201,6 +217,10 @@ pub const INVITATION_RESENT: EventType = EventType::InvitationResent;
 pub const INVITATION_REVOKED: EventType = EventType::InvitationRevoked;
 pub const INVITATION_ACCEPTED: EventType = EventType::InvitationAccepted;
 pub const MAIL_FAILED: EventType = EventType::MailFailed;
+pub const PASSKEY_ADDED: EventType = EventType::PasskeyAdded;
+pub const PASSKEY_REMOVED: EventType = EventType::PasskeyRemoved;
+pub const PASSKEY_RENAMED: EventType = EventType::PasskeyRenamed;
+pub const PASSKEY_COUNTER_REGRESSED: EventType = EventType::PasskeyCounterRegressed;
 
 /// What happened, to whom, by whom.
 pub struct Event<'a> {

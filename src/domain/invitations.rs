@@ -2,7 +2,12 @@
 //! their password through a single-use link (7 days; a resend kills the
 //! old link), and signs in as the account's policy says. The role rules are
 //! those of creating a user: client roles only in a sub-account, and never
-//! a role holding a permission the inviter lacks.
+//! a role holding a permission the inviter lacks — when it is sent, and
+//! again when it is accepted: the invitation keeps the inviter's
+//! permissions as its ceiling, and the inviter must still be there and
+//! still hold the role's permissions as they are then. Each address gets
+//! at most [`PER_ADDRESS_PER_HOUR`] invitation mails an hour, each account
+//! sends at most [`PER_ACCOUNT_PER_DAY`] a day.
 
 use chrono::{Duration, NaiveDateTime};
 
@@ -12,7 +17,7 @@ use super::auth::{begin_change, Current, Principal};
 use super::keys::KeyRing;
 use super::login::{self, FirstFactor, LoginOutcome};
 use super::outbox::{self, Outgoing};
-use super::policy::{self, Action, Amr};
+use super::policy::{self, Action, Amr, Permissions};
 use super::{parse_id, Ctx};
 use crate::config::Config;
 use crate::crypto::tokens;
@@ -21,11 +26,43 @@ use crate::mail::{Template, Vars};
 use crate::store::accounts as account_store;
 use crate::store::invitations as invitation_store;
 pub use crate::store::invitations::Invitation;
+use crate::store::roles as role_store;
 use crate::store::types::RoleRef;
+use crate::store::users as user_store;
 use crate::store::{write_tx, DbConn};
 
 /// How long an invitation's link works.
 pub const INVITATION_TTL: Duration = Duration::days(7);
+/// Most invitation mails (sent or resent) one address gets in an hour.
+pub const PER_ADDRESS_PER_HOUR: i32 = 3;
+/// Most invitation mails one account sends in a day.
+pub const PER_ACCOUNT_PER_DAY: i32 = 200;
+
+/// Counts one more invitation mail to `email` from `account_id`; 429 past
+/// either limit.
+fn within_quotas(conn: &mut DbConn, account_id: &str, email: &str, ctx: &Ctx) -> ApiResult<()> {
+    let address = outbox::within_quota(
+        conn,
+        &format!("invitation:{email}"),
+        PER_ADDRESS_PER_HOUR,
+        Duration::hours(1),
+        ctx.now,
+    )?;
+    let account = outbox::within_quota(
+        conn,
+        &format!("invitations-of:{account_id}"),
+        PER_ACCOUNT_PER_DAY,
+        Duration::days(1),
+        ctx.now,
+    )?;
+    if address && account {
+        Ok(())
+    } else {
+        Err(ApiError::TooManyAttempts {
+            retry_after: if account { 3600 } else { 24 * 3600 },
+        })
+    }
+}
 
 /// Where an invitation stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,6 +121,12 @@ fn send(
     let account_name = account_store::find(conn, &invitation.account_id)?
         .map(|a| a.name)
         .unwrap_or_default();
+    let role = match &invitation.role {
+        RoleRef::BuiltIn(role) => role.as_str().replace('_', " "),
+        RoleRef::Custom(id) => role_store::find_in_account(conn, &invitation.account_id, id)?
+            .map(|r| r.name)
+            .unwrap_or_default(),
+    };
     outbox::queue(
         conn,
         config,
@@ -96,7 +139,7 @@ fn send(
                 account_name,
                 display_name: invitation.display_name.clone(),
                 actor: inviter.to_string(),
-                role: invitation.role.as_str().replace('_', " "),
+                role,
                 expires: "7 days".into(),
                 ..Vars::default()
             },
@@ -123,6 +166,7 @@ pub fn invite(
         let sub_account_id =
             admin::sub_account_in(conn, &account_id, input.sub_account_id.as_deref())?;
         check_role(conn, &current, &input.role, sub_account_id.is_some())?;
+        within_quotas(conn, &account_id, &input.email, ctx)?;
         let token = tokens::random_token(tokens::INVITATION_PREFIX);
         let invitation = Invitation {
             id: super::new_id(),
@@ -133,6 +177,7 @@ pub fn invite(
             role: input.role,
             token_hash: tokens::sha256_hex(&token),
             invited_by: Some(current.user.id.clone()),
+            ceiling: current.permissions.to_text(),
             created_at: ctx.now,
             expires_at: ctx.now + INVITATION_TTL,
             accepted_at: None,
@@ -183,18 +228,14 @@ pub fn list(
     )?)
 }
 
-/// An open invitation of the actor's account that the actor may handle
-/// (they could have sent it): 404 for another tenant's, 409 once accepted
-/// or revoked.
+/// An open invitation of the actor's account that the actor could have
+/// sent (its role holds nothing they lack): 404 for another tenant's, 409
+/// once accepted or revoked.
 fn open_invitation(conn: &mut DbConn, current: &Current, id: &str) -> ApiResult<Invitation> {
     let invitation = invitation_store::find_in_account(conn, &current.user.account_id, id)?
         .ok_or(ApiError::NotFound)?;
-    check_role(
-        conn,
-        current,
-        &invitation.role,
-        invitation.sub_account_id.is_some(),
-    )?;
+    let granted = policy::permissions_of_role(conn, &current.user.account_id, &invitation.role)?;
+    policy::may_grant(current.permissions, granted)?;
     if invitation.accepted_at.is_some() || invitation.revoked_at.is_some() {
         return Err(ApiError::Conflict(
             "The invitation was already accepted or revoked.".into(),
@@ -215,10 +256,30 @@ pub fn resend(
     write_tx(conn, |conn| {
         let current = begin_change(conn, actor, Action::ManageUsers)?;
         let mut invitation = open_invitation(conn, &current, &id)?;
+        // Sending it again is sending it: the role rules, as now.
+        check_role(
+            conn,
+            &current,
+            &invitation.role,
+            invitation.sub_account_id.is_some(),
+        )?;
+        within_quotas(conn, &invitation.account_id, &invitation.email, ctx)?;
+        let old_hash = std::mem::take(&mut invitation.token_hash);
         let token = tokens::random_token(tokens::INVITATION_PREFIX);
         invitation.token_hash = tokens::sha256_hex(&token);
         invitation.expires_at = ctx.now + INVITATION_TTL;
-        if invitation_store::renew(conn, &id, &invitation.token_hash, invitation.expires_at)? != 1 {
+        invitation.ceiling = current.permissions.to_text();
+        invitation.invited_by = Some(current.user.id.clone());
+        let renewed = invitation_store::renew(
+            conn,
+            &id,
+            &old_hash,
+            &invitation.token_hash,
+            invitation.expires_at,
+            &invitation.ceiling,
+            &current.user.id,
+        )?;
+        if renewed != 1 {
             return Err(ApiError::Conflict(
                 "The invitation was already accepted or revoked.".into(),
             ));
@@ -252,7 +313,11 @@ pub fn revoke(conn: &mut DbConn, actor: &Principal, id: &str, ctx: &Ctx) -> ApiR
     write_tx(conn, |conn| {
         let current = begin_change(conn, actor, Action::ManageUsers)?;
         let invitation = open_invitation(conn, &current, &id)?;
-        invitation_store::revoke(conn, &id, ctx.now)?;
+        if invitation_store::revoke(conn, &id, ctx.now)? != 1 {
+            return Err(ApiError::Conflict(
+                "The invitation was already accepted or revoked.".into(),
+            ));
+        }
         audit::record(
             conn,
             ctx,
@@ -268,6 +333,28 @@ pub fn revoke(conn: &mut DbConn, actor: &Principal, id: &str, ctx: &Ctx) -> ApiR
     })
 }
 
+/// Whether the invitation may still give its role: the role assignable
+/// in its scope, within the ceiling, and its inviter still there, enabled,
+/// in the account and holding the role's permissions as they are now.
+fn still_grantable(conn: &mut DbConn, invitation: &Invitation) -> ApiResult<()> {
+    let account_id = &invitation.account_id;
+    super::roles::check_assignable(
+        conn,
+        account_id,
+        &invitation.role,
+        invitation.sub_account_id.is_some(),
+    )?;
+    let granted = policy::permissions_of_role(conn, account_id, &invitation.role)?;
+    policy::may_grant(Permissions::from_text(&invitation.ceiling), granted)?;
+    let inviter = match &invitation.invited_by {
+        Some(id) => user_store::find_in_account(conn, account_id, id)?,
+        None => None,
+    }
+    .filter(|u| !u.disabled)
+    .ok_or(ApiError::Forbidden)?;
+    policy::may_grant(policy::permissions_of(conn, &inviter)?, granted)
+}
+
 /// What an invitee sends back with the link; the password already hashed.
 pub struct Acceptance {
     pub token: String,
@@ -278,8 +365,10 @@ pub struct Acceptance {
 /// Accepts an invitation: the user is created with the invitation's role
 /// and signs in as the policy says (an MFA-required invitee gets an
 /// enrollment grant). 401 `link_invalid` for a token that never was, 410
-/// `link_expired` for one used, replaced, revoked or expired; 409 when the
-/// email has an account meanwhile.
+/// `link_expired` for one used, replaced by a resend, revoked or expired, or one its inviter could no longer send (the
+/// inviter gone, disabled, or lacking a permission the role holds now, or
+/// the role grown past the invitation's ceiling); 409 when the email has
+/// an account meanwhile.
 pub fn accept(
     conn: &mut DbConn,
     keys: &KeyRing,
@@ -289,21 +378,23 @@ pub fn accept(
 ) -> ApiResult<LoginOutcome> {
     let hash = tokens::sha256_hex(&input.token);
     write_tx(conn, |conn| {
-        let invitation =
-            invitation_store::find_by_token(conn, &hash)?.ok_or(ApiError::LinkInvalid)?;
+        let Some(invitation) = invitation_store::find_by_token(conn, &hash)? else {
+            return Err(if invitation_store::was_replaced(conn, &hash)? {
+                ApiError::LinkExpired
+            } else {
+                ApiError::LinkInvalid
+            });
+        };
+        // The account's lock, as every change of users and roles takes it:
+        // a role edited, an inviter demoted or a revoke runs before or
+        // after this, not beside it.
+        account_store::lock(conn, &invitation.account_id)?;
         if InvitationStatus::of(&invitation, ctx.now) != InvitationStatus::Pending
             || invitation_store::accept(conn, &invitation.id, &hash, ctx.now)? != 1
         {
             return Err(ApiError::LinkExpired);
         }
-        // The role may have changed since (a custom role deleted).
-        super::roles::check_assignable(
-            conn,
-            &invitation.account_id,
-            &invitation.role,
-            invitation.sub_account_id.is_some(),
-        )
-        .map_err(|_| ApiError::LinkExpired)?;
+        still_grantable(conn, &invitation).map_err(|_| ApiError::LinkExpired)?;
         let user = NewUser {
             email: invitation.email.clone(),
             display_name: input

@@ -28,6 +28,7 @@ use crate::crypto::{tokens, totp};
 use crate::error::{ApiError, ApiResult};
 use crate::store::recovery::{self as recovery_store, RecoveryToken};
 use crate::store::totp::{self as totp_store, TotpCredential, STATUS_ACTIVE, STATUS_PENDING};
+use crate::store::types::MfaMethods;
 use crate::store::users::{self as user_store, User};
 use crate::store::{sessions as session_store, write_tx, DbConn};
 
@@ -53,14 +54,23 @@ pub struct MfaStatus {
     /// When an administrator last reset the user's MFA, until the user
     /// enrolls again (the app tells them at their next sign-in).
     pub reset_at: Option<chrono::DateTime<chrono::Utc>>,
-    /// Who reset it (display name; "an operator" for the CLI).
+    /// Who reset it (display name; "Service operator" for the CLI).
     pub reset_by: Option<String>,
+    /// Which second factors count for the user: `any`, or
+    /// `phishing_resistant` (passkeys only; a TOTP-only user must add one).
+    pub methods: MfaMethods,
 }
 
 pub fn status(conn: &mut DbConn, user: &User) -> ApiResult<MfaStatus> {
     let required_by = policy::required_by(conn, user)?;
+    let methods = policy::methods_for(conn, user)?;
     let recovery = recovery_store::find(conn, &user.id)?.filter(|t| t.used_at.is_none());
-    Ok(status_of(user, required_by, recovery.map(|t| t.created_at)))
+    Ok(status_of(
+        user,
+        required_by,
+        methods,
+        recovery.map(|t| t.created_at),
+    ))
 }
 
 /// The MFA status from what is already known: the user, the policy that
@@ -68,6 +78,7 @@ pub fn status(conn: &mut DbConn, user: &User) -> ApiResult<MfaStatus> {
 pub fn status_of(
     user: &User,
     required_by: Option<RequiredBy>,
+    methods: MfaMethods,
     unused_recovery_created_at: Option<NaiveDateTime>,
 ) -> MfaStatus {
     let enabled = user.mfa_enabled_at.is_some();
@@ -83,6 +94,7 @@ pub fn status_of(
         },
         reset_at: user.mfa_reset_at.map(|t| t.and_utc()),
         reset_by: user.mfa_reset_by.clone(),
+        methods,
     }
 }
 
@@ -90,7 +102,7 @@ fn secret_aad(credential_id: &str) -> String {
     format!("totp:{credential_id}")
 }
 
-fn open_secret(config: &Config, credential: &TotpCredential) -> ApiResult<Vec<u8>> {
+pub(super) fn open_secret(config: &Config, credential: &TotpCredential) -> ApiResult<Vec<u8>> {
     config
         .master_key
         .open(&credential.secret_sealed, &secret_aad(&credential.id))
@@ -189,7 +201,7 @@ pub struct Enrollment {
 /// For a session: the assurance check on fresh rows, then — when the user
 /// has MFA — the password re-check. What a factor-managing call needs
 /// before its transaction.
-fn precheck(
+pub(super) fn precheck(
     conn: &mut DbConn,
     principal: &Principal,
     password: Option<&str>,
@@ -204,7 +216,7 @@ fn precheck(
 
 /// Inside the transaction, after the user's row lock: the rules again on
 /// the rows as they are now. Returns the fresh user.
-fn assert_may_manage(
+pub(super) fn assert_may_manage(
     conn: &mut DbConn,
     principal: &Principal,
     proof: Option<&Reauthenticated>,
@@ -265,7 +277,11 @@ pub fn start_enrollment(
 }
 
 /// The grant's user, if the grant is still live and the user has no MFA.
-fn live_grant_user(conn: &mut DbConn, grant: &auth::EnrollmentGrant, ctx: &Ctx) -> ApiResult<User> {
+pub(super) fn live_grant_user(
+    conn: &mut DbConn,
+    grant: &auth::EnrollmentGrant,
+    ctx: &Ctx,
+) -> ApiResult<User> {
     let open = crate::store::challenges::find(conn, &grant.challenge_id)?
         .is_some_and(|c| c.consumed_at.is_none() && c.expires_at > ctx.now);
     user_store::find(conn, &grant.user.id)?
@@ -275,7 +291,7 @@ fn live_grant_user(conn: &mut DbConn, grant: &auth::EnrollmentGrant, ctx: &Ctx) 
 
 /// A fresh recovery token replacing any previous one (`with_enrollment`:
 /// the first, issued as MFA is turned on). Inside a transaction.
-fn issue_recovery_token(
+pub(super) fn issue_recovery_token(
     conn: &mut DbConn,
     user: &User,
     with_enrollment: bool,
@@ -413,10 +429,12 @@ pub fn regenerate_recovery_token(
     })
 }
 
-/// Removes every factor of a user: TOTP secrets, recovery token, the
-/// second-factor count and lock. Shared by disable and reset.
-fn remove_all_factors(conn: &mut DbConn, user_id: &str) -> ApiResult<()> {
+/// Removes every factor of a user: TOTP secrets, passkeys (and their
+/// ceremonies), recovery token, the second-factor count and lock. Shared by
+/// disable, reset and deleting the last passkey.
+pub(super) fn remove_all_factors(conn: &mut DbConn, user_id: &str) -> ApiResult<()> {
     totp_store::delete_all(conn, user_id)?;
+    crate::store::passkeys::delete_all(conn, user_id)?;
     recovery_store::delete(conn, user_id)?;
     user_store::set_mfa_enabled_at(conn, user_id, None)?;
     principals::changed(conn, Change::User(user_id))?;
@@ -476,7 +494,7 @@ pub fn disable(
 pub fn reset(conn: &mut DbConn, target: &User, actor: Option<&User>, ctx: &Ctx) -> ApiResult<()> {
     user_store::lock(conn, &target.id)?;
     remove_all_factors(conn, &target.id)?;
-    let by = actor.map_or("an operator", |a| a.display_name.as_str());
+    let by = actor.map_or("Service operator", |a| a.display_name.as_str());
     user_store::mark_mfa_reset(conn, &target.id, ctx.now, by)?;
     let ended = sessions::end_access(conn, &target.id, None, ctx)?;
     audit::record(

@@ -15,6 +15,7 @@ pub mod login;
 pub mod mfa;
 pub mod notices;
 pub mod outbox;
+pub mod passkeys;
 pub mod passwords;
 pub mod policy;
 pub mod principals;
@@ -39,7 +40,7 @@ pub use crate::store::roles::CustomRole;
 pub use crate::store::sessions::Session;
 pub use crate::store::sso::IdentityProvider;
 pub use crate::store::sub_accounts::{SubAccount, SubAccountChanges};
-pub use crate::store::types::RoleRef;
+pub use crate::store::types::{MfaMethods, RoleRef};
 pub use crate::store::users::{User, UserFilter};
 
 /// Who is asking, when and from where: what audit events and sessions record.

@@ -36,9 +36,13 @@ pub fn notice_for(event: &Event<'_>) -> Option<&'static str> {
         EventType::PasswordReset => Some("password_reset"),
         // Once per run of wrong passwords: the first lock.
         EventType::LoginLocked if event.details["first_lock"] == true => Some("sign_in_locked"),
-        // A wrong second factor that started a lock.
-        EventType::MfaChallengeFailed if locked() => Some("sign_in_locked"),
+        // A wrong (or replayed) second factor that started a lock.
+        EventType::MfaChallengeFailed | EventType::MfaReplayRefused if locked() => {
+            Some("sign_in_locked")
+        }
         EventType::SsoIdentityLinked => Some("identity_linked"),
+        EventType::PasskeyAdded => Some("passkey_added"),
+        EventType::PasskeyRemoved => Some("passkey_removed"),
         _ => None,
     }
 }
@@ -62,6 +66,10 @@ pub fn queue_for(conn: &mut DbConn, ctx: &Ctx, event: &Event<'_>) -> QueryResult
                 .unwrap_or_else(|| "An administrator".into()),
             None => "Your service operator".into(),
         },
+        EventType::PasskeyAdded | EventType::PasskeyRemoved => event.details["name"]
+            .as_str()
+            .unwrap_or("a passkey")
+            .to_string(),
         EventType::SsoIdentityLinked => event.details["provider_name"]
             .as_str()
             .unwrap_or("an identity provider")

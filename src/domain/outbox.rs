@@ -71,6 +71,21 @@ fn queue_row(
     )
 }
 
+/// Counts one more mail under `key` (say `reset:ann@example.com`) in the
+/// current `window` and says whether it stays within `limit`. One atomic
+/// count on both backends (`store::throttles::count_in_window`); the key
+/// is stored hashed.
+pub fn within_quota(
+    conn: &mut DbConn,
+    key: &str,
+    limit: i32,
+    window: chrono::Duration,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    let key = crate::crypto::tokens::sha256_hex(&format!("mail:{key}"));
+    Ok(crate::store::throttles::count_in_window(conn, &key, now, now + window)? <= limit)
+}
+
 /// How a time reads in mail: `2026-12-04 14:32 UTC`.
 pub fn when(at: NaiveDateTime) -> String {
     at.format("%Y-%m-%d %H:%M UTC").to_string()

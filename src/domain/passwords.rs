@@ -17,26 +17,28 @@ use crate::error::{ApiError, ApiResult};
 use crate::mail::{Template, Vars};
 use crate::store::accounts as account_store;
 use crate::store::mail_tokens::{self, PasswordReset};
-use crate::store::outbox as outbox_store;
 use crate::store::users as user_store;
 use crate::store::{write_tx, DbConn};
 
 /// How long a reset link works.
 pub const RESET_TTL: Duration = Duration::minutes(30);
 /// Most reset mails one address gets in an hour.
-pub const RESETS_PER_HOUR: i64 = 3;
-
-const RESET_KINDS: [&str; 2] = ["password_reset", "password_reset_sso"];
+pub const RESETS_PER_HOUR: i32 = 3;
 
 /// Asks for a reset link for `email` (already normalized). One lookup,
 /// one count and one transaction with its audit event, known email or not.
 pub fn request_reset(conn: &mut DbConn, config: &Config, email: &str, ctx: &Ctx) -> ApiResult<()> {
     write_tx(conn, |conn| {
         let user = user_store::find_by_email(conn, email)?.filter(|u| !u.disabled);
-        let recent =
-            outbox_store::count_recent(conn, email, &RESET_KINDS, ctx.now - Duration::hours(1))?;
+        let within = outbox::within_quota(
+            conn,
+            &format!("reset:{email}"),
+            RESETS_PER_HOUR,
+            Duration::hours(1),
+            ctx.now,
+        )?;
         let sent = match &user {
-            Some(user) if recent < RESETS_PER_HOUR => {
+            Some(user) if within => {
                 let account_name = account_store::find(conn, &user.account_id)?
                     .map(|a| a.name)
                     .unwrap_or_default();
@@ -105,16 +107,15 @@ pub fn request_reset(conn: &mut DbConn, config: &Config, email: &str, ctx: &Ctx)
 pub fn confirm_reset(conn: &mut DbConn, token: &str, new_hash: &str, ctx: &Ctx) -> ApiResult<()> {
     let hash = tokens::sha256_hex(token);
     write_tx(conn, |conn| {
-        let Some(reset) = mail_tokens::spend_reset(conn, &hash, ctx.now)? else {
-            return Err(if mail_tokens::reset_exists(conn, &hash)? {
-                ApiError::LinkExpired
-            } else {
-                ApiError::LinkInvalid
-            });
-        };
-        let user = user_store::lock_and_read(conn, &reset.user_id)?
+        // The user's lock first, then the link: two links of one user
+        // confirmed at once queue on the user instead of deadlocking.
+        let found = mail_tokens::find_reset(conn, &hash)?.ok_or(ApiError::LinkInvalid)?;
+        let user = user_store::lock_and_read(conn, &found.user_id)?
             .filter(|u| !u.disabled)
             .ok_or(ApiError::LinkExpired)?;
+        if mail_tokens::spend_reset(conn, &hash, ctx.now)?.is_none() {
+            return Err(ApiError::LinkExpired);
+        }
         user_store::set_password(conn, &user.id, new_hash, ctx.now)?;
         mail_tokens::end_resets(conn, &user.id, ctx.now)?;
         principals::changed(conn, Change::User(&user.id))?;

@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 
 use crate::error::{ApiError, ApiResult};
 use crate::store::roles as role_store;
+use crate::store::types::MfaMethods;
 use crate::store::users::User;
 use crate::store::{accounts, sub_accounts, DbConn};
 
@@ -291,6 +292,24 @@ pub fn required_by_flags(
         Some(false) => None,
         None => account_requires_mfa.then_some(RequiredBy::Account),
     }
+}
+
+/// Which second factors count, from the account's and the sub-account's
+/// settings: the stricter of the two.
+pub fn methods_flags(account: MfaMethods, sub_account: Option<MfaMethods>) -> MfaMethods {
+    account.max(sub_account.unwrap_or_default())
+}
+
+/// [`methods_flags`] for one user, reading the policy of their scope.
+pub fn methods_for(conn: &mut DbConn, user: &User) -> ApiResult<MfaMethods> {
+    let account = accounts::find(conn, &user.account_id)?
+        .map(|a| a.mfa_methods)
+        .unwrap_or_default();
+    let sub = match &user.sub_account_id {
+        Some(id) => sub_accounts::find(conn, id)?.map(|s| s.mfa_methods),
+        None => None,
+    };
+    Ok(methods_flags(account, sub))
 }
 
 /// [`required_by_flags`] for one user, reading the policy of their scope.

@@ -20,6 +20,7 @@ pub fn me(principal: &Principal) -> (&User, MfaStatus) {
     let status = mfa::status_of(
         &principal.user,
         principal.required_by,
+        principal.methods,
         principal.unused_recovery_created_at,
     );
     (&principal.user, status)

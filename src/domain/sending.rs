@@ -29,23 +29,38 @@ pub struct Claimed {
     pub row: OutboxRow,
 }
 
+/// What a claim took: messages to hand over, and how many it gave up
+/// instead (unrenderable, or due for a day already: a sender died with
+/// them claimed, round after round).
+pub struct Batch {
+    pub messages: Vec<Claimed>,
+    pub given_up: usize,
+}
+
 /// Claims up to `limit` due messages for this sender (held for
-/// `config.mail_lease`) and renders them. A message that cannot be
-/// rendered (a template removed since it was queued) is given up at once.
+/// `config.mail_lease`) and renders them.
 pub fn claim(
     conn: &mut DbConn,
     config: &Config,
     now: NaiveDateTime,
     limit: i64,
-) -> ApiResult<Vec<Claimed>> {
+) -> ApiResult<Batch> {
     let lease = Duration::from_std(config.mail_lease).unwrap_or(Duration::minutes(2));
     let rows = write_tx(conn, |conn| {
         Ok::<_, ApiError>(outbox_store::claim_due(conn, now, now + lease, limit)?)
     })?;
-    let mut claimed = Vec::with_capacity(rows.len());
+    let mut batch = Batch {
+        messages: Vec::with_capacity(rows.len()),
+        given_up: 0,
+    };
     for row in rows {
+        if now >= row.created_at + GIVE_UP_AFTER {
+            give_up(conn, &row, now, "not sent within a day")?;
+            batch.given_up += 1;
+            continue;
+        }
         match render(config, &row) {
-            Ok(bytes) => claimed.push(Claimed {
+            Ok(bytes) => batch.messages.push(Claimed {
                 id: row.id.clone(),
                 recipient: row.recipient.clone(),
                 bytes,
@@ -53,10 +68,11 @@ pub fn claim(
             }),
             Err(e) => {
                 give_up(conn, &row, now, &e.to_string())?;
+                batch.given_up += 1;
             }
         }
     }
-    Ok(claimed)
+    Ok(batch)
 }
 
 fn render(config: &Config, row: &OutboxRow) -> Result<Vec<u8>, mail::MailError> {
@@ -75,10 +91,10 @@ fn render(config: &Config, row: &OutboxRow) -> Result<Vec<u8>, mail::MailError> 
     mail::compose(&row.id, &config.mail_from, &row.recipient, &rendered)
 }
 
-/// The server holds the message.
-pub fn delivered(conn: &mut DbConn, id: &str, now: NaiveDateTime) -> ApiResult<()> {
+/// The server holds the message (claimed as attempt `row.attempts`).
+pub fn delivered(conn: &mut DbConn, row: &OutboxRow, now: NaiveDateTime) -> ApiResult<()> {
     write_tx(conn, |conn| {
-        Ok::<_, ApiError>(outbox_store::mark_sent(conn, id, now)?)
+        Ok::<_, ApiError>(outbox_store::mark_sent(conn, &row.id, row.attempts, now)?)
     })?;
     Ok(())
 }
@@ -110,14 +126,20 @@ pub fn not_delivered(
     }
     let next = now + backoff(row.attempts);
     write_tx(conn, |conn| {
-        Ok::<_, ApiError>(outbox_store::retry_at(conn, &row.id, next, error)?)
+        Ok::<_, ApiError>(outbox_store::retry_at(
+            conn,
+            &row.id,
+            row.attempts,
+            next,
+            error,
+        )?)
     })?;
     Ok(NotDelivered::RetryAt(next))
 }
 
 fn give_up(conn: &mut DbConn, row: &OutboxRow, now: NaiveDateTime, error: &str) -> ApiResult<()> {
     write_tx(conn, |conn| {
-        if outbox_store::mark_failed(conn, &row.id, now, error)? == 1 {
+        if outbox_store::mark_failed(conn, &row.id, row.attempts, now, error)? == 1 {
             audit::record(
                 conn,
                 &Ctx::at(now),

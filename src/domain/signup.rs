@@ -15,14 +15,13 @@ use crate::error::{ApiError, ApiResult};
 use crate::mail::{Template, Vars};
 use crate::store::accounts::{self as account_store, Account};
 use crate::store::mail_tokens::{self, SignupRequest};
-use crate::store::outbox as outbox_store;
 use crate::store::users::{self as user_store, User};
 use crate::store::{write_tx, DbConn};
 
 /// How long a sign-up link works.
 pub const SIGNUP_TTL: Duration = Duration::hours(24);
 /// Most sign-up mails one address gets in an hour.
-pub const SIGNUP_MAILS_PER_HOUR: i64 = 3;
+pub const SIGNUP_MAILS_PER_HOUR: i32 = 3;
 
 /// Validated sign-up input; the password is already hashed.
 pub struct NewAccount {
@@ -54,6 +53,7 @@ fn insert_account(
         name: input.account_name,
         require_mfa: false,
         created_at: ctx.now,
+        mfa_methods: Default::default(),
     };
     let user = super::admin::NewUser {
         email: input.email,
@@ -86,15 +86,18 @@ pub fn request_signup(
 ) -> ApiResult<()> {
     write_tx(conn, |conn| {
         let taken = user_store::find_by_email(conn, &input.email)?.is_some();
-        let recent = outbox_store::count_recent(
+        let within = outbox::within_quota(
             conn,
-            &input.email,
-            &["signup_verify", "signup_taken"],
-            ctx.now - Duration::hours(1),
+            &format!("signup:{}", input.email),
+            SIGNUP_MAILS_PER_HOUR,
+            Duration::hours(1),
+            ctx.now,
         )?;
-        if recent >= SIGNUP_MAILS_PER_HOUR {
+        if !within {
             return Ok(());
         }
+        // One pending sign-up per address: a newer request ends older ones.
+        mail_tokens::end_signups(conn, &input.email, ctx.now)?;
         let mut vars = Vars {
             account_name: input.account_name.clone(),
             display_name: input.display_name.clone(),
@@ -142,7 +145,16 @@ pub fn request_signup(
 /// Verified sign-up, second half: the link creates the account. 401
 /// `link_invalid` for a token that never was, 410 `link_expired` for one
 /// used or expired, 409 when the address got an account meanwhile.
-pub fn verify_signup(conn: &mut DbConn, token: &str, ctx: &Ctx) -> ApiResult<(Account, User)> {
+pub fn verify_signup(
+    conn: &mut DbConn,
+    config: &Config,
+    token: &str,
+    ctx: &Ctx,
+) -> ApiResult<(Account, User)> {
+    // Closing sign-up also stops links already mailed.
+    if config.signup == crate::config::SignupMode::Closed {
+        return Err(ApiError::Forbidden);
+    }
     let hash = tokens::sha256_hex(token);
     write_tx(conn, |conn| {
         let Some(request) = mail_tokens::spend_signup(conn, &hash, ctx.now)? else {

@@ -93,14 +93,23 @@ pub fn check_password(raw: &str) -> Result<(), &'static str> {
 }
 
 /// A display or organization name: trimmed, 1..=200 characters, no control characters.
+/// Invisible format characters a name could use to disguise itself in mail
+/// or in a list (bidirectional overrides, zero-width characters, line and
+/// paragraph separators).
+fn is_format(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}'
+        | '\u{2060}'..='\u{206F}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}')
+}
+
 pub fn check_name(raw: &str) -> Result<String, &'static str> {
     let name = raw.trim();
     if name.is_empty() {
         Err("is required")
     } else if name.chars().count() > MAX_NAME {
         Err("must be at most 200 characters")
-    } else if name.chars().any(char::is_control) {
-        Err("must not contain control characters")
+    } else if name.chars().any(|c| c.is_control() || is_format(c)) {
+        Err("must not contain control or direction-changing characters")
     } else {
         Ok(name.to_string())
     }

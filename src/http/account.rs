@@ -94,6 +94,7 @@ pub async fn create_account(
     responses(
         (status = 201, description = "Account and administrator created", body = SignupResponse),
         (status = 401, description = "`link_invalid`: no such link"),
+        (status = 403, description = "`forbidden`: sign-up is closed"),
         (status = 409, description = "`conflict`: the email has an account meanwhile"),
         (status = 410, description = "`link_expired`: used or expired"),
         (status = 429, description = "`too_many_attempts` (rate limited)"),
@@ -109,8 +110,9 @@ pub async fn verify_account(
 ) -> ApiResult<HttpResponse> {
     let body = body.parse()?;
     let ctx = ctx(&req, &state);
+    let config = state.config.clone();
     let (account, user) = state
-        .db(move |conn| signup::verify_signup(conn, &body.token, &ctx))
+        .db(move |conn| signup::verify_signup(conn, &config, &body.token, &ctx))
         .await?;
     Ok(HttpResponse::Created().json(SignupResponse {
         account: (&account).into(),
@@ -164,6 +166,7 @@ pub async fn update_account(
     let changes = AccountChanges {
         name,
         require_mfa: body.require_mfa,
+        mfa_methods: body.mfa_methods,
     };
     let account = state
         .db(move |conn| admin::update_account(conn, &auth, changes, &ctx))

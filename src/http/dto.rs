@@ -9,8 +9,8 @@ use crate::domain::keys::Jwk;
 use crate::domain::mfa::MfaStatus;
 use crate::domain::policy::{Aal, Permission};
 use crate::domain::sessions::Issued;
-use crate::domain::RoleRef;
 use crate::domain::{Account, AuditEvent, Session, SubAccount, User};
+use crate::domain::{MfaMethods, RoleRef};
 
 pub fn utc(t: NaiveDateTime) -> DateTime<Utc> {
     t.and_utc()
@@ -92,6 +92,8 @@ pub struct AccountResponse {
     pub id: String,
     pub name: String,
     pub require_mfa: bool,
+    /// Which second factors count: `any` or `phishing_resistant` (passkeys).
+    pub mfa_methods: MfaMethods,
     pub created_at: DateTime<Utc>,
 }
 
@@ -101,6 +103,7 @@ impl From<&Account> for AccountResponse {
             id: a.id.clone(),
             name: a.name.clone(),
             require_mfa: a.require_mfa,
+            mfa_methods: a.mfa_methods,
             created_at: utc(a.created_at),
         }
     }
@@ -111,6 +114,7 @@ pub struct SubAccountResponse {
     pub id: String,
     pub name: String,
     pub require_mfa: bool,
+    pub mfa_methods: MfaMethods,
     pub user_count: i64,
     pub created_at: DateTime<Utc>,
 }
@@ -121,6 +125,7 @@ impl SubAccountResponse {
             id: s.id.clone(),
             name: s.name.clone(),
             require_mfa: s.require_mfa,
+            mfa_methods: s.mfa_methods,
             user_count,
             created_at: utc(s.created_at),
         }
@@ -419,6 +424,8 @@ pub struct UpdateAccountRequest {
     pub name: Option<String>,
     /// Require MFA for the account's own users. Off never disables anyone's MFA.
     pub require_mfa: Option<bool>,
+    /// `phishing_resistant`: only passkeys count as a second factor.
+    pub mfa_methods: Option<MfaMethods>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -428,6 +435,10 @@ pub struct CreateSubAccountRequest {
     pub name: String,
     #[serde(default)]
     pub require_mfa: bool,
+    /// `phishing_resistant`: only passkeys count for the sub-account's
+    /// users (the stricter of the account's and the sub-account's applies).
+    #[serde(default)]
+    pub mfa_methods: MfaMethods,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -436,6 +447,7 @@ pub struct UpdateSubAccountRequest {
     #[schema(min_length = 1, max_length = 200)]
     pub name: Option<String>,
     pub require_mfa: Option<bool>,
+    pub mfa_methods: Option<MfaMethods>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -76,7 +76,9 @@ pub async fn create_sub_account(
     checks.finish()?;
     let ctx = ctx(&req, &state);
     let sub = state
-        .db(move |conn| admin::create_sub_account(conn, &auth, name, body.require_mfa, &ctx))
+        .db(move |conn| {
+            admin::create_sub_account(conn, &auth, name, body.require_mfa, body.mfa_methods, &ctx)
+        })
         .await?;
     Ok(HttpResponse::Created().json(SubAccountResponse::new(&sub, 0)))
 }
@@ -135,6 +137,7 @@ pub async fn update_sub_account(
     let changes = SubAccountChanges {
         name,
         require_mfa: body.require_mfa,
+        mfa_methods: body.mfa_methods,
     };
     let (sub, count) = state
         .db(move |conn| admin::update_sub_account(conn, &auth, &id, changes, &ctx))

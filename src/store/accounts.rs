@@ -4,6 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::accounts;
+use super::types::MfaMethods;
 use super::DbConn;
 
 #[derive(Queryable, Selectable, Insertable, Clone, Debug)]
@@ -13,6 +14,7 @@ pub struct Account {
     pub name: String,
     pub require_mfa: bool,
     pub created_at: NaiveDateTime,
+    pub mfa_methods: MfaMethods,
 }
 
 #[derive(AsChangeset, Default)]
@@ -20,6 +22,7 @@ pub struct Account {
 pub struct AccountChanges {
     pub name: Option<String>,
     pub require_mfa: Option<bool>,
+    pub mfa_methods: Option<MfaMethods>,
 }
 
 pub fn insert(conn: &mut DbConn, account: &Account) -> QueryResult<()> {

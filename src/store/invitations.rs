@@ -3,7 +3,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::schema::invitations;
+use super::schema::{invitation_replaced_tokens, invitations};
 use super::types::RoleRef;
 use super::DbConn;
 
@@ -18,6 +18,8 @@ pub struct Invitation {
     pub role: RoleRef,
     pub token_hash: String,
     pub invited_by: Option<String>,
+    /// The inviter's permissions (text) when they last sent it.
+    pub ceiling: String,
     pub created_at: NaiveDateTime,
     pub expires_at: NaiveDateTime,
     pub accepted_at: Option<NaiveDateTime>,
@@ -74,14 +76,32 @@ pub fn list(
     Ok((items, total))
 }
 
-/// A new link for a pending invitation (the old one dies with its hash):
-/// 1 when it was still open.
+/// Whether `hash` is a link a resend replaced.
+pub fn was_replaced(conn: &mut DbConn, hash: &str) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        invitation_replaced_tokens::table.find(hash),
+    ))
+    .get_result(conn)
+}
+
+/// A new link for a pending invitation: the old one (`old_hash`) is kept
+/// as replaced, so it answers "expired". 1 when it was still open.
+#[allow(clippy::too_many_arguments)]
 pub fn renew(
     conn: &mut DbConn,
     id: &str,
+    old_hash: &str,
     hash: &str,
     expires_at: NaiveDateTime,
+    ceiling: &str,
+    invited_by: &str,
 ) -> QueryResult<usize> {
+    diesel::insert_into(invitation_replaced_tokens::table)
+        .values((
+            invitation_replaced_tokens::token_hash.eq(old_hash),
+            invitation_replaced_tokens::invitation_id.eq(id),
+        ))
+        .execute(conn)?;
     diesel::update(
         invitations::table
             .find(id)
@@ -91,6 +111,8 @@ pub fn renew(
     .set((
         invitations::token_hash.eq(hash),
         invitations::expires_at.eq(expires_at),
+        invitations::ceiling.eq(ceiling),
+        invitations::invited_by.eq(invited_by),
     ))
     .execute(conn)
 }

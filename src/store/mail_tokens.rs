@@ -81,6 +81,17 @@ pub fn insert_signup(conn: &mut DbConn, row: &SignupRequest) -> QueryResult<()> 
         .map(drop)
 }
 
+/// Ends every pending sign-up of `email` (a newer request replaces them).
+pub fn end_signups(conn: &mut DbConn, email: &str, now: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(
+        signup_requests::table
+            .filter(signup_requests::email.eq(email))
+            .filter(signup_requests::used_at.is_null()),
+    )
+    .set(signup_requests::used_at.eq(now))
+    .execute(conn)
+}
+
 /// Spends a live sign-up link, like [`spend_reset`].
 pub fn spend_signup(
     conn: &mut DbConn,
@@ -115,6 +126,15 @@ pub fn purge(conn: &mut DbConn, before: NaiveDateTime) -> QueryResult<usize> {
         diesel::delete(signup_requests::table.filter(signup_requests::expires_at.lt(before)))
             .execute(conn)?;
     Ok(resets + signups)
+}
+
+/// The reset link with this hash, live or not.
+pub fn find_reset(conn: &mut DbConn, hash: &str) -> QueryResult<Option<PasswordReset>> {
+    password_resets::table
+        .find(hash)
+        .select(PasswordReset::as_select())
+        .first(conn)
+        .optional()
 }
 
 /// Whether a reset link with this hash was ever issued (to tell a used or

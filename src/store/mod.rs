@@ -13,6 +13,7 @@ pub mod invitations;
 pub mod keys;
 pub mod mail_tokens;
 pub mod outbox;
+pub mod passkeys;
 pub mod recovery;
 pub mod refresh_tokens;
 pub mod roles;

@@ -70,9 +70,37 @@ pub fn claim_due(
     }
 }
 
-/// Delivered: the link (a secret while it works) is dropped.
-pub fn mark_sent(conn: &mut DbConn, id: &str, now: NaiveDateTime) -> QueryResult<usize> {
-    diesel::update(outbox::table.find(id).filter(outbox::sent_at.is_null()))
+/// The rows [`claimed`] selects.
+type ClaimedRow<'a> = diesel::dsl::Filter<
+    diesel::dsl::Filter<
+        diesel::dsl::Filter<
+            diesel::dsl::Find<outbox::table, &'a str>,
+            diesel::dsl::IsNull<outbox::sent_at>,
+        >,
+        diesel::dsl::IsNull<outbox::failed_at>,
+    >,
+    diesel::dsl::Eq<outbox::attempts, i32>,
+>;
+
+/// The message `id` as claimed by attempt `attempt`, still open.
+fn claimed(id: &str, attempt: i32) -> ClaimedRow<'_> {
+    outbox::table
+        .find(id)
+        .filter(outbox::sent_at.is_null())
+        .filter(outbox::failed_at.is_null())
+        .filter(outbox::attempts.eq(attempt))
+}
+
+/// Delivered: the link (a secret while it works) is dropped. This and the
+/// two below apply only to the claim numbered `attempt` (the fencing
+/// token): a sender whose lease ran out and was overtaken changes nothing.
+pub fn mark_sent(
+    conn: &mut DbConn,
+    id: &str,
+    attempt: i32,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(claimed(id, attempt))
         .set((
             outbox::sent_at.eq(now),
             outbox::link.eq(None::<String>),
@@ -85,10 +113,11 @@ pub fn mark_sent(conn: &mut DbConn, id: &str, now: NaiveDateTime) -> QueryResult
 pub fn retry_at(
     conn: &mut DbConn,
     id: &str,
+    attempt: i32,
     next: NaiveDateTime,
     error: &str,
 ) -> QueryResult<usize> {
-    diesel::update(outbox::table.find(id).filter(outbox::sent_at.is_null()))
+    diesel::update(claimed(id, attempt))
         .set((
             outbox::next_attempt_at.eq(next),
             outbox::last_error.eq(error),
@@ -100,32 +129,17 @@ pub fn retry_at(
 pub fn mark_failed(
     conn: &mut DbConn,
     id: &str,
+    attempt: i32,
     now: NaiveDateTime,
     error: &str,
 ) -> QueryResult<usize> {
-    diesel::update(outbox::table.find(id).filter(outbox::sent_at.is_null()))
+    diesel::update(claimed(id, attempt))
         .set((
             outbox::failed_at.eq(now),
             outbox::link.eq(None::<String>),
             outbox::last_error.eq(error),
         ))
         .execute(conn)
-}
-
-/// How many messages of `kinds` went to `recipient` since `since` (the
-/// per-address limit of password-reset mail).
-pub fn count_recent(
-    conn: &mut DbConn,
-    recipient: &str,
-    kinds: &[&str],
-    since: NaiveDateTime,
-) -> QueryResult<i64> {
-    outbox::table
-        .filter(outbox::recipient.eq(recipient))
-        .filter(outbox::kind.eq_any(kinds))
-        .filter(outbox::created_at.gt(since))
-        .count()
-        .get_result(conn)
 }
 
 /// Messages not yet sent nor failed (for `/metrics` and the tests).

@@ -7,6 +7,7 @@ diesel::table! {
         name -> Text,
         require_mfa -> Bool,
         created_at -> Timestamp,
+        mfa_methods -> Text,
     }
 }
 
@@ -17,6 +18,7 @@ diesel::table! {
         name -> Text,
         require_mfa -> Bool,
         created_at -> Timestamp,
+        mfa_methods -> Text,
     }
 }
 
@@ -231,6 +233,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     invitations,
     password_resets,
     signup_requests,
+    passkeys,
+    webauthn_ceremonies,
+    invitation_replaced_tokens,
 );
 
 diesel::table! {
@@ -260,10 +265,18 @@ diesel::table! {
         role -> Text,
         token_hash -> Text,
         invited_by -> Nullable<Text>,
+        ceiling -> Text,
         created_at -> Timestamp,
         expires_at -> Timestamp,
         accepted_at -> Nullable<Timestamp>,
         revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    invitation_replaced_tokens (token_hash) {
+        token_hash -> Text,
+        invitation_id -> Text,
     }
 }
 
@@ -287,5 +300,31 @@ diesel::table! {
         created_at -> Timestamp,
         expires_at -> Timestamp,
         used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    passkeys (id) {
+        id -> Text,
+        user_id -> Text,
+        credential_id -> Text,
+        name -> Text,
+        passkey -> Text,
+        created_at -> Timestamp,
+        last_used_at -> Nullable<Timestamp>,
+        backed_up -> Bool,
+    }
+}
+
+diesel::table! {
+    webauthn_ceremonies (id) {
+        id -> Text,
+        kind -> Text,
+        user_id -> Nullable<Text>,
+        bound_to -> Nullable<Text>,
+        state -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        consumed_at -> Nullable<Timestamp>,
     }
 }

@@ -6,7 +6,7 @@ use diesel::dsl::AsSelect as SelectBy;
 use diesel::prelude::*;
 
 use super::schema::{accounts, recovery_tokens, roles, sessions, sub_accounts, users};
-use super::types::{Aal, Amr, Method};
+use super::types::{Aal, Amr, Method, MfaMethods};
 use super::users::User;
 use super::DbConn;
 
@@ -87,6 +87,8 @@ pub struct SessionContext {
     pub user: User,
     pub account_requires_mfa: bool,
     pub sub_account_requires_mfa: Option<bool>,
+    pub account_mfa_methods: MfaMethods,
+    pub sub_account_mfa_methods: Option<MfaMethods>,
     pub recovery_created_at: Option<NaiveDateTime>,
     pub recovery_used_at: Option<NaiveDateTime>,
     /// The permissions text of the user's custom role (None for built-ins).
@@ -136,6 +138,8 @@ where
         User::as_select(),
         accounts::require_mfa,
         sub_accounts::require_mfa.nullable(),
+        accounts::mfa_methods,
+        sub_accounts::mfa_methods.nullable(),
         recovery_tokens::created_at.nullable(),
         recovery_tokens::used_at.nullable(),
         roles::permissions.nullable(),
@@ -148,6 +152,8 @@ pub type ContextSelect<DB> = (
     SelectBy<User, DB>,
     accounts::require_mfa,
     dsl::Nullable<sub_accounts::require_mfa>,
+    accounts::mfa_methods,
+    dsl::Nullable<sub_accounts::mfa_methods>,
     dsl::Nullable<recovery_tokens::created_at>,
     dsl::Nullable<recovery_tokens::used_at>,
     dsl::Nullable<roles::permissions>,
@@ -159,6 +165,8 @@ pub type ContextSqlType = (
     SelectBy<User, diesel::pg::Pg>,
     diesel::sql_types::Bool,
     diesel::sql_types::Nullable<diesel::sql_types::Bool>,
+    diesel::sql_types::Text,
+    diesel::sql_types::Nullable<diesel::sql_types::Text>,
     diesel::sql_types::Nullable<diesel::sql_types::Timestamp>,
     diesel::sql_types::Nullable<diesel::sql_types::Timestamp>,
     diesel::sql_types::Nullable<diesel::sql_types::Text>,
@@ -170,6 +178,8 @@ pub type ContextRow = (
     User,
     bool,
     Option<bool>,
+    MfaMethods,
+    Option<MfaMethods>,
     Option<NaiveDateTime>,
     Option<NaiveDateTime>,
     Option<String>,
@@ -182,6 +192,8 @@ impl From<ContextRow> for SessionContext {
             user,
             account_requires_mfa,
             sub_account_requires_mfa,
+            account_mfa_methods,
+            sub_account_mfa_methods,
             recovery_created_at,
             recovery_used_at,
             custom_role_permissions,
@@ -192,6 +204,8 @@ impl From<ContextRow> for SessionContext {
             user,
             account_requires_mfa,
             sub_account_requires_mfa,
+            account_mfa_methods,
+            sub_account_mfa_methods,
             recovery_created_at,
             recovery_used_at,
             custom_role_permissions,
@@ -282,6 +296,16 @@ pub fn set_assurance(conn: &mut DbConn, id: &str, amr: &Amr) -> QueryResult<usiz
 /// second factor is gone, so no session lists one): aal1.
 pub fn downgrade_all_for_user(conn: &mut DbConn, user_id: &str) -> QueryResult<usize> {
     let mut downgraded = 0;
+    // A passwordless session has no first factor to fall back to: it ends.
+    // (A revocation time is needed: the row's own last use will do.)
+    downgraded += diesel::update(
+        sessions::table
+            .filter(sessions::user_id.eq(user_id))
+            .filter(sessions::revoked_at.is_null())
+            .filter(sessions::amr.like(format!("{}%", Method::Hwk.as_str()))),
+    )
+    .set(sessions::revoked_at.eq(sessions::last_used_at.nullable()))
+    .execute(conn)?;
     for first in [Method::Pwd, Method::Sso] {
         downgraded += diesel::update(
             sessions::table

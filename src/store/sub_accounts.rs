@@ -4,6 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::{sub_accounts, users};
+use super::types::MfaMethods;
 use super::DbConn;
 
 #[derive(Queryable, Selectable, Insertable, Clone, Debug)]
@@ -14,6 +15,7 @@ pub struct SubAccount {
     pub name: String,
     pub require_mfa: bool,
     pub created_at: NaiveDateTime,
+    pub mfa_methods: MfaMethods,
 }
 
 #[derive(AsChangeset, Default)]
@@ -21,6 +23,7 @@ pub struct SubAccount {
 pub struct SubAccountChanges {
     pub name: Option<String>,
     pub require_mfa: Option<bool>,
+    pub mfa_methods: Option<MfaMethods>,
 }
 
 pub fn insert(conn: &mut DbConn, sub: &SubAccount) -> QueryResult<()> {

@@ -1,4 +1,6 @@
-//! `login_throttles`: consecutive password failures per email key.
+//! `login_throttles`: consecutive password failures per email key, and (keys
+//! of their own) how many mails of a kind an address got in the current
+//! window ([`count_in_window`]).
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -35,6 +37,45 @@ pub fn reserve_attempt(
     match conn {
         DbConn::Postgres(pg) => upsert.get_result(pg).optional(),
         DbConn::Sqlite(lite) => upsert.get_result(lite).optional(),
+    }
+}
+
+/// Counts one more mail for `key` in a window ending at `window_end` (the
+/// current window when one is open, else a new one) and returns the count
+/// so far: atomic on both backends (an expired window is restarted by one
+/// conditional UPDATE, then one upsert counts), so a parallel burst cannot
+/// outrun the limit. Here `failures` is the count and `locked_until` the
+/// window's end.
+pub fn count_in_window(
+    conn: &mut DbConn,
+    key: &str,
+    now: NaiveDateTime,
+    window_end: NaiveDateTime,
+) -> QueryResult<i32> {
+    use login_throttles::{email_key, failures, locked_until, updated_at};
+    diesel::update(
+        login_throttles::table.filter(email_key.eq(key)).filter(
+            locked_until
+                .is_null()
+                .or(locked_until.le(now).assume_not_null()),
+        ),
+    )
+    .set((failures.eq(0), locked_until.eq(Some(window_end))))
+    .execute(conn)?;
+    let upsert = diesel::insert_into(login_throttles::table)
+        .values((
+            email_key.eq(key),
+            failures.eq(1),
+            updated_at.eq(now),
+            locked_until.eq(Some(window_end)),
+        ))
+        .on_conflict(email_key)
+        .do_update()
+        .set((failures.eq(failures + 1), updated_at.eq(now)))
+        .returning(failures);
+    match conn {
+        DbConn::Postgres(pg) => upsert.get_result(pg),
+        DbConn::Sqlite(lite) => upsert.get_result(lite),
     }
 }
 

@@ -223,10 +223,13 @@ pub enum Method {
     Hwk,
     /// A remembered device.
     Dev,
+    /// The authenticator verified the user (PIN, biometrics): follows
+    /// `hwk` in a passwordless sign-in.
+    User,
 }
 
 impl Method {
-    pub const ALL: [Method; 7] = [
+    pub const ALL: [Method; 8] = [
         Method::Pwd,
         Method::Sso,
         Method::IdpMfa,
@@ -234,6 +237,7 @@ impl Method {
         Method::Rec,
         Method::Hwk,
         Method::Dev,
+        Method::User,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -245,6 +249,7 @@ impl Method {
             Method::Rec => "rec",
             Method::Hwk => "hwk",
             Method::Dev => "dev",
+            Method::User => "user",
         }
     }
 
@@ -424,3 +429,47 @@ impl TotpStatus {
 }
 
 text_enum!(TotpStatus);
+
+/// Which second factors count for an account or a sub-account
+/// (`mfa_methods`): any, or only phishing-resistant ones (passkeys).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    ToSchema,
+    AsExpression,
+    FromSqlRow,
+)]
+#[diesel(sql_type = Text)]
+#[serde(rename_all = "snake_case")]
+pub enum MfaMethods {
+    /// TOTP, recovery tokens and passkeys.
+    #[default]
+    Any,
+    /// Passkeys only: a code can be phished by a proxy in real time.
+    PhishingResistant,
+}
+
+impl MfaMethods {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MfaMethods::Any => "any",
+            MfaMethods::PhishingResistant => "phishing_resistant",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<MfaMethods> {
+        [MfaMethods::Any, MfaMethods::PhishingResistant]
+            .into_iter()
+            .find(|m| m.as_str() == text)
+    }
+}
+
+text_enum!(MfaMethods);

@@ -1,3 +1,5 @@
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
 import { expect, type Page } from "@playwright/test";
 import * as OTPAuth from "otpauth";
 
@@ -130,4 +132,124 @@ export async function apiAttempt(path: string, body: unknown): Promise<{ status:
   const res = await fetch(`${API_URL}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
   const text = await res.text();
   return { status: res.status, retryAfter: res.headers.get("retry-after"), problem: text ? JSON.parse(text) as Record<string, unknown> : {} };
+}
+
+// ---- mail ------------------------------------------------------------------
+// Without LATCHKEY_SMTP_URL the server writes every message as `<uuid>.eml`
+// under `<LATCHKEY_DATA_DIR>/mail/` (RFC 5322, multipart/alternative text +
+// HTML, quoted-printable or base64), within about a second. .ci/web passes
+// that directory as LATCHKEY_MAIL_DIR. A small decoder, no dependency.
+
+/** The mail directory of the server under test; "" when unknown (then mail specs skip). */
+export const MAIL_DIR = process.env.LATCHKEY_MAIL_DIR
+  ?? (process.env.LATCHKEY_DATA_DIR ? join(process.env.LATCHKEY_DATA_DIR, "mail") : "");
+
+export interface Mail { file: string; mtimeMs: number; to: string; subject: string; text: string; html: string }
+/** A link of a mail: `<app>/<screen>#token=<token>`. */
+export interface MailLink { url: string; screen: string; token: string; mail: Mail }
+
+function mailHeaders(block: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  let last: string | null = null;
+  for (const line of block.split(/\r?\n/)) {
+    if (/^[ \t]/.test(line) && last) { out[last] += ` ${line.trim()}`; continue; }
+    const i = line.indexOf(":");
+    if (i <= 0) continue;
+    last = line.slice(0, i).trim().toLowerCase();
+    out[last] = line.slice(i + 1).trim();
+  }
+  return out;
+}
+
+function headerParam(value: string | undefined, name: string): string | undefined {
+  return new RegExp(`;\\s*${name}="?([^";]+)"?`, "i").exec(value ?? "")?.[1];
+}
+
+function quotedPrintable(body: string): Buffer {
+  const src = Buffer.from(body.replace(/=\r?\n/g, ""), "latin1");
+  const out: number[] = [];
+  for (let i = 0; i < src.length; i++) {
+    const hex = src.toString("latin1", i + 1, i + 3);
+    if (src[i] === 0x3d && /^[0-9A-Fa-f]{2}$/.test(hex)) { out.push(parseInt(hex, 16)); i += 2; }
+    else out.push(src[i]!);
+  }
+  return Buffer.from(out);
+}
+
+function decodePart(body: string, encoding: string | undefined, charset = "utf-8"): string {
+  const cte = (encoding ?? "").toLowerCase();
+  const bytes = cte === "quoted-printable" ? quotedPrintable(body)
+    : cte === "base64" ? Buffer.from(body.replace(/\s+/g, ""), "base64")
+    : Buffer.from(body, "latin1");
+  return new TextDecoder(charset).decode(bytes);
+}
+
+/** RFC 2047 encoded words of a header (`=?utf-8?q?…?=`, `=?utf-8?b?…?=`). */
+function decodeWords(value: string): string {
+  return value.replace(/(\?=)\s+(=\?)/g, "$1$2").replace(/=\?([^?]+)\?([QqBb])\?([^?]*)\?=/g, (_, charset: string, kind: string, text: string) =>
+    new TextDecoder(charset).decode(kind.toUpperCase() === "B" ? Buffer.from(text, "base64") : quotedPrintable(text.replace(/_/g, " "))));
+}
+
+/** Decodes an .eml (read as latin1: bytes kept); `null` while it is incomplete (still being written). */
+export function parseMail(raw: string, file = ""): Omit<Mail, "mtimeMs"> | null {
+  const split = /\r?\n\r?\n/.exec(raw);
+  if (!split) return null;
+  const parts: { type: string; text: string }[] = [];
+  const walk = (h: Record<string, string>, b: string): boolean => {
+    const type = (h["content-type"] ?? "text/plain").split(";")[0]!.trim().toLowerCase();
+    if (type.startsWith("multipart/")) {
+      const boundary = headerParam(h["content-type"], "boundary");
+      if (!boundary || !b.includes(`--${boundary}--`)) return false;
+      for (const part of b.split(`--${boundary}--`)[0]!.split(`--${boundary}`).slice(1)) {
+        const p = part.replace(/^\r?\n/, "");
+        const s = /\r?\n\r?\n/.exec(p);
+        if (!s || !walk(mailHeaders(p.slice(0, s.index)), p.slice(s.index + s[0].length).replace(/\r?\n$/, ""))) return false;
+      }
+      return true;
+    }
+    parts.push({ type, text: decodePart(b, h["content-transfer-encoding"], headerParam(h["content-type"], "charset")) });
+    return true;
+  };
+  const head = mailHeaders(raw.slice(0, split.index));
+  if (!walk(head, raw.slice(split.index + split[0].length))) return null;
+  return {
+    file,
+    to: decodeWords(head.to ?? ""),
+    subject: decodeWords(head.subject ?? ""),
+    text: parts.find((p) => p.type === "text/plain")?.text ?? "",
+    html: parts.find((p) => p.type === "text/html")?.text ?? "",
+  };
+}
+
+/** Every complete mail in `dir` addressed to `to`, newest first. */
+export function mailTo(to: string, dir = MAIL_DIR): Mail[] {
+  let names: string[];
+  try { names = readdirSync(dir).filter((n) => n.endsWith(".eml")); } catch { return []; }
+  const found: Mail[] = [];
+  for (const name of names) {
+    const file = join(dir, name);
+    const mail = parseMail(readFileSync(file, "latin1"), file);
+    const addresses: string[] = mail?.to.toLowerCase().match(/[^\s<>,"]+@[^\s<>,"]+/g) ?? [];
+    if (mail && addresses.includes(to.toLowerCase())) found.push({ ...mail, mtimeMs: statSync(file).mtimeMs });
+  }
+  return found.sort((a, b) => b.mtimeMs - a.mtimeMs || b.file.localeCompare(a.file));
+}
+
+/**
+ * Waits up to 10 s for the newest mail to `to` with a `<screen>#token=` link
+ * (`reset-password`, `accept-invitation`, `verify-signup`) whose token is
+ * not among `not` (e.g. the link a resend replaced), and returns the link.
+ */
+export async function mailLink(to: string, screen: string, opts: { not?: string[]; dir?: string; timeoutMs?: number } = {}): Promise<MailLink> {
+  const dir = opts.dir ?? MAIL_DIR;
+  const timeout = opts.timeoutMs ?? 10_000;
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    for (const mail of mailTo(to, dir)) {
+      const m = /(https?:\/\/[^\s<>"]+?\/([a-z-]+)#token=([^\s<>"&]+))/.exec(mail.text);
+      if (m && m[2] === screen && !(opts.not ?? []).includes(m[3]!)) return { url: m[1]!, screen, token: m[3]!, mail };
+    }
+    if (Date.now() > deadline) throw new Error(`no mail to ${to} with a /${screen}#token= link in ${dir || "(no mail directory)"} within ${timeout} ms`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }

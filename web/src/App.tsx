@@ -1,4 +1,4 @@
-import { useEffect, useMemo, useRef, useState } from "react";
+import { Fragment, useEffect, useMemo, useRef, useState } from "react";
 import { client } from "./api";
 import { useAuth } from "./auth";
 import { Link, navigate, useLocation } from "./router";
@@ -14,8 +14,13 @@ import { AuditLog } from "./screens/AuditLog";
 import { Roles } from "./screens/Roles";
 import { SingleSignOn } from "./screens/SingleSignOn";
 import { SsoCallback } from "./screens/SsoCallback";
+import { ForgotPassword, ResetPassword } from "./screens/ForgotPassword";
+import { AcceptInvitation } from "./screens/AcceptInvitation";
+import { VerifySignup } from "./screens/VerifySignup";
+import { MfaResetNotice } from "./screens/MfaResetNotice";
 import { rememberAccount } from "./sso";
 import { PermissionsContext } from "./permissions";
+import { ReloadMeContext } from "./me";
 
 export function App() {
   const auth = useAuth();
@@ -32,8 +37,13 @@ export function App() {
 
   if (!ready) return <main className="auth-page"><Loading what="Starting" /></main>;
   if (path === "/sso/callback") return <SsoCallback setHold={setHold} />;
+  // The screens of mailed links (#token=…), whoever is signed in.
+  if (path === "/reset-password") return <ResetPassword />;
+  if (path === "/accept-invitation") return <AcceptInvitation setHold={setHold} />;
+  if (path === "/verify-signup") return <VerifySignup />;
   if (auth.status !== "authenticated" || hold) {
     if (path === "/signup" && auth.status === "signed_out") return <SignUp />;
+    if (path === "/forgot-password" && auth.status === "signed_out") return <ForgotPassword />;
     return <>{error ? <ErrorMessage error={error} /> : null}<SignIn setHold={setHold} /></>;
   }
   return <Shell path={path} />;
@@ -48,6 +58,8 @@ function Shell({ path }: { path: string }) {
   // The next sign-in page in this browser offers this account's SSO buttons.
   useEffect(() => { if (accountId) rememberAccount(accountId); }, [accountId]);
   const perms = useMemo(() => new Set(me.data?.permissions ?? []), [me.data]);
+  // Bumped when MFA was set up from the Reset-MFA notice: the screen below reads its data again.
+  const [version, setVersion] = useState(0);
   if (auth.status !== "authenticated") return null;
   if (!me.data && !me.error) return <main className="content"><Loading /></main>;
   // What the server says the caller holds decides every screen, menu item and
@@ -89,7 +101,10 @@ function Shell({ path }: { path: string }) {
       </header>
       <div id="content" className="content">
         {me.error ? <ErrorMessage error={me.error} /> : null}
-        <PermissionsContext.Provider value={perms}>{screen}</PermissionsContext.Provider>
+        {me.data && <MfaResetNotice me={me.data} onEnabled={() => { me.reload(); setVersion((v) => v + 1); }} />}
+        <ReloadMeContext.Provider value={me.reload}>
+          <PermissionsContext.Provider value={perms}><Fragment key={version}>{screen}</Fragment></PermissionsContext.Provider>
+        </ReloadMeContext.Provider>
       </div>
     </>
   );

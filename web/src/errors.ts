@@ -93,6 +93,11 @@ export function describeError(e: unknown): string {
       return "It does not exist (any more).";
     case "validation_failed":
       return e.errors.length ? `Please correct: ${e.errors.map((f) => `${f.field} ${f.message}`).join("; ")}.` : e.detail;
+    // Mail links (reset password, invitation, sign-up): the screens add where to get a new one.
+    case "link_expired":
+      return "This link has expired or was already used — ask for a new one.";
+    case "link_invalid":
+      return "This link is not valid. Open it from the email again, or copy the whole address into your browser.";
     // Single sign-on: codes of the callback's ?error= (and the state check).
     case "sso_state_mismatch":
       return "This sign-in was not started in this browser tab, so it was refused. Start again from the sign-in page.";

@@ -13,6 +13,20 @@ export type Enrollment = Schemas["EnrollmentResponse"];
 export type Authenticated = Schemas["AuthenticatedResponse"];
 export type SignupRequest = Schemas["SignupRequest"];
 export type SignupResponse = Schemas["SignupResponse"];
+/**
+ * What `signUp` resolves with: `created` (open sign-up: 201, the account and
+ * its administrator exist now) or `verification_sent` (`LATCHKEY_SIGNUP=verify`:
+ * 202 whatever the email; the account is created by the mailed link, see
+ * `verifySignup`).
+ */
+export type SignupResult =
+  | ({ status: "created" } & SignupResponse)
+  | { status: "verification_sent" };
+/** An invitation as the account's administrators see it (never its link). */
+export type Invitation = Schemas["InvitationResponse"];
+export type InvitationStatus = Schemas["InvitationStatusDto"];
+export type CreateInvitation = Schemas["CreateInvitationRequest"];
+export type AcceptInvitation = Schemas["AcceptInvitationRequest"];
 type LoginResponse = Schemas["LoginResponse"];
 type JsonOf<T> = T extends { content: { "application/json": infer J } } ? J : never;
 /** A list answer: `{items, page, per_page, total}`. */
@@ -172,9 +186,91 @@ export class LatchkeyClient {
     return this.current;
   }
 
-  /** Creates an account with its first administrator. Does not sign in. */
-  async signUp(body: SignupRequest): Promise<SignupResponse> {
-    return unwrap(this.anon.POST("/api/v1/accounts", { body }));
+  /**
+   * Creates an account with its first administrator. Does not sign in.
+   * Resolves with `{status: "created", account, user}`, or, when the server
+   * verifies addresses first (`LATCHKEY_SIGNUP=verify`), with
+   * `{status: "verification_sent"}` (the same answer whatever the email):
+   * the mailed link then goes to `verifySignup`.
+   */
+  async signUp(body: SignupRequest): Promise<SignupResult> {
+    const { data, error, response } = await this.anon.POST("/api/v1/accounts", { body });
+    if (!response.ok || error !== undefined || !data) throw LatchkeyError.fromResponse(response, error);
+    if (response.status === 202 || ("status" in data && data.status === "verification_sent")) return { status: "verification_sent" };
+    const created = data as SignupResponse;
+    return { status: "created", account: created.account, user: created.user };
+  }
+
+  /**
+   * Verified sign-up: the token of the mailed link (`/verify-signup#token=...`,
+   * see `linkToken`) creates the account and its administrator. Does not
+   * sign in. Throws `link_invalid` (no such link), `link_expired` (used or
+   * expired) or `conflict` (the email has an account meanwhile).
+   */
+  verifySignup(token: string): Promise<SignupResponse> {
+    return unwrap(this.anon.POST("/api/v1/accounts/verify", { body: { token } }));
+  }
+
+  // ---- forgotten password --------------------------------------------------
+
+  /**
+   * Asks for a password-reset link for `email`. Resolves the same way
+   * whether or not the address has an account (so should the UI); the
+   * server sends at most 3 mails an hour per address.
+   */
+  async requestPasswordReset(email: string): Promise<void> {
+    await unwrap(this.anon.POST("/api/v1/password-resets", { body: { email } }));
+  }
+
+  /**
+   * Sets a new password with the token of the mailed link
+   * (`/reset-password#token=...`). Every session of that user ends; MFA
+   * stays on, so the next sign-in still asks for the code. Does not sign in.
+   * Throws `link_invalid`, `link_expired` (used or expired) or
+   * `validation_failed` (on `password`).
+   */
+  async confirmPasswordReset(token: string, password: string): Promise<void> {
+    await unwrap(this.anon.POST("/api/v1/password-resets/confirm", { body: { token, password } }));
+  }
+
+  // ---- invitations -----------------------------------------------------------
+
+  /** The account's invitations, newest first, any status (permission `users.manage`). */
+  listInvitations(page?: number | { page?: number; per_page?: number }): Promise<Page<Invitation>> {
+    const query = typeof page === "number" ? { page } : page ?? {};
+    return unwrap(this.api.GET("/api/v1/invitations", { params: { query } }));
+  }
+
+  /**
+   * Invites someone by email (`users.manage`; the role rules of creating a
+   * user). The answer is the same whether or not the address has an account
+   * elsewhere; the link goes by mail.
+   */
+  invite(body: CreateInvitation): Promise<Invitation> {
+    return unwrap(this.api.POST("/api/v1/invitations", { body }));
+  }
+
+  /** Mails a new link (7 days from now); the previous link stops working. `conflict` once accepted or revoked. */
+  resendInvitation(id: string): Promise<Invitation> {
+    return unwrap(this.api.POST("/api/v1/invitations/{id}/resend", { params: { path: { id } } }));
+  }
+
+  /** Revokes an open invitation: its link stops working. `conflict` once accepted or revoked. */
+  async revokeInvitation(id: string): Promise<void> {
+    await unwrap(this.api.DELETE("/api/v1/invitations/{id}", { params: { path: { id } } }));
+  }
+
+  /**
+   * Accepts an invitation with the token of the mailed link
+   * (`/accept-invitation#token=...`) and the invitee's new password: the
+   * user is created and signed in as the account's policy says, with the
+   * same outcomes as `signIn` (`authenticated`, or `mfa_enrollment_required`
+   * for an MFA-required invitee: then `startEnrollment`/`verifyEnrollment`).
+   * Throws `link_invalid`, `link_expired` (used, replaced by a resend,
+   * revoked or expired) or `conflict` (the email has an account meanwhile).
+   */
+  async acceptInvitation(body: AcceptInvitation): Promise<AuthState> {
+    return this.enter(await unwrap(this.anon.POST("/api/v1/invitations/accept", { body })));
   }
 
   /**
@@ -443,7 +539,7 @@ export class LatchkeyClient {
 
   // ---- internals -------------------------------------------------------
 
-  /** The three-way answer of a first step (password or SSO login code). */
+  /** The three-way answer of a first step (password, SSO login code, accepted invitation). */
   private async enter(res: LoginResponse): Promise<AuthState> {
     this.mfaToken = null;
     this.enrollmentToken = null;
@@ -599,6 +695,19 @@ export async function unwrap<D>(call: Promise<{ data?: D; error?: unknown; respo
   const { data, error, response } = await call;
   if (!response.ok || error !== undefined) throw LatchkeyError.fromResponse(response, error);
   return data as D;
+}
+
+/**
+ * The token of a link Latchkey mails (`<app>/<screen>#token=...`): from the
+ * URL's fragment (`location.hash`), a whole URL, or `null` when there is
+ * none. The token rides in the fragment so that it never reaches a server's
+ * logs; once read, take it out of the address bar (`history.replaceState`).
+ */
+export function linkToken(hashOrUrl: string): string | null {
+  const at = hashOrUrl.indexOf("#");
+  const fragment = at >= 0 ? hashOrUrl.slice(at + 1) : hashOrUrl;
+  const token = new URLSearchParams(fragment).get("token");
+  return token ? token.trim() || null : null;
 }
 
 /** Reads the claims of an access token (no signature check: display only). */

@@ -1,7 +1,8 @@
-export { LatchkeyClient, unwrap, decodeClaims } from "./client.js";
+export { LatchkeyClient, unwrap, decodeClaims, linkToken } from "./client.js";
 export type {
-  AccessClaims, AuthState, Authenticated, CreateIdentityProvider, Enrollment, IdentityProvider, LatchkeyClientOptions, Me,
-  MfaStatus, Page, Schemas, SignupRequest, SignupResponse, SsoProvider, UpdateIdentityProvider, User,
+  AcceptInvitation, AccessClaims, AuthState, Authenticated, CreateIdentityProvider, CreateInvitation, Enrollment, IdentityProvider,
+  Invitation, InvitationStatus, LatchkeyClientOptions, Me, MfaStatus, Page, Schemas, SignupRequest, SignupResponse, SignupResult,
+  SsoProvider, UpdateIdentityProvider, User,
 } from "./client.js";
 export { LatchkeyError, isErrorCode, isLatchkeyError } from "./errors.js";
 export type { ClientErrorCode, ErrorCode, FieldError, Problem } from "./errors.js";

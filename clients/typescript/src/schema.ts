@@ -52,8 +52,34 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Sign up: a new account with its first administrator. */
+        /**
+         * Sign up: a new account with its first administrator. With
+         *     `LATCHKEY_SIGNUP=verify` the answer is 202 whatever the email and the
+         *     account is created by the link mailed to it
+         *     (`POST /api/v1/accounts/verify`); a taken address gets a "someone tried
+         *     to sign up" mail instead.
+         */
         post: operations["create_account"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/accounts/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Verified sign-up: the link's token creates the account and its
+         *     administrator (then sign in as usual).
+         */
+        post: operations["verify_account"];
         delete?: never;
         options?: never;
         head?: never;
@@ -119,6 +145,87 @@ export interface paths {
         head?: never;
         /** Change an identity provider (a `client_secret` given replaces the old one). */
         patch: operations["update_identity_provider"];
+        trace?: never;
+    };
+    "/api/v1/invitations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The account's invitations, newest first, with their status. */
+        get: operations["list_invitations"];
+        put?: never;
+        /**
+         * Invite someone by email (`users.manage`; the role rules of creating a
+         *     user). The answer is the same whatever the email: it never tells
+         *     whether the address has an account elsewhere.
+         */
+        post: operations["create_invitation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/invitations/accept": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Accept an invitation with the link's token and a new password: the
+         *     user is created and signs in as the account's policy says (the
+         *     three-way login answer; an MFA-required invitee gets
+         *     `mfa_enrollment_required`).
+         */
+        post: operations["accept_invitation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/invitations/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Revoke a pending invitation: its link stops working. */
+        delete: operations["revoke_invitation"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/invitations/{id}/resend": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send the invitation again with a new link (7 days from now); the old
+         *     link stops working.
+         */
+        post: operations["resend_invitation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/v1/me": {
@@ -272,6 +379,48 @@ export interface paths {
         post?: never;
         /** End one of the user's sessions. */
         delete: operations["delete_my_session"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/password-resets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Ask for a password-reset link. 202 whatever the email, in about the
+         *     same time; at most 3 mails an hour per address. A user who signs in
+         *     only through SSO gets a mail saying so instead of a link.
+         */
+        post: operations["request_password_reset"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/password-resets/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Set a new password with the link's token. Every session and open
+         *     challenge of the user ends; MFA stays on, so the next login still asks
+         *     for the second factor.
+         */
+        post: operations["confirm_password_reset"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -689,10 +838,28 @@ export interface components {
          * @enum {string}
          */
         Aal: "aal1" | "aal2";
+        AcceptInvitationRequest: {
+            /** @description Replaces the name the inviter typed. */
+            display_name?: string | null;
+            password: string;
+            /**
+             * @description The token from the link's fragment (`#token=...`).
+             * @example lki_...
+             */
+            token: string;
+        };
+        /** @description The answer to a request that sends mail: the same whatever the email. */
+        AcceptedResponse: {
+            status: components["schemas"]["AcceptedStatus"];
+        };
+        /** @enum {string} */
+        AcceptedStatus: "accepted";
         AccountResponse: {
             /** Format: date-time */
             created_at: string;
             id: string;
+            /** @description Which second factors count: `any` or `phishing_resistant` (passkeys). */
+            mfa_methods: components["schemas"]["MfaMethods"];
             name: string;
             require_mfa: boolean;
         };
@@ -741,6 +908,14 @@ export interface components {
             /** @example 123456 */
             code: string;
         };
+        ConfirmPasswordResetRequest: {
+            password: string;
+            /**
+             * @description The token from the link's fragment (`#token=...`).
+             * @example lkp_...
+             */
+            token: string;
+        };
         CreateIdentityProviderRequest: {
             /** @description 1 to 20 absolute URIs a sign-in may return to. */
             allowed_redirect_uris: string[];
@@ -771,6 +946,19 @@ export interface components {
             sub_account_id?: string | null;
             trust_idp_mfa?: boolean;
         };
+        CreateInvitationRequest: {
+            /** @example Ed Editor */
+            display_name: string;
+            /** @example ed@example.com */
+            email: string;
+            /**
+             * @description A built-in role or the id of one of the account's custom roles (the
+             *     rules of creating a user apply).
+             * @example editor
+             */
+            role: string;
+            sub_account_id?: string | null;
+        };
         CreateRoleRequest: {
             description?: string;
             /** @example Help desk */
@@ -785,6 +973,11 @@ export interface components {
             permissions: components["schemas"]["Permission"][];
         };
         CreateSubAccountRequest: {
+            /**
+             * @description `phishing_resistant`: only passkeys count for the sub-account's
+             *     users (the stricter of the account's and the sub-account's applies).
+             */
+            mfa_methods?: components["schemas"]["MfaMethods"];
             /** @example Globex (client) */
             name: string;
             require_mfa?: boolean;
@@ -852,12 +1045,12 @@ export interface components {
          *     in the OpenAPI document, so typed clients get a union of them.
          * @enum {string}
          */
-        ErrorCode: "bad_request" | "invalid_credentials" | "unauthorized" | "mfa_code_invalid" | "challenge_expired" | "reauthentication_required" | "forbidden" | "mfa_enforced" | "mfa_required_for_action" | "mfa_enrollment_required" | "step_up_required" | "not_found" | "method_not_allowed" | "conflict" | "mfa_not_enabled" | "no_pending_enrollment" | "payload_too_large" | "unsupported_media_type" | "validation_failed" | "too_many_attempts" | "service_unavailable" | "identity_provider_unavailable" | "internal_error" | "access_denied" | "invalid_id_token" | "email_not_verified" | "user_not_found" | "flow_expired";
+        ErrorCode: "bad_request" | "invalid_credentials" | "unauthorized" | "mfa_code_invalid" | "challenge_expired" | "reauthentication_required" | "forbidden" | "mfa_enforced" | "mfa_required_for_action" | "mfa_enrollment_required" | "step_up_required" | "not_found" | "method_not_allowed" | "conflict" | "mfa_not_enabled" | "no_pending_enrollment" | "payload_too_large" | "unsupported_media_type" | "validation_failed" | "too_many_attempts" | "service_unavailable" | "identity_provider_unavailable" | "internal_error" | "link_invalid" | "link_expired" | "access_denied" | "invalid_id_token" | "email_not_verified" | "user_not_found" | "flow_expired";
         /**
          * @description The kinds of audit event.
          * @enum {string}
          */
-        EventType: "login.succeeded" | "login.failed" | "login.locked" | "mfa.challenge_failed" | "mfa.replay_refused" | "mfa.enabled" | "mfa.disabled" | "mfa.reset" | "recovery_token.generated" | "recovery_token.used" | "account.policy_changed" | "sub_account.created" | "sub_account.policy_changed" | "sub_account.deleted" | "user.created" | "user.updated" | "user.deleted" | "session.revoked" | "password.changed" | "reauthentication.failed" | "role.created" | "role.updated" | "role.deleted" | "sso.login_succeeded" | "sso.login_failed" | "identity_provider.created" | "identity_provider.updated" | "identity_provider.deleted" | "sso.identity_linked";
+        EventType: "login.succeeded" | "login.failed" | "login.locked" | "mfa.challenge_failed" | "mfa.replay_refused" | "mfa.enabled" | "mfa.disabled" | "mfa.reset" | "recovery_token.generated" | "recovery_token.used" | "account.policy_changed" | "sub_account.created" | "sub_account.policy_changed" | "sub_account.deleted" | "user.created" | "user.updated" | "user.deleted" | "session.revoked" | "password.changed" | "reauthentication.failed" | "role.created" | "role.updated" | "role.deleted" | "sso.login_succeeded" | "sso.login_failed" | "identity_provider.created" | "identity_provider.updated" | "identity_provider.deleted" | "sso.identity_linked" | "password.reset" | "password_reset.requested" | "invitation.created" | "invitation.resent" | "invitation.revoked" | "invitation.accepted" | "mail.failed" | "passkey.added" | "passkey.removed" | "passkey.renamed" | "passkey.counter_regressed";
         /** @description One invalid field of a 422 answer. */
         FieldError: {
             /** @description The request field, e.g. `email`. */
@@ -914,6 +1107,27 @@ export interface components {
             /** Format: date-time */
             updated_at: string;
         };
+        /** @description An invitation as its account's administrators see it (never its link). */
+        InvitationResponse: {
+            /** Format: date-time */
+            created_at: string;
+            display_name: string;
+            /** @example ed@example.com */
+            email: string;
+            /**
+             * Format: date-time
+             * @description When the current link stops working.
+             */
+            expires_at: string;
+            id: string;
+            invited_by?: string | null;
+            /** @example editor */
+            role: string;
+            status: components["schemas"]["InvitationStatusDto"];
+            sub_account_id?: string | null;
+        };
+        /** @enum {string} */
+        InvitationStatusDto: "pending" | "accepted" | "revoked" | "expired";
         /** @description One public key of the JWKS document. */
         Jwk: {
             alg: string;
@@ -982,6 +1196,12 @@ export interface components {
             code: string;
             mfa_token: string;
         };
+        /**
+         * @description Which second factors count for an account or a sub-account
+         *     (`mfa_methods`): any, or only phishing-resistant ones (passkeys).
+         * @enum {string}
+         */
+        MfaMethods: "any" | "phishing_resistant";
         /** @description The password was right; the second factor is needed. */
         MfaRequiredResponse: {
             /**
@@ -1014,10 +1234,23 @@ export interface components {
             enabled: boolean;
             /** Format: date-time */
             enabled_at?: string | null;
+            /**
+             * @description Which second factors count for the user: `any`, or
+             *     `phishing_resistant` (passkeys only; a TOTP-only user must add one).
+             */
+            methods: components["schemas"]["MfaMethods"];
             recovery_token: components["schemas"]["RecoveryTokenStatus"];
             /** @description A policy makes MFA mandatory for this user. */
             required: boolean;
             required_by?: null | components["schemas"]["RequiredBy"];
+            /**
+             * Format: date-time
+             * @description When an administrator last reset the user's MFA, until the user
+             *     enrolls again (the app tells them at their next sign-in).
+             */
+            reset_at?: string | null;
+            /** @description Who reset it (display name; "Service operator" for the CLI). */
+            reset_by?: string | null;
         };
         /** @description The list envelope of every collection. */
         Page_AuditEventResponse: {
@@ -1096,6 +1329,42 @@ export interface components {
                 trust_idp_mfa: boolean;
                 /** Format: date-time */
                 updated_at: string;
+            }[];
+            /**
+             * Format: int64
+             * @example 1
+             */
+            page: number;
+            /**
+             * Format: int64
+             * @example 50
+             */
+            per_page: number;
+            /**
+             * Format: int64
+             * @description How many items the filters match, over all pages.
+             */
+            total: number;
+        };
+        /** @description The list envelope of every collection. */
+        Page_InvitationResponse: {
+            items: {
+                /** Format: date-time */
+                created_at: string;
+                display_name: string;
+                /** @example ed@example.com */
+                email: string;
+                /**
+                 * Format: date-time
+                 * @description When the current link stops working.
+                 */
+                expires_at: string;
+                id: string;
+                invited_by?: string | null;
+                /** @example editor */
+                role: string;
+                status: components["schemas"]["InvitationStatusDto"];
+                sub_account_id?: string | null;
             }[];
             /**
              * Format: int64
@@ -1244,6 +1513,7 @@ export interface components {
                 /** Format: date-time */
                 created_at: string;
                 id: string;
+                mfa_methods: components["schemas"]["MfaMethods"];
                 name: string;
                 require_mfa: boolean;
                 /** Format: int64 */
@@ -1317,6 +1587,10 @@ export interface components {
              */
             password: string | null;
         };
+        PasswordResetRequest: {
+            /** @example ann@example.com */
+            email: string;
+        };
         /**
          * @description The named permissions a role is made of (`GET /api/v1/permissions`).
          * @enum {string}
@@ -1337,11 +1611,11 @@ export interface components {
         /**
          * @description RFC 9457 problem details, as every error is answered.
          * @example {
-         *       "code": "invalid_credentials",
-         *       "detail": "The email or password is not correct.",
-         *       "status": 401,
+         *       "type": "https://latchkey.dev/problems/invalid_credentials",
          *       "title": "Invalid credentials",
-         *       "type": "https://latchkey.dev/problems/invalid_credentials"
+         *       "status": 401,
+         *       "detail": "The email or password is not correct.",
+         *       "code": "invalid_credentials"
          *     }
          */
         Problem: {
@@ -1475,6 +1749,7 @@ export interface components {
             /** Format: date-time */
             created_at: string;
             id: string;
+            mfa_methods: components["schemas"]["MfaMethods"];
             name: string;
             require_mfa: boolean;
             /** Format: int64 */
@@ -1483,6 +1758,7 @@ export interface components {
         /** @enum {string} */
         TokenType: "Bearer";
         UpdateAccountRequest: {
+            mfa_methods?: null | components["schemas"]["MfaMethods"];
             name?: string | null;
             /** @description Require MFA for the account's own users. Off never disables anyone's MFA. */
             require_mfa?: boolean | null;
@@ -1506,6 +1782,7 @@ export interface components {
             permissions?: components["schemas"]["Permission"][] | null;
         };
         UpdateSubAccountRequest: {
+            mfa_methods?: null | components["schemas"]["MfaMethods"];
             name?: string | null;
             require_mfa?: boolean | null;
         };
@@ -1548,6 +1825,12 @@ export interface components {
             role: string;
             sub_account_id?: string | null;
         };
+        /** @description `LATCHKEY_SIGNUP=verify`: the same answer whatever the email. */
+        VerificationSentResponse: {
+            status: components["schemas"]["VerificationSentStatus"];
+        };
+        /** @enum {string} */
+        VerificationSentStatus: "verification_sent";
         VerifyEnrollmentResponse: {
             mfa: components["schemas"]["MfaStatus"];
             /**
@@ -1561,6 +1844,13 @@ export interface components {
              *     Every other session of the user has ended.
              */
             session: components["schemas"]["AuthenticatedResponse"];
+        };
+        VerifySignupRequest: {
+            /**
+             * @description The token from the link's fragment (`#token=...`).
+             * @example lkv_...
+             */
+            token: string;
         };
     };
     responses: never;
@@ -1729,6 +2019,15 @@ export interface operations {
                     "application/json": components["schemas"]["SignupResponse"];
                 };
             };
+            /** @description `LATCHKEY_SIGNUP=verify`: a link is on its way */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VerificationSentResponse"];
+                };
+            };
             /** @description `bad_request`: malformed JSON or no body */
             400: {
                 headers: {
@@ -1749,6 +2048,111 @@ export interface operations {
             };
             /** @description `conflict`: the email is taken */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `payload_too_large`: body over 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unsupported_media_type`: not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `validation_failed`: `errors` names each invalid field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `too_many_attempts` (rate limited) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    verify_account: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["VerifySignupRequest"];
+            };
+        };
+        responses: {
+            /** @description Account and administrator created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SignupResponse"];
+                };
+            };
+            /** @description `bad_request`: malformed JSON or no body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `link_invalid`: no such link */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `forbidden`: sign-up is closed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `conflict`: the email has an account meanwhile */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `link_expired`: used or expired */
+            410: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2185,6 +2589,354 @@ export interface operations {
             };
             /** @description `validation_failed`: `errors` names each invalid field */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_invitations: {
+        parameters: {
+            query?: {
+                /**
+                 * @description 1-based page number (default 1).
+                 * @example 1
+                 */
+                page?: number;
+                /**
+                 * @description Items per page, 1 to 100 (default 50).
+                 * @example 50
+                 */
+                per_page?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Invitations */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_InvitationResponse"];
+                };
+            };
+            /** @description `unauthorized`: missing, invalid, expired or revoked access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `forbidden` (role) or `mfa_enrollment_required` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `validation_failed`: an invalid query parameter */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    create_invitation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateInvitationRequest"];
+            };
+        };
+        responses: {
+            /** @description Invited; the link is on its way */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvitationResponse"];
+                };
+            };
+            /** @description `bad_request`: malformed JSON or no body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unauthorized`: missing, invalid, expired or revoked access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `forbidden` (role) or `mfa_enrollment_required` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `payload_too_large`: body over 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unsupported_media_type`: not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `validation_failed`: `errors` names each invalid field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    accept_invitation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AcceptInvitationRequest"];
+            };
+        };
+        responses: {
+            /** @description Accepted; the login answer */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LoginResponse"];
+                };
+            };
+            /** @description `bad_request`: malformed JSON or no body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `link_invalid`: no such link */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `conflict`: the email has an account meanwhile */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `link_expired`: used, replaced, revoked or expired */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `payload_too_large`: body over 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unsupported_media_type`: not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `validation_failed`: `errors` names each invalid field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `too_many_attempts` (rate limited) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    revoke_invitation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Invitation id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Revoked */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `unauthorized`: missing, invalid, expired or revoked access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `forbidden` (role) or `mfa_enrollment_required` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `conflict`: accepted or revoked */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    resend_invitation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Invitation id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Sent again */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvitationResponse"];
+                };
+            };
+            /** @description `unauthorized`: missing, invalid, expired or revoked access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `forbidden` (role) or `mfa_enrollment_required` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `conflict`: accepted or revoked */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2788,6 +3540,160 @@ export interface operations {
             };
             /** @description `not_found`: no such live session of this user */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    request_password_reset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasswordResetRequest"];
+            };
+        };
+        responses: {
+            /** @description If the address has an account, a link is on its way */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AcceptedResponse"];
+                };
+            };
+            /** @description `bad_request`: malformed JSON or no body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `payload_too_large`: body over 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unsupported_media_type`: not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `validation_failed`: `errors` names each invalid field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `too_many_attempts` (rate limited) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    confirm_password_reset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ConfirmPasswordResetRequest"];
+            };
+        };
+        responses: {
+            /** @description Password set; sign in with it */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `bad_request`: malformed JSON or no body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `link_invalid`: no such link */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `link_expired`: used or expired */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `payload_too_large`: body over 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unsupported_media_type`: not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `validation_failed`: `errors` names each invalid field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `too_many_attempts` (rate limited) */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

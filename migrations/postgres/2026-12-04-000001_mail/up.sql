@@ -21,10 +21,10 @@ CREATE TABLE outbox (
     failed_at       TIMESTAMP
 );
 CREATE INDEX outbox_due_idx ON outbox (next_attempt_at) WHERE sent_at IS NULL AND failed_at IS NULL;
-CREATE INDEX outbox_recipient_idx ON outbox (recipient, kind, created_at);
 
 -- Invitations: a pending user, by link. The link's token is stored hashed;
--- a resend replaces it (the old link dies).
+-- a resend replaces it (the old link dies). `ceiling` is what the inviter
+-- held when they last sent it: accepting never gives more.
 CREATE TABLE invitations (
     id             TEXT PRIMARY KEY,
     account_id     TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
@@ -34,12 +34,19 @@ CREATE TABLE invitations (
     role           TEXT NOT NULL,
     token_hash     TEXT NOT NULL UNIQUE,
     invited_by     TEXT,
+    ceiling        TEXT NOT NULL DEFAULT '',
     created_at     TIMESTAMP NOT NULL,
     expires_at     TIMESTAMP NOT NULL,
     accepted_at    TIMESTAMP,
     revoked_at     TIMESTAMP
 );
 CREATE INDEX invitations_account_idx ON invitations (account_id, created_at);
+-- Links a resend replaced: still recognized, so they answer "expired"
+-- rather than "no such link".
+CREATE TABLE invitation_replaced_tokens (
+    token_hash    TEXT PRIMARY KEY,
+    invitation_id TEXT NOT NULL REFERENCES invitations(id) ON DELETE CASCADE
+);
 
 -- Forgotten passwords: one row per link, hashed, single use.
 CREATE TABLE password_resets (
@@ -63,6 +70,7 @@ CREATE TABLE signup_requests (
     expires_at    TIMESTAMP NOT NULL,
     used_at       TIMESTAMP
 );
+CREATE INDEX signup_requests_email_idx ON signup_requests (email);
 
 -- After an administrator's Reset MFA, until the user enrolls again: when,
 -- and who (display name), so the app can tell them at their next sign-in.

@@ -174,7 +174,8 @@ async fn resend_kills_the_old_link_and_revoke_and_expiry_end_it() {
     .ok(200);
     let second = token_of(&only_new_mail(&app, &smtp, "ed@example.com", 1).await);
     assert_ne!(first, second);
-    accept(&app, &first).await.problem(401, "link_invalid");
+    // A replaced link is dead.
+    accept(&app, &first).await.problem(410, "link_expired");
     // Expired after 7 days.
     app.clock.advance(7 * 24 * 3600 + 1);
     accept(&app, &second).await.problem(410, "link_expired");
@@ -235,4 +236,127 @@ async fn an_email_with_an_account_elsewhere_gets_the_same_answer_and_cannot_acce
     // Nothing was spent: the invitation stays pending.
     let list = app.get("/api/v1/invitations", &admin.token).await.ok(200);
     assert_eq!(list.body["items"][0]["status"], "pending");
+}
+
+/// An invitation gives no more than its inviter could give when it is
+/// accepted: an inviter demoted (or gone) since, or the role grown past
+/// what they held, makes the link dead (410).
+#[actix_web::test]
+async fn accepting_never_gives_more_than_the_inviter_holds_then() {
+    let (app, smtp) = TestApp::with_smtp(|_| {}).await;
+    let admin = app.signup_and_login("ann@example.com").await;
+    let invite = |token: String, email: &'static str, role: String| {
+        let app = &app;
+        async move {
+            app.post(
+                "/api/v1/invitations",
+                Some(&token),
+                json!({"email": email, "display_name": "X", "role": role}),
+            )
+            .await
+            .ok(201)
+            .id()
+        }
+    };
+    // A second administrator invites an administrator, then is demoted.
+    let bob_id = app
+        .create_user(&admin, "bob@example.com", "administrator", None)
+        .await;
+    let bob = app.login("bob@example.com").await;
+    invite(bob.token.clone(), "alt@evil.test", "administrator".into()).await;
+    let alt = token_of(&only_new_mail(&app, &smtp, "alt@evil.test", 0).await);
+    app.patch(
+        &format!("/api/v1/users/{bob_id}"),
+        &admin.token,
+        json!({"role": "editor"}),
+    )
+    .await
+    .ok(200);
+    accept(&app, &alt).await.problem(410, "link_expired");
+    // A custom role widened past what its inviter held.
+    let support = app
+        .post(
+            "/api/v1/roles",
+            Some(&admin.token),
+            json!({"name": "Support", "permissions": ["users.view"]}),
+        )
+        .await
+        .ok(201)
+        .id();
+    let hiring = app
+        .post(
+            "/api/v1/roles",
+            Some(&admin.token),
+            json!({"name": "Hiring", "permissions": ["users.view", "users.manage"]}),
+        )
+        .await
+        .ok(201)
+        .id();
+    app.create_user(&admin, "hr@example.com", &hiring, None)
+        .await;
+    let hr = app.login("hr@example.com").await;
+    invite(hr.token.clone(), "sam@example.com", support.clone()).await;
+    let sam = token_of(&only_new_mail(&app, &smtp, "sam@example.com", 0).await);
+    app.patch(
+        &format!("/api/v1/roles/{support}"),
+        &admin.token,
+        json!({"permissions": ["users.view", "roles.manage"]}),
+    )
+    .await
+    .ok(200);
+    accept(&app, &sam).await.problem(410, "link_expired");
+    // The mail names a custom role by its name.
+    invite(hr.token.clone(), "tia@example.com", hiring.clone()).await;
+    let mail = only_new_mail(&app, &smtp, "tia@example.com", 0).await;
+    assert!(mail.text.contains("as Hiring"), "{}", mail.text);
+    accept(&app, &token_of(&mail)).await.ok(200);
+}
+
+#[actix_web::test]
+async fn invitation_mail_to_one_address_is_limited() {
+    let (app, _smtp) = TestApp::with_smtp(|_| {}).await;
+    let admin = app.signup_and_login("ann@example.com").await;
+    let id = app
+        .post(
+            "/api/v1/invitations",
+            Some(&admin.token),
+            json!({"email": "ed@example.com", "display_name": "Ed", "role": "editor"}),
+        )
+        .await
+        .ok(201)
+        .id();
+    for _ in 0..2 {
+        app.post(
+            &format!("/api/v1/invitations/{id}/resend"),
+            Some(&admin.token),
+            json!({}),
+        )
+        .await
+        .ok(200);
+    }
+    let r = app
+        .post(
+            &format!("/api/v1/invitations/{id}/resend"),
+            Some(&admin.token),
+            json!({}),
+        )
+        .await
+        .problem(429, "too_many_attempts");
+    assert!(r.retry_after() > 0);
+    app.post(
+        "/api/v1/invitations",
+        Some(&admin.token),
+        json!({"email": "ed@example.com", "display_name": "Ed", "role": "editor"}),
+    )
+    .await
+    .problem(429, "too_many_attempts");
+    app.clock.advance(3601);
+    let admin = app.login("ann@example.com").await;
+    app.post(
+        &format!("/api/v1/invitations/{id}/resend"),
+        Some(&admin.token),
+        json!({}),
+    )
+    .await
+    .ok(200);
 }

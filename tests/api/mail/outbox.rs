@@ -173,7 +173,7 @@ fn a_message_handed_over_before_a_crash_is_sent_again() {
     let mut smtp = SmtpServer::start_with(&mailbox, None, Mode::Hold);
     let env = [
         ("LATCHKEY_SMTP_URL", smtp.url()),
-        ("LATCHKEY_MAIL_LEASE_SECONDS", "4".to_string()),
+        ("LATCHKEY_MAIL_LEASE_SECONDS", "8".to_string()),
     ];
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let mut server = Server::spawn_with_env(&url, &key, dir.path(), &env);

@@ -48,6 +48,37 @@ async fn a_verified_sign_up_creates_the_account_from_the_link() {
 }
 
 #[actix_web::test]
+async fn a_newer_request_replaces_the_older_link_and_closing_sign_up_stops_both() {
+    let (app, smtp) = TestApp::with_smtp(|c| c.signup = SignupMode::Verify).await;
+    sign_up(&app, "gus@globex.com").await.ok(202);
+    let first = token_of(&only_new_mail(&app, &smtp, "gus@globex.com", 0).await);
+    sign_up(&app, "gus@globex.com").await.ok(202);
+    let mail = only_new_mail(&app, &smtp, "gus@globex.com", 1).await;
+    assert!(mail.text.contains("127.0.0.1"), "the requester is named");
+    let second = token_of(&mail);
+    app.post("/api/v1/accounts/verify", None, json!({"token": first}))
+        .await
+        .problem(410, "link_expired");
+    let mut app = app;
+    app.state = {
+        let mut config = (*app.state.config).clone();
+        config.signup = SignupMode::Closed;
+        let mut state = app.state.clone();
+        state.config = std::sync::Arc::new(config);
+        state
+    };
+    let _ = &mut app;
+    latchkey::domain::signup::verify_signup(
+        &mut app.state.pool.get().unwrap(),
+        &app.state.config,
+        &second,
+        &latchkey::domain::Ctx::at(app.clock.now_naive()),
+    )
+    .map(|_| ())
+    .expect_err("closed sign-up creates no account");
+}
+
+#[actix_web::test]
 async fn a_taken_address_gets_the_same_answer_and_its_owner_a_warning() {
     let (app, smtp) = TestApp::with_smtp(|c| c.signup = SignupMode::Verify).await;
     existing_account(&app, "ann@example.com");

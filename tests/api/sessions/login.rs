@@ -26,7 +26,7 @@ async fn login_without_mfa_returns_tokens_and_me_works() {
     assert_eq!(me.user.email, "ann@example.com");
     assert_eq!(
         serde_json::to_value(&me.mfa).unwrap(),
-        json!({"enabled": false, "required": false, "required_by": null, "can_disable": false, "enabled_at": null, "recovery_token": {"active": false, "created_at": null}, "reset_at": null, "reset_by": null})
+        json!({"enabled": false, "required": false, "required_by": null, "can_disable": false, "enabled_at": null, "recovery_token": {"active": false, "created_at": null}, "reset_at": null, "reset_by": null, "methods": "any"})
     );
     assert!(me.user.last_login_at.is_some());
     // The hot path hashes nothing: no argon2 per authenticated request.

@@ -7,6 +7,7 @@ import { compactCode } from "../errors";
 import { EnableMfaDialog, RecoveryToken } from "./EnableMfa";
 import { permissionText } from "../permissions";
 import { roleLabel, useCustomRoles } from "../roles";
+import { useReloadMe } from "../me";
 
 export function Profile() {
   const me = useAsync(() => unwrap(client.api.GET("/api/v1/me")), []);
@@ -60,7 +61,9 @@ function MfaSettings({ me, reload }: { me: Me; reload: () => void }) {
       return undefined;
     }
   }, [me.sub_account_id, me.mfa.required_by]);
-  const close = () => { setDialog(null); reload(); };
+  const reloadMe = useReloadMe();
+  // The app shell's /me too: e.g. the Reset-MFA notice goes once MFA is set up again.
+  const close = () => { setDialog(null); reload(); reloadMe(); };
   const mfa = me.mfa;
   const reason = mfa.required ? requiredReason(me, subAccount.data) : null;
 

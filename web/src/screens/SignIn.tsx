@@ -4,6 +4,7 @@ import { client } from "../api";
 import { useAuth } from "../auth";
 import { Link, useLocation } from "../router";
 import { callbackUrl, forgetAccount, rememberAccount } from "../sso";
+import { signInHandover } from "../links";
 import { ErrorMessage, Field, useAsync, validationMessage } from "../ui";
 import { PHONE_TIME_HINT, RECOVERY_TOKEN_HINT, compactCode } from "../errors";
 import { EnableMfaDialog } from "./EnableMfa";
@@ -22,12 +23,13 @@ import { EnableMfaDialog } from "./EnableMfa";
  */
 export function SignIn({ setHold }: { setHold: (hold: boolean) => void }) {
   const auth = useAuth();
-  const [email, setEmail] = useState("");
+  // A screen that sent the browser here (a confirmed sign-up) may say why and fill in the email.
+  const [email, setEmail] = useState(() => signInHandover().email ?? "");
   const [password, setPassword] = useState("");
   const [code, setCode] = useState("");
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
-  const [notice, setNotice] = useState<string | null>(null);
+  const [notice, setNotice] = useState<string | null>(() => signInHandover().notice ?? null);
   // The email of the sign-in under way (shown on the MFA Code step).
   const [signingInAs, setSigningInAs] = useState<string | null>(null);
   // Whether the challenge of the last wrong code offered the recovery token
@@ -152,7 +154,7 @@ export function SignIn({ setHold }: { setHold: (hold: boolean) => void }) {
         {auth.status === "signed_out" && auth.reason === "session_ended" && (
           <p className="notice" role="status">Your session has ended. Sign in again.</p>
         )}
-        {notice && <p className="notice">{notice}</p>}
+        {notice && <p className="notice" role="status" data-testid="sign-in-notice">{notice}</p>}
         <Field label="Email" type="email" name="email" autoComplete="username" required autoFocus value={email}
           onChange={(e) => setEmail(e.target.value)} />
         <Field label="Password" type="password" name="password" autoComplete="current-password" required value={password}
@@ -161,6 +163,9 @@ export function SignIn({ setHold }: { setHold: (hold: boolean) => void }) {
         <div className="actions">
           <button className="primary" disabled={busy}>{busy ? "Signing in…" : "Sign in"}</button>
         </div>
+        <p className="muted">
+          <Link to="/forgot-password" state={{ email: email.trim() }}>Forgot your password?</Link>
+        </p>
         <p className="muted">New to Latchkey? <Link to="/signup">Create an account</Link></p>
       </form>
       <SsoButtons />

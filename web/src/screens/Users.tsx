@@ -6,6 +6,7 @@ import { Link, navigate } from "../router";
 import { Dialog, Empty, ErrorMessage, Field, Loading, PadlockIcon, Pager, SelectField, useAsync, when } from "../ui";
 import { RoleOptions, roleLabel, useCustomRoles, type CustomRole, type Role } from "../roles";
 import { useCan } from "../permissions";
+import { InviteUserDialog, PendingInvitations } from "./Invitations";
 
 const PER_PAGE = 10;
 
@@ -48,6 +49,10 @@ export function Users() {
   const [sub, setSub] = useState("");
   const [page, setPage] = useState(1);
   const [creating, setCreating] = useState(false);
+  const [inviting, setInviting] = useState(false);
+  // Read the invitations again after one was sent; what was last done to them.
+  const [invitationsVersion, setInvitationsVersion] = useState(0);
+  const [invitationNotice, setInvitationNotice] = useState<string | null>(null);
   const subs = useSubAccounts();
   // Read with roles.manage; without it custom roles show as their ids (and are not in the filter).
   const custom = useCustomRoles();
@@ -79,7 +84,12 @@ export function Users() {
     <main>
       <div className="title-row">
         <h1>Users</h1>
-        {mayCreate && <button type="button" className="primary" onClick={() => setCreating(true)}>New user</button>}
+        {mayCreate && (
+          <div className="row-actions">
+            <button type="button" className="primary" onClick={() => setInviting(true)}>Invite user</button>
+            <button type="button" onClick={() => setCreating(true)}>New user</button>
+          </div>
+        )}
       </div>
       <form className="filters" role="search" onSubmit={(e) => e.preventDefault()}>
         <Field label="Search" type="search" placeholder="Name or email" value={q} onChange={(e) => setQ(e.target.value)} />
@@ -134,6 +144,18 @@ export function Users() {
             <Pager page={users.data.page} perPage={users.data.per_page} total={users.data.total} onPage={setPage} />
           </>
         )
+      )}
+      {mayCreate && (
+        <PendingInvitations version={invitationsVersion} notice={invitationNotice} setNotice={setInvitationNotice}
+          subName={subName} customRoles={custom} />
+      )}
+      {inviting && (
+        <InviteUserDialog subAccounts={subs.data?.items ?? []} customRoles={custom} onClose={(sent) => {
+          setInviting(false);
+          if (!sent) return;
+          setInvitationNotice(`An invitation was sent to ${sent.email}. The link works until ${when(sent.expires_at)}.`);
+          setInvitationsVersion((v) => v + 1);
+        }} />
       )}
       {creating && <NewUserDialog subAccounts={subs.data?.items ?? []} customRoles={custom} onClose={(created) => { setCreating(false); if (created) users.reload(); }} />}
     </main>

@@ -1,0 +1,609 @@
+//! Passkeys (WebAuthn, through webauthn-rs): registration and management
+//! under the assurance of other MFA changes, the second step with an
+//! assertion, and passwordless sign-in with a discoverable credential.
+//! Ceremony state lives in `webauthn_ceremonies` (any node finishes what
+//! another started; 5 minutes; single use). A signature counter that goes
+//! backwards is refused and audited; failed assertions count on the
+//! second-factor lockout like wrong codes.
+
+use chrono::{Duration, NaiveDateTime};
+use serde_json::Value;
+use webauthn_rs::prelude::{
+    Credential, DiscoverableAuthentication, Passkey, PasskeyAuthentication, PasskeyRegistration,
+    PublicKeyCredential, RegisterPublicKeyCredential, Url, Uuid, WebauthnError,
+};
+use webauthn_rs::{Webauthn, WebauthnBuilder};
+
+use super::audit::{self, Event};
+use super::auth::{self, MfaActor};
+use super::keys::KeyRing;
+use super::principals::{self, Change};
+use super::sessions::{self, Issued};
+use super::{commit_then_refuse, lockout, mfa, policy, Ctx, Verdict};
+use crate::config::Config;
+use crate::error::{ApiError, ApiResult};
+use crate::store::passkeys::{self as passkey_store, Ceremony, PasskeyRow};
+use crate::store::totp as totp_store;
+use crate::store::types::{Amr, Method, MfaMethods};
+use crate::store::users::{self as user_store, User};
+use crate::store::{write_tx, DbConn};
+
+/// The relying party: webauthn-rs configured with this deployment's RP id
+/// and origins.
+pub type RelyingParty = Webauthn;
+
+/// How long a ceremony may take.
+pub const CEREMONY_TTL: Duration = Duration::minutes(5);
+
+const REGISTRATION: &str = "registration";
+const SECOND_FACTOR: &str = "second_factor";
+const PASSWORDLESS: &str = "passwordless";
+
+/// The relying party of `config` (`LATCHKEY_WEBAUTHN_RP_ID`,
+/// `LATCHKEY_WEBAUTHN_ORIGINS`); an error names what is wrong.
+pub fn relying_party(config: &Config) -> Result<RelyingParty, String> {
+    let origins: Vec<Url> = config
+        .webauthn_origins
+        .iter()
+        .map(|o| Url::parse(o).map_err(|e| format!("LATCHKEY_WEBAUTHN_ORIGINS {o}: {e}")))
+        .collect::<Result<_, _>>()?;
+    let first = origins
+        .first()
+        .ok_or("LATCHKEY_WEBAUTHN_ORIGINS: no origin")?;
+    let mut builder = WebauthnBuilder::new(&config.webauthn_rp_id, first)
+        .map_err(|e| format!("LATCHKEY_WEBAUTHN_RP_ID {}: {e}", config.webauthn_rp_id))?
+        .rp_name(&config.issuer);
+    for origin in &origins[1..] {
+        builder = builder.append_allowed_origin(origin);
+    }
+    builder
+        .build()
+        .map_err(|e| format!("WebAuthn relying party: {e}"))
+}
+
+fn encode_id(raw: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> ApiResult<String> {
+    serde_json::to_string(value).map_err(ApiError::internal)
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> ApiResult<T> {
+    serde_json::from_str(text).map_err(ApiError::internal)
+}
+
+/// The stored passkeys of a user as webauthn-rs reads them.
+fn credentials(rows: &[PasskeyRow]) -> ApiResult<Vec<Passkey>> {
+    rows.iter().map(|r| from_json(&r.passkey)).collect()
+}
+
+fn new_ceremony(
+    conn: &mut DbConn,
+    kind: &str,
+    user_id: Option<&str>,
+    bound_to: Option<&str>,
+    state: String,
+    now: NaiveDateTime,
+) -> ApiResult<String> {
+    let id = super::new_id();
+    passkey_store::insert_ceremony(
+        conn,
+        &Ceremony {
+            id: id.clone(),
+            kind: kind.into(),
+            user_id: user_id.map(String::from),
+            bound_to: bound_to.map(String::from),
+            state,
+            created_at: now,
+            expires_at: now + CEREMONY_TTL,
+            consumed_at: None,
+        },
+    )?;
+    Ok(id)
+}
+
+/// What a ceremony's options look like to the browser: webauthn-rs's
+/// options as JSON. Registration asks for a discoverable credential where
+/// the authenticator can make one (`residentKey: preferred`), so the same
+/// passkey also signs in without a password.
+fn registration_json(options: &impl serde::Serialize) -> ApiResult<Value> {
+    let mut json = serde_json::to_value(options).map_err(ApiError::internal)?;
+    if let Some(selection) = json
+        .pointer_mut("/publicKey/authenticatorSelection")
+        .and_then(Value::as_object_mut)
+    {
+        selection.insert("residentKey".into(), "preferred".into());
+        selection.insert("requireResidentKey".into(), false.into());
+    }
+    Ok(json)
+}
+
+/// Whom a ceremony of this actor is bound to: the session, or the
+/// enrollment grant.
+fn binding(actor: &MfaActor) -> &str {
+    match actor {
+        MfaActor::Session(p) => &p.session.id,
+        MfaActor::Enrollment(g) => &g.challenge_id,
+    }
+}
+
+/// An enrollment grant's user, while the grant is live and the user still
+/// needs a factor: no MFA yet, or (under `phishing_resistant`) no passkey.
+fn grant_user(conn: &mut DbConn, grant: &auth::EnrollmentGrant, ctx: &Ctx) -> ApiResult<User> {
+    let open = crate::store::challenges::find(conn, &grant.challenge_id)?
+        .is_some_and(|c| c.consumed_at.is_none() && c.expires_at > ctx.now);
+    let user = user_store::find(conn, &grant.user.id)?
+        .filter(|u| open && !u.disabled)
+        .ok_or(ApiError::Unauthorized)?;
+    let needs_passkey = user.mfa_enabled_at.is_none()
+        || (policy::methods_for(conn, &user)? == MfaMethods::PhishingResistant
+            && passkey_store::count_of_user(conn, &user.id)? == 0);
+    if needs_passkey {
+        Ok(user)
+    } else {
+        Err(ApiError::Unauthorized)
+    }
+}
+
+/// Creation options for a new passkey of the actor. A session needs aal2
+/// and `password` once MFA is on (checked here, when the options are asked
+/// for); an enrollment token works while its user still needs a factor.
+/// The ceremony is bound to that session or token.
+pub fn registration_options(
+    conn: &mut DbConn,
+    rp: &RelyingParty,
+    actor: &MfaActor,
+    password: Option<&str>,
+    ctx: &Ctx,
+) -> ApiResult<Value> {
+    let proof = match actor {
+        MfaActor::Session(principal) => mfa::precheck(conn, principal, password, ctx)?,
+        MfaActor::Enrollment(_) => None,
+    };
+    write_tx(conn, |conn| {
+        user_store::lock(conn, &actor.user().id)?;
+        let user = match actor {
+            MfaActor::Session(principal) => {
+                mfa::assert_may_manage(conn, principal, proof.as_ref())?
+            }
+            MfaActor::Enrollment(grant) => grant_user(conn, grant, ctx)?,
+        };
+        let existing = passkey_store::of_user(conn, &user.id)?;
+        let exclude = credentials(&existing)?
+            .iter()
+            .map(|p| p.cred_id().clone())
+            .collect::<Vec<_>>();
+        let user_handle = Uuid::parse_str(&user.id).map_err(ApiError::internal)?;
+        let (options, state) = rp
+            .start_passkey_registration(
+                user_handle,
+                &user.email,
+                &user.display_name,
+                Some(exclude).filter(|e| !e.is_empty()),
+            )
+            .map_err(ApiError::internal)?;
+        new_ceremony(
+            conn,
+            REGISTRATION,
+            Some(&user.id),
+            Some(binding(actor)),
+            to_json(&state)?,
+            ctx.now,
+        )?;
+        registration_json(&options)
+    })
+}
+
+/// A registered passkey, and what its registration changed.
+pub struct Registered {
+    pub passkey: PasskeyRow,
+    /// Set when this passkey turned MFA on: the first recovery token.
+    pub recovery_token: Option<String>,
+    /// Fresh tokens when this registration raised the session (MFA turned
+    /// on) or came with an enrollment token (a new session).
+    pub session: Option<Issued>,
+}
+
+/// Finishes a registration: the credential is checked against the
+/// ceremony bound to the actor's session or token (spent either way).
+/// The first factor of a user turns MFA on, as a verified TOTP code does:
+/// every other session ends, a recovery token is issued, and the session
+/// is raised to aal2 (`hwk`).
+#[allow(clippy::too_many_arguments)]
+pub fn register(
+    conn: &mut DbConn,
+    keys: &KeyRing,
+    config: &Config,
+    rp: &RelyingParty,
+    actor: &MfaActor,
+    name: &str,
+    credential: &RegisterPublicKeyCredential,
+    ctx: &Ctx,
+) -> ApiResult<Registered> {
+    commit_then_refuse(conn, |conn| {
+        user_store::lock(conn, &actor.user().id)?;
+        let (user, keep_session, first_factor) = match actor {
+            MfaActor::Session(principal) => {
+                let current = auth::authorize(conn, principal, policy::Action::ManageOwnMfa)?;
+                let first = current.session.amr.first_factor();
+                (current.user, Some(principal.session.id.as_str()), first)
+            }
+            MfaActor::Enrollment(grant) => (
+                grant_user(conn, grant, ctx)?,
+                None,
+                grant.first_factor.clone(),
+            ),
+        };
+        let Some(ceremony) =
+            passkey_store::live_bound(conn, REGISTRATION, binding(actor), ctx.now)?
+        else {
+            return Err(ApiError::NoPendingEnrollment);
+        };
+        if passkey_store::spend_ceremony(conn, &ceremony.id, REGISTRATION, None, ctx.now)?.is_none()
+        {
+            return Err(ApiError::NoPendingEnrollment);
+        }
+        let state: PasskeyRegistration = from_json(&ceremony.state)?;
+        let passkey = match rp.finish_passkey_registration(credential, &state) {
+            Ok(passkey) => passkey,
+            Err(e) => {
+                tracing::info!(error = %e, "passkey registration refused");
+                return Ok(Verdict::Refused(ApiError::invalid(
+                    "credential",
+                    "the authenticator's answer does not verify for this registration",
+                )));
+            }
+        };
+        let backed_up = Credential::from(passkey.clone()).backup_state;
+        let row = PasskeyRow {
+            id: super::new_id(),
+            user_id: user.id.clone(),
+            credential_id: encode_id(passkey.cred_id()),
+            name: name.to_string(),
+            passkey: to_json(&passkey)?,
+            created_at: ctx.now,
+            last_used_at: None,
+            backed_up,
+        };
+        passkey_store::insert(conn, &row)
+            .map_err(super::taken("This passkey is registered already."))?;
+        let turns_on = user.mfa_enabled_at.is_none();
+        let amr = first_factor.then(Method::Hwk);
+        let mut registered = Registered {
+            passkey: row.clone(),
+            recovery_token: None,
+            session: None,
+        };
+        if turns_on || keep_session.is_none() {
+            if turns_on {
+                user_store::set_mfa_enabled_at(conn, &user.id, Some(ctx.now))?;
+            }
+            principals::changed(conn, Change::User(&user.id))?;
+            lockout::second_factor_cleared_for(conn, &user)?;
+            let ended = sessions::end_access(conn, &user.id, keep_session, ctx)?;
+            let mut fresh = user.clone();
+            fresh.mfa_enabled_at = fresh.mfa_enabled_at.or(Some(ctx.now));
+            fresh.mfa_reset_at = None;
+            fresh.mfa_reset_by = None;
+            if turns_on {
+                audit::record(
+                    conn,
+                    ctx,
+                    Event::own(audit::MFA_ENABLED, &user.account_id, &user.id).with(
+                        serde_json::json!({"method": "passkey", "other_sessions_ended": ended}),
+                    ),
+                )?;
+                let (token, _) = mfa::issue_recovery_token(conn, &fresh, true, ctx)?;
+                registered.recovery_token = Some(token);
+            }
+            registered.session = Some(match keep_session {
+                Some(session_id) => {
+                    sessions::upgrade(conn, keys, config, &fresh, session_id, &amr, ctx)?
+                }
+                None => sessions::issue(conn, keys, config, &fresh, &amr, ctx)?,
+            });
+        }
+        if !turns_on {
+            audit::record(
+                conn,
+                ctx,
+                Event::own(audit::PASSKEY_ADDED, &user.account_id, &user.id)
+                    .with(serde_json::json!({"passkey_id": row.id, "name": row.name})),
+            )?;
+        }
+        Ok(Verdict::Granted(registered))
+    })
+}
+
+/// A user's passkeys and TOTP state (`GET /me/mfa/factors`).
+pub struct Factors {
+    pub totp_activated_at: Option<NaiveDateTime>,
+    pub passkeys: Vec<PasskeyRow>,
+}
+
+pub fn factors(conn: &mut DbConn, principal: &auth::Principal) -> ApiResult<Factors> {
+    let user_id = &principal.user.id;
+    let totp = totp_store::find(conn, user_id, crate::store::totp::STATUS_ACTIVE)?;
+    Ok(Factors {
+        totp_activated_at: totp.and_then(|t| t.activated_at),
+        passkeys: passkey_store::of_user(conn, user_id)?,
+    })
+}
+
+/// Renames one of the user's passkeys (aal2 once MFA is on).
+pub fn rename(
+    conn: &mut DbConn,
+    principal: &auth::Principal,
+    id: &str,
+    name: &str,
+    ctx: &Ctx,
+) -> ApiResult<PasskeyRow> {
+    let id = super::parse_id(id)?;
+    write_tx(conn, |conn| {
+        let current = auth::authorize(conn, principal, policy::Action::ManageOwnMfa)?;
+        let row =
+            passkey_store::find_of_user(conn, &current.user.id, &id)?.ok_or(ApiError::NotFound)?;
+        passkey_store::rename(conn, &row.id, name)?;
+        audit::record(
+            conn,
+            ctx,
+            Event::own(
+                audit::PASSKEY_RENAMED,
+                &current.user.account_id,
+                &current.user.id,
+            )
+            .with(serde_json::json!({"passkey_id": row.id, "name": name})),
+        )?;
+        Ok(PasskeyRow {
+            name: name.to_string(),
+            ..row
+        })
+    })
+}
+
+/// Deletes one of the user's passkeys: aal2 and the password. Every other
+/// session of the user ends (it may have been proven with this key). The
+/// last factor of a user turns MFA off, as disabling does (403
+/// `mfa_enforced` while a policy requires MFA).
+pub fn delete(
+    conn: &mut DbConn,
+    principal: &auth::Principal,
+    id: &str,
+    password: Option<&str>,
+    ctx: &Ctx,
+) -> ApiResult<()> {
+    let id = super::parse_id(id)?;
+    let proof = mfa::precheck(conn, principal, password, ctx)?;
+    write_tx(conn, |conn| {
+        user_store::lock(conn, &principal.user.id)?;
+        let user = mfa::assert_may_manage(conn, principal, proof.as_ref())?;
+        let row = passkey_store::find_of_user(conn, &user.id, &id)?.ok_or(ApiError::NotFound)?;
+        let others = passkey_store::count_of_user(conn, &user.id)? - 1;
+        let totp = totp_store::find(conn, &user.id, crate::store::totp::STATUS_ACTIVE)?.is_some();
+        if others == 0 && !totp {
+            if policy::required_by(conn, &user)?.is_some() {
+                return Err(ApiError::MfaEnforced);
+            }
+            mfa::remove_all_factors(conn, &user.id)?;
+            let downgraded = crate::store::sessions::downgrade_all_for_user(conn, &user.id)?;
+            audit::record(
+                conn,
+                ctx,
+                Event::own(audit::MFA_DISABLED, &user.account_id, &user.id).with(
+                    serde_json::json!({"method": "passkey_deleted", "sessions_downgraded": downgraded}),
+                ),
+            )?;
+            return Ok(());
+        }
+        passkey_store::delete(conn, &row.id)?;
+        principals::changed(conn, Change::User(&user.id))?;
+        let ended = sessions::end_access(conn, &user.id, Some(&principal.session.id), ctx)?;
+        audit::record(
+            conn,
+            ctx,
+            Event::own(audit::PASSKEY_REMOVED, &user.account_id, &user.id).with(
+                serde_json::json!({"passkey_id": row.id, "name": row.name, "other_sessions_ended": ended}),
+            ),
+        )?;
+        Ok(())
+    })
+}
+
+/// Request options for the second step of `user`, bound to the MFA
+/// challenge `challenge_id`; `None` when the user has no passkey.
+/// Inside the transaction that creates the challenge.
+pub fn second_factor_options(
+    conn: &mut DbConn,
+    rp: &RelyingParty,
+    user: &User,
+    challenge_id: &str,
+    now: NaiveDateTime,
+) -> ApiResult<Option<Value>> {
+    let rows = passkey_store::of_user(conn, &user.id)?;
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    let (options, state) = rp
+        .start_passkey_authentication(&credentials(&rows)?)
+        .map_err(ApiError::internal)?;
+    new_ceremony(
+        conn,
+        SECOND_FACTOR,
+        Some(&user.id),
+        Some(challenge_id),
+        to_json(&state)?,
+        now,
+    )?;
+    Ok(Some(
+        serde_json::to_value(options).map_err(ApiError::internal)?,
+    ))
+}
+
+/// The outcome of checking an assertion.
+pub enum Assertion {
+    Accepted,
+    Rejected,
+}
+
+/// Records a verified assertion on its passkey (the new counter, backup
+/// state, when) — or, for a counter that went backwards (a cloned
+/// authenticator?), audits it. Returns whether it counts.
+fn settle(
+    conn: &mut DbConn,
+    user: &User,
+    verified: Result<webauthn_rs::prelude::AuthenticationResult, WebauthnError>,
+    ctx: &Ctx,
+) -> ApiResult<Assertion> {
+    match verified {
+        Ok(result) => {
+            let Some(row) = passkey_store::find_by_credential(conn, &encode_id(result.cred_id()))?
+                .filter(|r| r.user_id == user.id)
+            else {
+                return Ok(Assertion::Rejected);
+            };
+            let mut passkey: Passkey = from_json(&row.passkey)?;
+            passkey.update_credential(&result);
+            passkey_store::record_use(
+                conn,
+                &row.id,
+                &to_json(&passkey)?,
+                result.backup_state(),
+                ctx.now,
+            )?;
+            Ok(Assertion::Accepted)
+        }
+        Err(WebauthnError::CredentialPossibleCompromise) => {
+            audit::record(
+                conn,
+                ctx,
+                Event::own(audit::PASSKEY_COUNTER_REGRESSED, &user.account_id, &user.id),
+            )?;
+            Ok(Assertion::Rejected)
+        }
+        Err(e) => {
+            tracing::info!(error = %e, "passkey assertion refused");
+            Ok(Assertion::Rejected)
+        }
+    }
+}
+
+/// Checks a passkey assertion for the second step of `challenge_id`
+/// (inside the caller's transaction, holding the user's lock). The
+/// ceremony is spent either way; a rejected assertion counts on the
+/// second-factor lockout.
+pub fn check_second_factor(
+    conn: &mut DbConn,
+    rp: &RelyingParty,
+    user: &User,
+    challenge_id: &str,
+    credential: &PublicKeyCredential,
+    ctx: &Ctx,
+) -> ApiResult<Assertion> {
+    let ceremony = passkey_store::live_bound(conn, SECOND_FACTOR, challenge_id, ctx.now)?
+        .filter(|c| c.user_id.as_deref() == Some(user.id.as_str()));
+    let Some(ceremony) = ceremony else {
+        return Err(ApiError::ChallengeExpired);
+    };
+    passkey_store::spend_ceremony(conn, &ceremony.id, SECOND_FACTOR, None, ctx.now)?
+        .ok_or(ApiError::ChallengeExpired)?;
+    let state: PasskeyAuthentication = from_json(&ceremony.state)?;
+    let outcome = settle(
+        conn,
+        user,
+        rp.finish_passkey_authentication(credential, &state),
+        ctx,
+    )?;
+    match outcome {
+        Assertion::Accepted => lockout::second_factor_cleared_for(conn, user)?,
+        Assertion::Rejected => lockout::second_factor_failed(
+            conn,
+            user,
+            ctx,
+            audit::MFA_CHALLENGE_FAILED,
+            "wrong_passkey_assertion",
+        )?,
+    }
+    Ok(outcome)
+}
+
+/// Passwordless, first half: request options for a discoverable
+/// credential, with the ceremony's id.
+pub fn passwordless_options(
+    conn: &mut DbConn,
+    rp: &RelyingParty,
+    ctx: &Ctx,
+) -> ApiResult<(String, Value)> {
+    let (options, state) = rp
+        .start_discoverable_authentication()
+        .map_err(ApiError::internal)?;
+    let mut json = serde_json::to_value(options).map_err(ApiError::internal)?;
+    // The browser decides between a button and autofill; the options are
+    // the same.
+    if let Some(object) = json.as_object_mut() {
+        object.remove("mediation");
+    }
+    let id = write_tx(conn, |conn| {
+        new_ceremony(conn, PASSWORDLESS, None, None, to_json(&state)?, ctx.now)
+    })?;
+    Ok((id, json))
+}
+
+/// Passwordless, second half: the assertion of a discoverable credential
+/// signs its user in at aal2 (`hwk user`) when the authenticator verified
+/// the user. 401 `invalid_credentials` for anything else: an unknown or
+/// spent ceremony, another relying party's or a deleted passkey, a
+/// disabled user, no user verification. Failures count on the user's
+/// second-factor lockout.
+pub fn sign_in(
+    conn: &mut DbConn,
+    keys: &KeyRing,
+    config: &Config,
+    rp: &RelyingParty,
+    ceremony_id: &str,
+    credential: &PublicKeyCredential,
+    ctx: &Ctx,
+) -> ApiResult<Issued> {
+    let (user_handle, cred_id) = rp
+        .identify_discoverable_authentication(credential)
+        .map_err(|_| ApiError::InvalidCredentials)?;
+    let cred_id = encode_id(cred_id);
+    commit_then_refuse(conn, |conn| {
+        let Some(ceremony) =
+            passkey_store::spend_ceremony(conn, ceremony_id, PASSWORDLESS, None, ctx.now)?
+        else {
+            return Err(ApiError::InvalidCredentials);
+        };
+        let Some(row) = passkey_store::find_by_credential(conn, &cred_id)?
+            .filter(|r| r.user_id == user_handle.to_string())
+        else {
+            return Err(ApiError::InvalidCredentials);
+        };
+        let user = lockout::lock_second_factor(conn, &row.user_id, ctx)?
+            .filter(|u| !u.disabled)
+            .ok_or(ApiError::InvalidCredentials)?;
+        let state: DiscoverableAuthentication = from_json(&ceremony.state)?;
+        let passkey: Passkey = from_json(&row.passkey)?;
+        let verified = rp.finish_discoverable_authentication_v2(credential, state, &passkey);
+        let user_verified = verified.as_ref().is_ok_and(|r| r.user_verified());
+        match settle(conn, &user, verified, ctx)? {
+            Assertion::Accepted if user_verified => {
+                lockout::second_factor_cleared_for(conn, &user)?;
+                let amr = Amr::of(&[Method::Hwk, Method::User]);
+                let issued = sessions::issue(conn, keys, config, &user, &amr, ctx)?;
+                Ok(Verdict::Granted(issued))
+            }
+            _ => {
+                lockout::second_factor_failed(
+                    conn,
+                    &user,
+                    ctx,
+                    audit::MFA_CHALLENGE_FAILED,
+                    "passwordless_refused",
+                )?;
+                Ok(Verdict::Refused(ApiError::InvalidCredentials))
+            }
+        }
+    })
+}
