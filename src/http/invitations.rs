@@ -109,6 +109,7 @@ pub struct AcceptInvitationRequest {
     request_body = CreateInvitationRequest,
     responses(
         (status = 201, description = "Invited; the link is on its way", body = InvitationResponse),
+        (status = 429, description = "`too_many_attempts`: 3 invitation mails an hour to one address, 200 a day from one account"),
         BodyProblems,
         AdminProblems,
     ),
@@ -181,6 +182,7 @@ pub async fn list_invitations(
         (status = 200, description = "Sent again", body = InvitationResponse),
         (status = 404, description = "`not_found`"),
         (status = 409, description = "`conflict`: accepted or revoked"),
+        (status = 429, description = "`too_many_attempts`: 3 invitation mails an hour to one address, 200 a day from one account"),
         AdminProblems,
     ),
     security(("bearer" = []))

@@ -2732,6 +2732,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description `too_many_attempts`: 3 invitation mails an hour to one address, 200 a day from one account */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     accept_invitation: {
@@ -2937,6 +2946,15 @@ export interface operations {
             };
             /** @description `conflict`: accepted or revoked */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `too_many_attempts`: 3 invitation mails an hour to one address, 200 a day from one account */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
