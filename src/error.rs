@@ -73,6 +73,7 @@ pub enum ErrorCode {
     InternalError,
     LinkInvalid,
     LinkExpired,
+    PhishingResistantRequired,
     /// Single sign-on: the provider did not sign the user in, or the user
     /// is beyond what the provider may reach.
     AccessDenied,
@@ -85,6 +86,7 @@ pub enum ErrorCode {
 impl ErrorCode {
     pub fn as_str(self) -> &'static str {
         match self {
+            ErrorCode::PhishingResistantRequired => "phishing_resistant_required",
             ErrorCode::LinkInvalid => "link_invalid",
             ErrorCode::LinkExpired => "link_expired",
             ErrorCode::BadRequest => "bad_request",
@@ -232,6 +234,10 @@ pub enum ApiError {
     /// (410 `link_expired`).
     #[error("link expired")]
     LinkExpired,
+    /// A code at the second step where only passkeys count (403
+    /// `phishing_resistant_required`).
+    #[error("phishing-resistant factor required")]
+    PhishingResistantRequired,
 }
 
 impl ApiError {
@@ -282,6 +288,7 @@ impl ApiError {
             ApiError::Internal(_) => ErrorCode::InternalError,
             ApiError::LinkInvalid => ErrorCode::LinkInvalid,
             ApiError::LinkExpired => ErrorCode::LinkExpired,
+            ApiError::PhishingResistantRequired => ErrorCode::PhishingResistantRequired,
         }
     }
 
@@ -367,6 +374,10 @@ impl ApiError {
                 "Link expired",
                 "This link has expired or was already used; ask for a new one.".into(),
             ),
+            ApiError::PhishingResistantRequired => (
+                "Passkey required",
+                "Your organization accepts only passkeys as a second factor: use your passkey.".into(),
+            ),
         }
     }
 
@@ -424,6 +435,7 @@ impl ResponseError for ApiError {
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::LinkInvalid => StatusCode::UNAUTHORIZED,
             ApiError::LinkExpired => StatusCode::GONE,
+            ApiError::PhishingResistantRequired => StatusCode::FORBIDDEN,
         }
     }
 

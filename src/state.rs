@@ -32,8 +32,6 @@ pub struct AppState {
     pub limiter: Arc<RateLimiter>,
     /// The OpenID Connect relying party (providers' metadata cached).
     pub oidc: Arc<crate::oidc::Oidc>,
-    /// The WebAuthn relying party (passkeys).
-    pub rp: Arc<crate::domain::passkeys::RelyingParty>,
 }
 
 impl AppState {
@@ -51,7 +49,8 @@ impl AppState {
         drop(conn);
         let limiter = RateLimiter::new(config.ip_rate_limit);
         let oidc = Arc::new(crate::oidc::Oidc::new(config.sso_http_timeout).map_err(StoreError)?);
-        let rp = Arc::new(crate::domain::passkeys::relying_party(&config).map_err(StoreError)?);
+        // A wrong WebAuthn setting stops the start, not a sign-in later.
+        crate::domain::passkeys::relying_party(&config).map_err(StoreError)?;
         let writer = store::open_writer(&config.database)?;
         let db_permits = Arc::new(Semaphore::new(config.db_pool_size as usize));
         let principals = Arc::new(PrincipalCache::new());
@@ -68,7 +67,6 @@ impl AppState {
             hasher: Arc::new(Hasher::new()),
             limiter: Arc::new(limiter),
             oidc,
-            rp,
         })
     }
 

@@ -152,9 +152,15 @@ pub fn enrollment_grant(
     if challenge.consumed_at.is_some() || challenge.expires_at <= now {
         return Ok(None);
     }
-    let user = user_store::find(conn, &challenge.user_id)?
-        .filter(|u| !u.disabled && u.mfa_enabled_at.is_none());
-    Ok(user.map(|user| EnrollmentGrant {
+    let Some(user) = user_store::find(conn, &challenge.user_id)?.filter(|u| !u.disabled) else {
+        return Ok(None);
+    };
+    // A grant is for a user who still needs a factor: none yet, or (where
+    // only passkeys count) no passkey.
+    let needs_factor = user.mfa_enabled_at.is_none()
+        || (policy::methods_for(conn, &user)? == MfaMethods::PhishingResistant
+            && crate::store::passkeys::count_of_user(conn, &user.id)? == 0);
+    Ok(needs_factor.then_some(user).map(|user| EnrollmentGrant {
         user,
         challenge_id: challenge.id,
         first_factor: challenge.first_factor,

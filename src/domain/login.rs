@@ -18,6 +18,7 @@ use crate::config::Config;
 use crate::crypto::tokens;
 use crate::error::{ApiError, ApiResult};
 use crate::store::challenges::{self as challenge_store, Challenge, KIND_ENROLLMENT, KIND_MFA};
+use crate::store::types::MfaMethods;
 use crate::store::users::{self as user_store, User};
 use crate::store::{recovery as recovery_store, write_tx, DbConn};
 
@@ -52,6 +53,8 @@ pub enum LoginOutcome {
         mfa_token: String,
         expires_in: u64,
         methods: Vec<&'static str>,
+        /// WebAuthn request options when the user has a passkey.
+        passkey_options: Option<serde_json::Value>,
     },
     EnrollmentRequired {
         enrollment_token: String,
@@ -171,7 +174,11 @@ pub(crate) fn after_first_factor(
         let issued = sessions::issue(conn, keys, config, user, first_factor, ctx)?;
         return Ok(LoginOutcome::Authenticated(Box::new(issued)));
     }
-    if user.mfa_enabled_at.is_some() {
+    let allowed = policy::methods_for(conn, user)?;
+    let needs_passkey = allowed == MfaMethods::PhishingResistant
+        && user.mfa_enabled_at.is_some()
+        && crate::store::passkeys::count_of_user(conn, &user.id)? == 0;
+    if user.mfa_enabled_at.is_some() && !needs_passkey {
         let mfa_token = insert_challenge(
             conn,
             KIND_MFA,
@@ -182,14 +189,24 @@ pub(crate) fn after_first_factor(
             config.mfa_challenge_ttl,
             ctx.now,
         )?;
+        let passkey_options = super::passkeys::second_factor_options(
+            conn,
+            config,
+            user,
+            &tokens::sha256_hex(&mfa_token),
+            ctx.now,
+        )?;
         return Ok(LoginOutcome::MfaRequired {
             mfa_token,
             expires_in: config.mfa_challenge_ttl.as_secs(),
-            methods: methods(conn, &user.id)?,
+            methods: methods(conn, &user.id, allowed, passkey_options.is_some())?,
+            passkey_options,
         });
     }
+    // A required user without MFA, or (where only passkeys count) without
+    // a passkey: an enrollment grant first.
     let mfa_required = policy::required_by(conn, user)?.is_some();
-    if mfa_required {
+    if mfa_required || needs_passkey {
         let enrollment_token = insert_challenge(
             conn,
             KIND_ENROLLMENT,
@@ -210,13 +227,34 @@ pub(crate) fn after_first_factor(
     Ok(LoginOutcome::Authenticated(Box::new(issued)))
 }
 
-/// Second factors the user can present on the second step.
-pub fn methods(conn: &mut DbConn, user_id: &str) -> ApiResult<Vec<&'static str>> {
-    let mut methods = vec!["totp"];
-    if recovery_store::find(conn, user_id)?.is_some_and(|t| t.used_at.is_none()) {
-        methods.push("recovery_token");
+/// Second factors the user can present on the second step: what they
+/// have, and what `allowed` lets count.
+pub fn methods(
+    conn: &mut DbConn,
+    user_id: &str,
+    allowed: MfaMethods,
+    has_passkey: bool,
+) -> ApiResult<Vec<&'static str>> {
+    let mut methods = Vec::new();
+    if allowed == MfaMethods::Any {
+        if crate::store::totp::find(conn, user_id, crate::store::totp::STATUS_ACTIVE)?.is_some() {
+            methods.push("totp");
+        }
+        if recovery_store::find(conn, user_id)?.is_some_and(|t| t.used_at.is_none()) {
+            methods.push("recovery_token");
+        }
+    }
+    if has_passkey {
+        methods.push("passkey");
     }
     Ok(methods)
+}
+
+/// What the second step brings: a code (TOTP or the recovery token), or a
+/// passkey's assertion.
+pub enum SecondFactorInput {
+    Code(String),
+    Passkey(Box<webauthn_rs::prelude::PublicKeyCredential>),
 }
 
 /// Concludes the password step once argon2 has answered.
@@ -294,7 +332,7 @@ pub fn complete_mfa(
     keys: &KeyRing,
     config: &Config,
     mfa_token: &str,
-    code: &str,
+    input: &SecondFactorInput,
     ctx: &Ctx,
 ) -> ApiResult<SecondStep> {
     if !mfa_token.starts_with(tokens::MFA_PREFIX) || mfa_token.len() > 200 {
@@ -313,6 +351,36 @@ pub fn complete_mfa(
                 .ok_or(ApiError::ChallengeExpired)?;
         if user.disabled || user.mfa_enabled_at.is_none() {
             return Err(ApiError::ChallengeExpired);
+        }
+        let code = match input {
+            SecondFactorInput::Code(code) => code,
+            SecondFactorInput::Passkey(credential) => {
+                return match super::passkeys::check_second_factor(
+                    conn, config, &user, &hash, credential, ctx,
+                )? {
+                    super::passkeys::Assertion::Accepted => {
+                        if challenge_store::consume(conn, &challenge.id, ctx.now)? == 0 {
+                            return Err(ApiError::ChallengeExpired);
+                        }
+                        let amr = challenge.first_factor.then(Method::Hwk);
+                        let issued = sessions::issue(conn, keys, config, &user, &amr, ctx)?;
+                        Ok(Verdict::Granted(SecondStep {
+                            issued,
+                            recovery_token_used: false,
+                        }))
+                    }
+                    super::passkeys::Assertion::Rejected => {
+                        let failures = challenge_store::record_failure(conn, &challenge.id)?;
+                        Ok(Verdict::Refused(ApiError::MfaCodeInvalid {
+                            attempts_remaining: Some((CHALLENGE_MAX_FAILURES - failures).max(0)),
+                        }))
+                    }
+                };
+            }
+        };
+        // Where only passkeys count, a code is no second factor.
+        if policy::methods_for(conn, &user)? == MfaMethods::PhishingResistant {
+            return Err(ApiError::PhishingResistantRequired);
         }
         match mfa::check_second_factor(conn, config, &user, code, ctx)? {
             SecondFactor::Accepted { recovery_used } => {

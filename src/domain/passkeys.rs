@@ -32,6 +32,15 @@ use crate::store::{write_tx, DbConn};
 /// and origins.
 pub type RelyingParty = Webauthn;
 
+/// A stored passkey, as the domain hands it out.
+pub use crate::store::passkeys::PasskeyRow as PasskeyRecord;
+
+/// [`relying_party`] for a ceremony: built from the configuration (a few
+/// microseconds), checked once at start by `AppState::open`.
+fn rp(config: &Config) -> ApiResult<RelyingParty> {
+    relying_party(config).map_err(ApiError::internal)
+}
+
 /// How long a ceremony may take.
 pub const CEREMONY_TTL: Duration = Duration::minutes(5);
 
@@ -153,11 +162,12 @@ fn grant_user(conn: &mut DbConn, grant: &auth::EnrollmentGrant, ctx: &Ctx) -> Ap
 /// The ceremony is bound to that session or token.
 pub fn registration_options(
     conn: &mut DbConn,
-    rp: &RelyingParty,
+    config: &Config,
     actor: &MfaActor,
     password: Option<&str>,
     ctx: &Ctx,
 ) -> ApiResult<Value> {
+    let rp = rp(config)?;
     let proof = match actor {
         MfaActor::Session(principal) => mfa::precheck(conn, principal, password, ctx)?,
         MfaActor::Enrollment(_) => None,
@@ -211,17 +221,16 @@ pub struct Registered {
 /// The first factor of a user turns MFA on, as a verified TOTP code does:
 /// every other session ends, a recovery token is issued, and the session
 /// is raised to aal2 (`hwk`).
-#[allow(clippy::too_many_arguments)]
 pub fn register(
     conn: &mut DbConn,
     keys: &KeyRing,
     config: &Config,
-    rp: &RelyingParty,
     actor: &MfaActor,
     name: &str,
     credential: &RegisterPublicKeyCredential,
     ctx: &Ctx,
 ) -> ApiResult<Registered> {
+    let rp = rp(config)?;
     commit_then_refuse(conn, |conn| {
         user_store::lock(conn, &actor.user().id)?;
         let (user, keep_session, first_factor) = match actor {
@@ -317,9 +326,10 @@ pub fn register(
     })
 }
 
-/// A user's passkeys and TOTP state (`GET /me/mfa/factors`).
+/// A user's second factors (`GET /me/mfa/factors`).
 pub struct Factors {
-    pub totp_activated_at: Option<NaiveDateTime>,
+    /// The active TOTP secret, if any: when it was activated.
+    pub totp: Option<Option<NaiveDateTime>>,
     pub passkeys: Vec<PasskeyRow>,
 }
 
@@ -327,7 +337,7 @@ pub fn factors(conn: &mut DbConn, principal: &auth::Principal) -> ApiResult<Fact
     let user_id = &principal.user.id;
     let totp = totp_store::find(conn, user_id, crate::store::totp::STATUS_ACTIVE)?;
     Ok(Factors {
-        totp_activated_at: totp.and_then(|t| t.activated_at),
+        totp: totp.map(|t| t.activated_at),
         passkeys: passkey_store::of_user(conn, user_id)?,
     })
 }
@@ -416,7 +426,7 @@ pub fn delete(
 /// Inside the transaction that creates the challenge.
 pub fn second_factor_options(
     conn: &mut DbConn,
-    rp: &RelyingParty,
+    config: &Config,
     user: &User,
     challenge_id: &str,
     now: NaiveDateTime,
@@ -425,7 +435,7 @@ pub fn second_factor_options(
     if rows.is_empty() {
         return Ok(None);
     }
-    let (options, state) = rp
+    let (options, state) = rp(config)?
         .start_passkey_authentication(&credentials(&rows)?)
         .map_err(ApiError::internal)?;
     new_ceremony(
@@ -495,7 +505,7 @@ fn settle(
 /// second-factor lockout.
 pub fn check_second_factor(
     conn: &mut DbConn,
-    rp: &RelyingParty,
+    config: &Config,
     user: &User,
     challenge_id: &str,
     credential: &PublicKeyCredential,
@@ -512,7 +522,7 @@ pub fn check_second_factor(
     let outcome = settle(
         conn,
         user,
-        rp.finish_passkey_authentication(credential, &state),
+        rp(config)?.finish_passkey_authentication(credential, &state),
         ctx,
     )?;
     match outcome {
@@ -532,10 +542,10 @@ pub fn check_second_factor(
 /// credential, with the ceremony's id.
 pub fn passwordless_options(
     conn: &mut DbConn,
-    rp: &RelyingParty,
+    config: &Config,
     ctx: &Ctx,
 ) -> ApiResult<(String, Value)> {
-    let (options, state) = rp
+    let (options, state) = rp(config)?
         .start_discoverable_authentication()
         .map_err(ApiError::internal)?;
     let mut json = serde_json::to_value(options).map_err(ApiError::internal)?;
@@ -560,11 +570,11 @@ pub fn sign_in(
     conn: &mut DbConn,
     keys: &KeyRing,
     config: &Config,
-    rp: &RelyingParty,
     ceremony_id: &str,
     credential: &PublicKeyCredential,
     ctx: &Ctx,
 ) -> ApiResult<Issued> {
+    let rp = rp(config)?;
     let (user_handle, cred_id) = rp
         .identify_discoverable_authentication(credential)
         .map_err(|_| ApiError::InvalidCredentials)?;

@@ -249,9 +249,17 @@ pub struct MfaRequiredResponse {
     pub mfa_token: String,
     #[schema(example = 300)]
     pub expires_in: u64,
-    /// `totp`, and `recovery_token` while an unused one exists.
-    #[schema(example = json!(["totp", "recovery_token"]))]
+    /// What the user can present: `totp` (a TOTP secret), `recovery_token`
+    /// (while an unused one exists), `passkey`; where only passkeys count,
+    /// `passkey` alone.
+    #[schema(example = json!(["totp", "recovery_token", "passkey"]))]
     pub methods: Vec<String>,
+    /// With `passkey`: WebAuthn request options for
+    /// `navigator.credentials.get` (`publicKey`, base64url binary fields);
+    /// send the assertion as `passkey` to `POST /api/v1/sessions/mfa`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub passkey_options: Option<serde_json::Value>,
 }
 
 /// The password was right; a policy requires MFA the user has not set up.
@@ -289,11 +297,13 @@ impl From<crate::domain::login::LoginOutcome> for LoginResponse {
                 mfa_token,
                 expires_in,
                 methods,
+                passkey_options,
             } => LoginResponse::MfaRequired(MfaRequiredResponse {
                 status: MfaRequiredStatus::MfaRequired,
                 mfa_token,
                 expires_in,
                 methods: methods.into_iter().map(String::from).collect(),
+                passkey_options,
             }),
             LoginOutcome::EnrollmentRequired {
                 enrollment_token,
@@ -312,9 +322,14 @@ impl From<crate::domain::login::LoginOutcome> for LoginResponse {
 pub struct MfaLoginRequest {
     #[schema(max_length = 200)]
     pub mfa_token: String,
-    /// The 6-digit TOTP code, or the recovery token (case, spaces and dashes ignored).
+    /// The 6-digit TOTP code, or the recovery token (case, spaces and dashes
+    /// ignored). Either `code` or `passkey`.
     #[schema(example = "123456", max_length = 64)]
-    pub code: String,
+    pub code: Option<String>,
+    /// The assertion of `navigator.credentials.get` with the challenge's
+    /// `passkey_options`, as JSON. Either `code` or `passkey`.
+    #[schema(value_type = Option<Object>)]
+    pub passkey: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -11,6 +11,7 @@ pub mod invitations;
 pub mod me;
 pub mod mfa;
 pub mod ops;
+pub mod passkeys;
 pub mod password_resets;
 pub mod problems;
 pub mod roles;
@@ -179,6 +180,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
             .configure(identity_providers::configure)
             .configure(sso::configure)
             .configure(invitations::configure)
-            .configure(password_resets::configure),
+            .configure(password_resets::configure)
+            .configure(passkeys::configure),
     );
 }

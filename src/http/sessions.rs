@@ -7,8 +7,9 @@ use super::dto::*;
 use super::extract::{AuthSession, RateLimited};
 use super::problems::{BodyProblems, SessionProblems};
 use super::{ctx, NoStore, State};
-use crate::domain::{login, sessions as session_rules};
-use crate::error::ApiResult;
+use crate::domain::login::{self, SecondFactorInput};
+use crate::domain::sessions as session_rules;
+use crate::error::{ApiError, ApiResult};
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(create_session)
@@ -61,7 +62,8 @@ async fn password_step(
     Ok(LoginResponse::from(outcome))
 }
 
-/// Complete a login with the TOTP code or the recovery token (second step).
+/// Complete a login with the TOTP code, the recovery token or a passkey
+/// (second step).
 ///
 /// A wrong, old or already used code gets the same `mfa_code_invalid` with
 /// `attempts_remaining`; the challenge dies after 5 wrong codes or 5 minutes
@@ -72,7 +74,8 @@ async fn password_step(
     request_body = MfaLoginRequest,
     responses(
         (status = 200, description = "Signed in (aal2)", body = AuthenticatedResponse),
-        (status = 401, description = "`mfa_code_invalid` or `challenge_expired`"),
+        (status = 401, description = "`mfa_code_invalid` (a wrong code or assertion) or `challenge_expired`"),
+        (status = 403, description = "`phishing_resistant_required`: a code where only passkeys count"),
         (status = 429, description = "`too_many_attempts`"),
         BodyProblems,
     )
@@ -86,39 +89,51 @@ pub async fn complete_mfa(
 ) -> ApiResult<NoStore<AuthenticatedResponse>> {
     let result = second_step(req, state, body).await;
     let outcome = match &result {
-        Ok(r) if r.recovery_token_used == Some(true) => "recovery_token",
-        Ok(_) => "totp",
+        Ok((_, SecondKind::RecoveryToken)) => "recovery_token",
+        Ok((_, SecondKind::Totp)) => "totp",
+        Ok((_, SecondKind::Passkey)) => "passkey",
         Err(e) => e.code(),
     };
     metrics::counter!("latchkey_second_factor_logins_total", "outcome" => outcome).increment(1);
-    result.map(NoStore::ok)
+    result.map(|(answer, _)| NoStore::ok(answer))
+}
+
+enum SecondKind {
+    Totp,
+    RecoveryToken,
+    Passkey,
 }
 
 async fn second_step(
     req: HttpRequest,
     state: State,
     body: Body<MfaLoginRequest>,
-) -> ApiResult<AuthenticatedResponse> {
+) -> ApiResult<(AuthenticatedResponse, SecondKind)> {
     let body = body.parse()?;
+    let input = match (body.code, body.passkey) {
+        (Some(code), None) => SecondFactorInput::Code(code),
+        (None, Some(passkey)) => {
+            SecondFactorInput::Passkey(Box::new(super::passkeys::credential(passkey)?))
+        }
+        _ => return Err(ApiError::invalid("code", "send either code or passkey")),
+    };
+    let is_passkey = matches!(input, SecondFactorInput::Passkey(_));
     let ctx = ctx(&req, &state);
     let st = state.clone();
-    let response = state
+    let step = state
         .db(move |conn| {
-            let step = login::complete_mfa(
-                conn,
-                &st.keys,
-                &st.config,
-                &body.mfa_token,
-                &body.code,
-                &ctx,
-            )?;
-            Ok(AuthenticatedResponse::new(
-                step.issued,
-                Some(step.recovery_token_used),
-            ))
+            login::complete_mfa(conn, &st.keys, &st.config, &body.mfa_token, &input, &ctx)
         })
         .await?;
-    Ok(response)
+    let kind = match (is_passkey, step.recovery_token_used) {
+        (true, _) => SecondKind::Passkey,
+        (false, true) => SecondKind::RecoveryToken,
+        (false, false) => SecondKind::Totp,
+    };
+    Ok((
+        AuthenticatedResponse::new(step.issued, Some(step.recovery_token_used)),
+        kind,
+    ))
 }
 
 /// Exchange a refresh token for new tokens (the old one is spent).

@@ -307,6 +307,7 @@ fn the_domain_modules_form_no_cycle() {
         "reauth",
         "sessions",
         "mfa",
+        "passkeys",
         "login",
         "roles",
         "admin",

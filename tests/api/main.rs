@@ -4,6 +4,7 @@
 
 mod account;
 mod audit;
+mod authenticator;
 mod cli;
 mod cluster;
 mod crash;
@@ -17,6 +18,7 @@ mod mail;
 mod mfa;
 mod migrations;
 mod ops;
+mod passkeys;
 mod principals;
 mod process;
 mod roles;

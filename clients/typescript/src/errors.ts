@@ -22,7 +22,7 @@ const ERROR_CODES: Readonly<Record<ErrorCode, true>> = {
   mfa_not_enabled: true, no_pending_enrollment: true, payload_too_large: true, unsupported_media_type: true,
   validation_failed: true, too_many_attempts: true, service_unavailable: true, identity_provider_unavailable: true,
   internal_error: true, access_denied: true, invalid_id_token: true, email_not_verified: true, user_not_found: true,
-  flow_expired: true, link_invalid: true, link_expired: true,
+  flow_expired: true, link_invalid: true, link_expired: true, phishing_resistant_required: true,
 };
 
 /** Whether `code` is one of Latchkey's stable codes. */

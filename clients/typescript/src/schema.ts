@@ -267,6 +267,90 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/me/mfa/factors": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The user's second factors: TOTP and passkeys. */
+        get: operations["list_factors"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/me/mfa/passkeys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Register the passkey the browser created for the options.
+         * @description The first factor of a user turns MFA on, as a verified TOTP code does:
+         *     every other session ends, the answer carries the first recovery token
+         *     and fresh tokens (the calling session, now aal2 with `amr
+         *     ["pwd","hwk"]`, or a new session for an enrollment token).
+         */
+        post: operations["register_passkey"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/me/mfa/passkeys/options": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Creation options for a new passkey (`navigator.credentials.create`).
+         * @description The same assurance as other MFA changes: once MFA is on, an aal2 session
+         *     and `password`; an enrollment token works while its user still needs a
+         *     factor. The ceremony lives 5 minutes, bound to that session or token.
+         */
+        post: operations["registration_options"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/me/mfa/passkeys/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Delete one of the user's passkeys: aal2 and the password. Every other
+         *     session of the user ends. The last factor turns MFA off (403
+         *     `mfa_enforced` while a policy requires MFA).
+         */
+        delete: operations["delete_passkey"];
+        options?: never;
+        head?: never;
+        /** Rename one of the user's passkeys (aal2 once MFA is on). */
+        patch: operations["rename_passkey"];
+        trace?: never;
+    };
     "/api/v1/me/mfa/recovery-token": {
         parameters: {
             query?: never;
@@ -534,13 +618,56 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Complete a login with the TOTP code or the recovery token (second step).
+         * Complete a login with the TOTP code, the recovery token or a passkey
+         *     (second step).
          * @description A wrong, old or already used code gets the same `mfa_code_invalid` with
          *     `attempts_remaining`; the challenge dies after 5 wrong codes or 5 minutes
          *     (`challenge_expired`). After 10 consecutive wrong codes for a user the
          *     second step answers 429 for 15 minutes.
          */
         post: operations["complete_mfa"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sessions/passkey": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Passwordless sign-in: the assertion of a discoverable passkey whose
+         *     authenticator verified the user signs them in at aal2, `amr
+         *     ["hwk","user"]`. Anything else is 401 `invalid_credentials`.
+         */
+        post: operations["passwordless_sign_in"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sessions/passkey/options": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Passwordless sign-in, first half: request options for a discoverable
+         *     credential (`navigator.credentials.get`), with the ceremony's id (5
+         *     minutes, single use).
+         */
+        post: operations["passwordless_options"];
         delete?: never;
         options?: never;
         head?: never;
@@ -996,6 +1123,9 @@ export interface components {
             role: string;
             sub_account_id?: string | null;
         };
+        DeletePasskeyRequest: {
+            password: string;
+        };
         DisableMfaRequest: {
             /** @description A current TOTP code or the recovery token. */
             code: string;
@@ -1045,12 +1175,17 @@ export interface components {
          *     in the OpenAPI document, so typed clients get a union of them.
          * @enum {string}
          */
-        ErrorCode: "bad_request" | "invalid_credentials" | "unauthorized" | "mfa_code_invalid" | "challenge_expired" | "reauthentication_required" | "forbidden" | "mfa_enforced" | "mfa_required_for_action" | "mfa_enrollment_required" | "step_up_required" | "not_found" | "method_not_allowed" | "conflict" | "mfa_not_enabled" | "no_pending_enrollment" | "payload_too_large" | "unsupported_media_type" | "validation_failed" | "too_many_attempts" | "service_unavailable" | "identity_provider_unavailable" | "internal_error" | "link_invalid" | "link_expired" | "access_denied" | "invalid_id_token" | "email_not_verified" | "user_not_found" | "flow_expired";
+        ErrorCode: "bad_request" | "invalid_credentials" | "unauthorized" | "mfa_code_invalid" | "challenge_expired" | "reauthentication_required" | "forbidden" | "mfa_enforced" | "mfa_required_for_action" | "mfa_enrollment_required" | "step_up_required" | "not_found" | "method_not_allowed" | "conflict" | "mfa_not_enabled" | "no_pending_enrollment" | "payload_too_large" | "unsupported_media_type" | "validation_failed" | "too_many_attempts" | "service_unavailable" | "identity_provider_unavailable" | "internal_error" | "link_invalid" | "link_expired" | "phishing_resistant_required" | "access_denied" | "invalid_id_token" | "email_not_verified" | "user_not_found" | "flow_expired";
         /**
          * @description The kinds of audit event.
          * @enum {string}
          */
         EventType: "login.succeeded" | "login.failed" | "login.locked" | "mfa.challenge_failed" | "mfa.replay_refused" | "mfa.enabled" | "mfa.disabled" | "mfa.reset" | "recovery_token.generated" | "recovery_token.used" | "account.policy_changed" | "sub_account.created" | "sub_account.policy_changed" | "sub_account.deleted" | "user.created" | "user.updated" | "user.deleted" | "session.revoked" | "password.changed" | "reauthentication.failed" | "role.created" | "role.updated" | "role.deleted" | "sso.login_succeeded" | "sso.login_failed" | "identity_provider.created" | "identity_provider.updated" | "identity_provider.deleted" | "sso.identity_linked" | "password.reset" | "password_reset.requested" | "invitation.created" | "invitation.resent" | "invitation.revoked" | "invitation.accepted" | "mail.failed" | "passkey.added" | "passkey.removed" | "passkey.renamed" | "passkey.counter_regressed";
+        /** @description A user's second factors. */
+        FactorsResponse: {
+            passkeys: components["schemas"]["PasskeyResponse"][];
+            totp?: null | components["schemas"]["TotpFactor"];
+        };
         /** @description One invalid field of a 422 answer. */
         FieldError: {
             /** @description The request field, e.g. `email`. */
@@ -1190,11 +1325,17 @@ export interface components {
         };
         MfaLoginRequest: {
             /**
-             * @description The 6-digit TOTP code, or the recovery token (case, spaces and dashes ignored).
+             * @description The 6-digit TOTP code, or the recovery token (case, spaces and dashes
+             *     ignored). Either `code` or `passkey`.
              * @example 123456
              */
-            code: string;
+            code?: string | null;
             mfa_token: string;
+            /**
+             * @description The assertion of `navigator.credentials.get` with the challenge's
+             *     `passkey_options`, as JSON. Either `code` or `passkey`.
+             */
+            passkey?: Record<string, never> | null;
         };
         /**
          * @description Which second factors count for an account or a sub-account
@@ -1210,15 +1351,24 @@ export interface components {
              */
             expires_in: number;
             /**
-             * @description `totp`, and `recovery_token` while an unused one exists.
+             * @description What the user can present: `totp` (a TOTP secret), `recovery_token`
+             *     (while an unused one exists), `passkey`; where only passkeys count,
+             *     `passkey` alone.
              * @example [
              *       "totp",
-             *       "recovery_token"
+             *       "recovery_token",
+             *       "passkey"
              *     ]
              */
             methods: string[];
             /** @description Send with the code to `POST /api/v1/sessions/mfa`. */
             mfa_token: string;
+            /**
+             * @description With `passkey`: WebAuthn request options for
+             *     `navigator.credentials.get` (`publicKey`, base64url binary fields);
+             *     send the assertion as `passkey` to `POST /api/v1/sessions/mfa`.
+             */
+            passkey_options?: Record<string, never> | null;
             /**
              * @description discriminator enum property added by openapi-typescript
              * @enum {string}
@@ -1580,6 +1730,22 @@ export interface components {
              */
             total: number;
         };
+        PasskeyOptionsRequest: {
+            /** @description Required once MFA is on (not with an enrollment token). */
+            password?: string | null;
+        };
+        /** @description A passkey as its owner sees it. */
+        PasskeyResponse: {
+            /** @description The authenticator syncs it (a backed-up, multi-device passkey). */
+            backed_up: boolean;
+            /** Format: date-time */
+            created_at: string;
+            id: string;
+            /** Format: date-time */
+            last_used_at?: string | null;
+            /** @example MacBook Touch ID */
+            name: string;
+        };
         PasswordRequest: {
             /**
              * @description The current password (required; a missing one is answered like a
@@ -1590,6 +1756,21 @@ export interface components {
         PasswordResetRequest: {
             /** @example ann@example.com */
             email: string;
+        };
+        /** @description Passwordless: the request options and the ceremony they belong to. */
+        PasswordlessOptionsResponse: {
+            /** @description Send back with the assertion. */
+            ceremony_id: string;
+            /**
+             * @description WebAuthn request options (`navigator.credentials.get`), base64url
+             *     binary fields.
+             */
+            publicKey: Record<string, never>;
+        };
+        PasswordlessRequest: {
+            ceremony_id: string;
+            /** @description The browser's assertion (`navigator.credentials.get`) as JSON. */
+            credential: Record<string, never>;
         };
         /**
          * @description The named permissions a role is made of (`GET /api/v1/permissions`).
@@ -1654,6 +1835,27 @@ export interface components {
         };
         RefreshRequest: {
             refresh_token: string;
+        };
+        RegisterPasskeyRequest: {
+            /**
+             * @description The browser's `PublicKeyCredential` from `navigator.credentials.create`,
+             *     as JSON (base64url binary fields).
+             */
+            credential: Record<string, never>;
+            /** @example MacBook Touch ID */
+            name: string;
+        };
+        /**
+         * @description A new passkey; when it turned MFA on (or came with an enrollment
+         *     token), the first recovery token and fresh tokens to switch to.
+         */
+        RegisteredPasskeyResponse: components["schemas"]["PasskeyResponse"] & {
+            /** @description Set when this passkey turned MFA on: shown once. */
+            recovery_token?: string | null;
+            session?: null | components["schemas"]["AuthenticatedResponse"];
+        };
+        RenamePasskeyRequest: {
+            name: string;
         };
         /**
          * @description Which policy makes MFA mandatory for a user.
@@ -1757,6 +1959,10 @@ export interface components {
         };
         /** @enum {string} */
         TokenType: "Bearer";
+        TotpFactor: {
+            /** Format: date-time */
+            activated_at?: string | null;
+        };
         UpdateAccountRequest: {
             mfa_methods?: null | components["schemas"]["MfaMethods"];
             name?: string | null;
@@ -3096,6 +3302,397 @@ export interface operations {
             };
         };
     };
+    list_factors: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Factors */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FactorsResponse"];
+                };
+            };
+            /** @description `unauthorized`: missing, invalid, expired or revoked access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `mfa_enrollment_required`: an enrollment token was sent */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    register_passkey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RegisterPasskeyRequest"];
+            };
+        };
+        responses: {
+            /** @description Registered */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RegisteredPasskeyResponse"];
+                };
+            };
+            /** @description `bad_request`: malformed JSON or no body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unauthorized` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `mfa_required_for_action` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `no_pending_enrollment`: no live options for this session; `conflict`: registered already */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `payload_too_large`: body over 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unsupported_media_type`: not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `validation_failed`: `errors` names each invalid field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    registration_options: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description `password` once MFA is on */
+        requestBody?: {
+            content: {
+                "application/json": null | components["schemas"]["PasskeyOptionsRequest"];
+            };
+        };
+        responses: {
+            /** @description WebAuthn creation options (`publicKey`) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
+                };
+            };
+            /** @description `bad_request`: malformed JSON or no body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unauthorized` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `mfa_required_for_action` or `reauthentication_required` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `payload_too_large`: body over 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unsupported_media_type`: not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `validation_failed`: `errors` names each invalid field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `too_many_attempts` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    delete_passkey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Passkey id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DeletePasskeyRequest"];
+            };
+        };
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `bad_request`: malformed JSON or no body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unauthorized`: missing, invalid, expired or revoked access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `mfa_enrollment_required`: an enrollment token was sent */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `payload_too_large`: body over 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unsupported_media_type`: not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `validation_failed`: `errors` names each invalid field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    rename_passkey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Passkey id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RenamePasskeyRequest"];
+            };
+        };
+        responses: {
+            /** @description Renamed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PasskeyResponse"];
+                };
+            };
+            /** @description `bad_request`: malformed JSON or no body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unauthorized`: missing, invalid, expired or revoked access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `mfa_enrollment_required`: an enrollment token was sent */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `payload_too_large`: body over 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unsupported_media_type`: not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `validation_failed`: `errors` names each invalid field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     regenerate_recovery_token: {
         parameters: {
             query?: never;
@@ -4255,7 +4852,94 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `mfa_code_invalid` or `challenge_expired` */
+            /** @description `mfa_code_invalid` (a wrong code or assertion) or `challenge_expired` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `phishing_resistant_required`: a code where only passkeys count */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `payload_too_large`: body over 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unsupported_media_type`: not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `validation_failed`: `errors` names each invalid field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `too_many_attempts` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    passwordless_sign_in: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasswordlessRequest"];
+            };
+        };
+        responses: {
+            /** @description Signed in (aal2) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuthenticatedResponse"];
+                };
+            };
+            /** @description `bad_request`: malformed JSON or no body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `invalid_credentials` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4292,6 +4976,35 @@ export interface operations {
                 };
             };
             /** @description `too_many_attempts` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    passwordless_options: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request options */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PasswordlessOptionsResponse"];
+                };
+            };
+            /** @description `too_many_attempts` (rate limited) */
             429: {
                 headers: {
                     [name: string]: unknown;

@@ -1,0 +1,474 @@
+//! Passkeys with a software authenticator (`crate::authenticator`):
+//! registration and management, the second step, passwordless sign-in,
+//! counters that go backwards, the phishing-resistant policy, and a
+//! ceremony started on one node and finished on another.
+
+use actix_web::http::Method;
+use serde_json::{json, Value};
+
+use crate::authenticator::SoftKey;
+use crate::support::{mfa_admin, Resp, Session, Srv, TestApp, PASSWORD};
+
+/// Registers `key` for the holder of `token` (a session or an enrollment
+/// token); returns the answer.
+async fn register(app: &TestApp, token: &str, key: &mut SoftKey, password: Option<&str>) -> Resp {
+    let body = match password {
+        Some(p) => json!({"password": p}),
+        None => json!({}),
+    };
+    let options = app
+        .post("/api/v1/me/mfa/passkeys/options", Some(token), body)
+        .await
+        .ok(200);
+    assert_eq!(options.headers.get("cache-control").unwrap(), "no-store");
+    let credential = key.register(&options.body).await;
+    app.post(
+        "/api/v1/me/mfa/passkeys",
+        Some(token),
+        json!({"name": "Laptop", "credential": credential}),
+    )
+    .await
+}
+
+/// Password, then the passkey: the second step's answer.
+async fn login_with_passkey(app: &TestApp, email: &str, key: &mut SoftKey) -> Resp {
+    let r = app.login_raw(email, PASSWORD).await.ok(200);
+    assert_eq!(r.body["status"], "mfa_required", "{}", r.text);
+    let assertion = key.assert(&r.body["passkey_options"]).await;
+    app.post(
+        "/api/v1/sessions/mfa",
+        None,
+        json!({"mfa_token": r.body["mfa_token"], "passkey": assertion}),
+    )
+    .await
+}
+
+fn amr_of(token: &str) -> Value {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .unwrap();
+    serde_json::from_slice::<Value>(&bytes).unwrap()["amr"].clone()
+}
+
+#[actix_web::test]
+async fn a_first_passkey_turns_mfa_on_and_then_signs_in_as_the_second_factor() {
+    let app = TestApp::new().await;
+    let s = app.signup_and_login("ann@example.com").await;
+    let mut key = SoftKey::new();
+    let r = register(&app, &s.token, &mut key, None).await.ok(201);
+    assert_eq!(r.body["name"], "Laptop");
+    assert!(r.body["recovery_token"].is_string(), "{}", r.text);
+    // The session that registered it is now aal2 with a hardware key.
+    let token = r.body["session"]["access_token"].as_str().unwrap();
+    assert_eq!(amr_of(token), json!(["pwd", "hwk"]));
+    let me = app.get("/api/v1/me", token).await.ok(200);
+    assert_eq!(me.body["mfa"]["enabled"], true);
+    let factors = app.get("/api/v1/me/mfa/factors", token).await.ok(200);
+    assert!(factors.body["totp"].is_null());
+    assert_eq!(factors.body["passkeys"][0]["name"], "Laptop");
+    // The password now asks for the passkey, and only offers what she has.
+    let r = app.login_raw("ann@example.com", PASSWORD).await.ok(200);
+    assert_eq!(r.body["methods"], json!(["recovery_token", "passkey"]));
+    let assertion = key.assert(&r.body["passkey_options"]).await;
+    let step = |assertion: Value| {
+        let (app, token) = (&app, r.body["mfa_token"].clone());
+        async move {
+            app.post(
+                "/api/v1/sessions/mfa",
+                None,
+                json!({"mfa_token": token, "passkey": assertion}),
+            )
+            .await
+        }
+    };
+    let signed_in = step(assertion.clone()).await.ok(200);
+    assert_eq!(
+        amr_of(signed_in.body["access_token"].as_str().unwrap()),
+        json!(["pwd", "hwk"])
+    );
+    // The same assertion again: the challenge is spent.
+    step(assertion).await.problem(401, "challenge_expired");
+    let factors = app
+        .get(
+            "/api/v1/me/mfa/factors",
+            signed_in.body["access_token"].as_str().unwrap(),
+        )
+        .await;
+    assert!(factors.body["passkeys"][0]["last_used_at"].is_string());
+}
+
+#[actix_web::test]
+async fn another_passkey_needs_aal2_and_the_password_and_a_session_from_before_cannot() {
+    let app = TestApp::new().await;
+    let old = app.signup_and_login("ann@example.com").await;
+    let s = app.login("ann@example.com").await;
+    let mut key = SoftKey::new();
+    register(&app, &s.token, &mut key, None).await.ok(201);
+    // The aal1 session from before the first factor ended with it.
+    app.post(
+        "/api/v1/me/mfa/passkeys/options",
+        Some(&old.token),
+        json!({}),
+    )
+    .await
+    .problem(401, "unauthorized");
+    // An aal1 session now (password only, the second step skipped): 403.
+    app.sql("UPDATE sessions SET amr = 'pwd'");
+    let aal1 = app.login_raw("ann@example.com", PASSWORD).await;
+    assert_eq!(aal1.body["status"], "mfa_required");
+    // aal2 without the password: 403; with it: a second passkey.
+    let aal2 = login_with_passkey(&app, "ann@example.com", &mut key)
+        .await
+        .ok(200)
+        .body["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.post("/api/v1/me/mfa/passkeys/options", Some(&aal2), json!({}))
+        .await
+        .problem(403, "reauthentication_required");
+    let mut phone = SoftKey::new();
+    let r = register(&app, &aal2, &mut phone, Some(PASSWORD))
+        .await
+        .ok(201);
+    assert!(r.body.get("recovery_token").is_none());
+    let factors = app.get("/api/v1/me/mfa/factors", &aal2).await.ok(200);
+    assert_eq!(factors.body["passkeys"].as_array().unwrap().len(), 2);
+    // A finish without live options (a second finish) is refused.
+    let credential = phone
+        .register(
+            &app.post(
+                "/api/v1/me/mfa/passkeys/options",
+                Some(&aal2),
+                json!({"password": PASSWORD}),
+            )
+            .await
+            .ok(200)
+            .body,
+        )
+        .await;
+    let finish = |c: Value| {
+        let (app, token) = (&app, aal2.clone());
+        async move {
+            app.post(
+                "/api/v1/me/mfa/passkeys",
+                Some(&token),
+                json!({"name": "Again", "credential": c}),
+            )
+            .await
+        }
+    };
+    finish(credential.clone()).await;
+    finish(credential)
+        .await
+        .problem(409, "no_pending_enrollment");
+}
+
+#[actix_web::test]
+async fn a_counter_that_goes_backwards_is_refused_and_audited_and_bad_assertions_lock() {
+    let app = TestApp::new().await;
+    let s = app.signup_and_login("ann@example.com").await;
+    let mut key = SoftKey::new();
+    register(&app, &s.token, &mut key, None).await.ok(201);
+    let copy = key.passkey().expect("a stored passkey");
+    let admin = login_with_passkey(&app, "ann@example.com", &mut key)
+        .await
+        .ok(200);
+    // A clone of the authenticator from before that use: its counter is behind.
+    key.restore(copy);
+    let r = login_with_passkey(&app, "ann@example.com", &mut key).await;
+    r.problem(401, "mfa_code_invalid");
+    let events = app
+        .get(
+            "/api/v1/audit-events?type=passkey.counter_regressed",
+            admin.body["access_token"].as_str().unwrap(),
+        )
+        .await
+        .ok(200);
+    assert_eq!(events.body["total"], 1);
+    // Tampered assertions count like wrong codes: ten lock the second step.
+    let mut sent = 0;
+    while sent < 10 {
+        let r = app.login_raw("ann@example.com", PASSWORD).await.ok(200);
+        let mut assertion = key.assert(&r.body["passkey_options"]).await;
+        assertion["response"]["signature"] = json!("AAAA");
+        let answer = app
+            .post(
+                "/api/v1/sessions/mfa",
+                None,
+                json!({"mfa_token": r.body["mfa_token"], "passkey": assertion}),
+            )
+            .await;
+        sent += 1;
+        if sent < 9 {
+            answer.problem(401, "mfa_code_invalid");
+        }
+    }
+    let r = app.login_raw("ann@example.com", PASSWORD).await.ok(200);
+    let assertion = key.assert(&r.body["passkey_options"]).await;
+    app.post(
+        "/api/v1/sessions/mfa",
+        None,
+        json!({"mfa_token": r.body["mfa_token"], "passkey": assertion}),
+    )
+    .await
+    .problem(429, "too_many_attempts");
+}
+
+async fn passwordless(app: &TestApp, key: &mut SoftKey) -> Resp {
+    let options = app
+        .post("/api/v1/sessions/passkey/options", None, json!({}))
+        .await
+        .ok(200);
+    let ceremony = options.body["ceremony_id"].clone();
+    let assertion = key.assert(&options.body).await;
+    app.post(
+        "/api/v1/sessions/passkey",
+        None,
+        json!({"ceremony_id": ceremony, "credential": assertion}),
+    )
+    .await
+}
+
+#[actix_web::test]
+async fn a_discoverable_passkey_signs_in_without_a_password() {
+    let app = TestApp::new().await;
+    let s = app.signup_and_login("ann@example.com").await;
+    let mut key = SoftKey::new();
+    register(&app, &s.token, &mut key, None).await.ok(201);
+    let r = passwordless(&app, &mut key).await.ok(200);
+    assert_eq!(r.body["status"], "authenticated");
+    assert_eq!(r.body["user"]["email"], "ann@example.com");
+    assert_eq!(
+        amr_of(r.body["access_token"].as_str().unwrap()),
+        json!(["hwk", "user"])
+    );
+    // A ceremony works once.
+    let options = app
+        .post("/api/v1/sessions/passkey/options", None, json!({}))
+        .await
+        .ok(200);
+    let assertion = key.assert(&options.body).await;
+    let body = json!({"ceremony_id": options.body["ceremony_id"], "credential": assertion});
+    app.post("/api/v1/sessions/passkey", None, body.clone())
+        .await
+        .ok(200);
+    app.post("/api/v1/sessions/passkey", None, body)
+        .await
+        .problem(401, "invalid_credentials");
+    // A disabled user's passkey signs nobody in.
+    app.sql("UPDATE users SET disabled = TRUE");
+    passwordless(&app, &mut key)
+        .await
+        .problem(401, "invalid_credentials");
+    app.sql("UPDATE users SET disabled = FALSE");
+    // Another origin (a phishing site relaying the ceremony) is refused.
+    let mut phished = SoftKey::at("http://localhost:9999", true);
+    phished.restore(key.passkey().unwrap());
+    passwordless(&app, &mut phished)
+        .await
+        .problem(401, "invalid_credentials");
+}
+
+#[actix_web::test]
+async fn a_ceremony_started_on_one_node_finishes_on_another() {
+    let app = TestApp::new().await;
+    let s = app.signup_and_login("ann@example.com").await;
+    let b = latchkey::state::AppState::open(app.config.clone(), app.clock.clone()).unwrap();
+    let node_b = Srv::new(&b).await;
+    let mut key = SoftKey::new();
+    let options = app
+        .post("/api/v1/me/mfa/passkeys/options", Some(&s.token), json!({}))
+        .await
+        .ok(200);
+    let credential = key.register(&options.body).await;
+    let r = node_b
+        .call(
+            Method::POST,
+            "/api/v1/me/mfa/passkeys",
+            Some(&s.token),
+            Some(json!({"name": "Laptop", "credential": credential})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let options = app
+        .post("/api/v1/sessions/passkey/options", None, json!({}))
+        .await
+        .ok(200);
+    let assertion = key.assert(&options.body).await;
+    let r = node_b
+        .call(
+            Method::POST,
+            "/api/v1/sessions/passkey",
+            None,
+            Some(json!({"ceremony_id": options.body["ceremony_id"], "credential": assertion})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+}
+
+#[actix_web::test]
+async fn phishing_resistant_accounts_refuse_codes_and_make_totp_users_add_a_passkey() {
+    let app = TestApp::new().await;
+    let (admin, admin_secret) = mfa_admin(&app, "ann@example.com").await;
+    app.patch(
+        "/api/v1/account",
+        &admin.token,
+        json!({"mfa_methods": "phishing_resistant"}),
+    )
+    .await
+    .ok(200);
+    // Ann has TOTP only: the password gives an enrollment grant, which
+    // registers a passkey (and TOTP enrollment is not offered to her).
+    let r = app.login_raw("ann@example.com", PASSWORD).await.ok(200);
+    assert_eq!(r.body["status"], "mfa_enrollment_required", "{}", r.text);
+    let grant = r.body["enrollment_token"].as_str().unwrap().to_string();
+    app.post("/api/v1/me/mfa/totp", Some(&grant), json!({}))
+        .await
+        .problem(401, "unauthorized");
+    let mut key = SoftKey::new();
+    let r = register(&app, &grant, &mut key, None).await.ok(201);
+    let token = r.body["session"]["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let me = app.get("/api/v1/me", &token).await.ok(200);
+    assert_eq!(me.body["mfa"]["methods"], "phishing_resistant");
+    // From now on only the passkey is offered, and a code is refused.
+    let r = app.login_raw("ann@example.com", PASSWORD).await.ok(200);
+    assert_eq!(r.body["methods"], json!(["passkey"]));
+    app.second_step(&r.body["mfa_token"], &app.code(&admin_secret, 0))
+        .await
+        .problem(403, "phishing_resistant_required");
+    login_with_passkey(&app, "ann@example.com", &mut key)
+        .await
+        .ok(200);
+}
+
+#[actix_web::test]
+async fn reset_mfa_and_deleting_the_last_passkey_remove_every_factor() {
+    let app = TestApp::new().await;
+    let (admin, _) = mfa_admin(&app, "ann@example.com").await;
+    let ed_id = app
+        .create_user(&admin, "ed@example.com", "editor", None)
+        .await;
+    let ed = app.login("ed@example.com").await;
+    let mut key = SoftKey::new();
+    register(&app, &ed.token, &mut key, None).await.ok(201);
+    let passwordless_session = passwordless(&app, &mut key).await.ok(200);
+    app.post(
+        &format!("/api/v1/users/{ed_id}/mfa/reset"),
+        Some(&admin.token),
+        json!({}),
+    )
+    .await
+    .ok(204);
+    // The passkey is gone, its sessions too.
+    app.get(
+        "/api/v1/me",
+        passwordless_session.body["access_token"].as_str().unwrap(),
+    )
+    .await
+    .problem(401, "unauthorized");
+    passwordless(&app, &mut key)
+        .await
+        .problem(401, "invalid_credentials");
+    let users = app
+        .get(&format!("/api/v1/users/{ed_id}"), &admin.token)
+        .await
+        .ok(200);
+    assert_eq!(users.body["mfa_enabled"], false);
+    // Deleting the last passkey turns MFA off (password and aal2 needed).
+    let ed = app.login("ed@example.com").await;
+    let mut key = SoftKey::new();
+    let r = register(&app, &ed.token, &mut key, None).await.ok(201);
+    let aal2 = r.body["session"]["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let id = r.body["id"].as_str().unwrap().to_string();
+    let delete = |password: &'static str| {
+        let (app, aal2, id) = (&app, aal2.clone(), id.clone());
+        async move {
+            app.call(
+                Method::DELETE,
+                &format!("/api/v1/me/mfa/passkeys/{id}"),
+                Some(&aal2),
+                Some(json!({"password": password})),
+            )
+            .await
+        }
+    };
+    delete("not the password at all")
+        .await
+        .problem(403, "reauthentication_required");
+    delete(PASSWORD).await.ok(204);
+    let me = app.get("/api/v1/me", &aal2).await.ok(200);
+    assert_eq!(me.body["mfa"]["enabled"], false);
+    let r = app.login_raw("ed@example.com", PASSWORD).await.ok(200);
+    assert_eq!(r.body["status"], "authenticated");
+    let _ = Session::from_body;
+}
+
+/// Transitions: a session from before a passkey was deleted ends with it
+/// (it may have been proven with that key); the deleting session goes on.
+#[actix_web::test]
+async fn deleting_a_passkey_ends_the_sessions_from_before() {
+    let app = TestApp::new().await;
+    let s = app.signup_and_login("ann@example.com").await;
+    let mut laptop = SoftKey::new();
+    let r = register(&app, &s.token, &mut laptop, None).await.ok(201);
+    let first = r.body["session"]["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut phone = SoftKey::new();
+    let r = register(&app, &first, &mut phone, Some(PASSWORD))
+        .await
+        .ok(201);
+    let phone_id = r.body["id"].as_str().unwrap().to_string();
+    // A session signed in with the phone, before it is deleted.
+    let before = login_with_passkey(&app, "ann@example.com", &mut phone)
+        .await
+        .ok(200);
+    let before = before.body["access_token"].as_str().unwrap().to_string();
+    app.get("/api/v1/me", &before).await.ok(200);
+    app.call(
+        Method::DELETE,
+        &format!("/api/v1/me/mfa/passkeys/{phone_id}"),
+        Some(&first),
+        Some(json!({"password": PASSWORD})),
+    )
+    .await
+    .ok(204);
+    app.get("/api/v1/me", &before)
+        .await
+        .problem(401, "unauthorized");
+    app.get("/api/v1/me", &first).await.ok(200);
+    // The deleted passkey opens nothing any more; the other one still does.
+    passwordless(&app, &mut phone)
+        .await
+        .problem(401, "invalid_credentials");
+    passwordless(&app, &mut laptop).await.ok(200);
+    // The user was told about both changes.
+    let kinds: Vec<String> = app
+        .get("/api/v1/audit-events?type=passkey.removed", &first)
+        .await
+        .body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(kinds.len(), 1, "{kinds:?}");
+    assert_eq!(
+        app.count("SELECT COUNT(*) AS n FROM outbox WHERE vars LIKE '%passkey_removed%'"),
+        1
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) AS n FROM outbox WHERE vars LIKE '%passkey_added%'"),
+        1
+    );
+}
