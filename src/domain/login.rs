@@ -174,9 +174,13 @@ pub(crate) fn after_first_factor(
         let issued = sessions::issue(conn, keys, config, user, first_factor, ctx)?;
         return Ok(LoginOutcome::Authenticated(Box::new(issued)));
     }
-    let allowed = policy::methods_for(conn, user)?;
+    // Which factors count matters only to a user who has one (a login
+    // without MFA reads nothing more).
+    let allowed = match user.mfa_enabled_at {
+        Some(_) => policy::methods_for(conn, user)?,
+        None => MfaMethods::Any,
+    };
     let needs_passkey = allowed == MfaMethods::PhishingResistant
-        && user.mfa_enabled_at.is_some()
         && crate::store::passkeys::count_of_user(conn, &user.id)? == 0;
     if user.mfa_enabled_at.is_some() && !needs_passkey {
         let mfa_token = insert_challenge(

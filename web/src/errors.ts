@@ -113,6 +113,17 @@ export function describeError(e: unknown): string {
       return "There is no user for you in this account yet. Ask your administrator to add you (with the email you use at the identity provider).";
     case "flow_expired":
       return "This sign-in took too long or was already used. Start again from the sign-in page.";
+    // Passkeys: the browser's prompt (client-side codes) and the policy.
+    case "passkey_cancelled":
+      return "The passkey prompt was closed or timed out. Try again when you are ready.";
+    case "passkey_exists":
+      return "This device or security key already holds a passkey for your profile. Use another one, or rename the passkey you have.";
+    case "passkey_unsupported":
+      return "This browser cannot use passkeys. Use another browser, or an authenticator application.";
+    case "passkey_failed":
+      return "The passkey did not work in this browser. Try again, or use another device or security key.";
+    case "phishing_resistant_required":
+      return "Your administrator accepts only passkeys for this account: codes from an authenticator application and recovery tokens do not count. Use your passkey.";
     default:
       return e.detail || e.title;
   }

@@ -4,6 +4,9 @@ import { LatchkeyError, isErrorCode, type ClientErrorCode, type ErrorCode } from
 import { memoryStorage, webStorage, type TokenStorage } from "./storage.js";
 import { defaultLock, type RefreshLock } from "./lock.js";
 import { defaultChannel, type TabChannel, type TabMessage } from "./channel.js";
+import type {
+  AuthenticationCredentialJSON, PasskeyCreationOptions, PasskeyRequestOptions, RegistrationCredentialJSON, RequestOptionsJSON,
+} from "./webauthn.js";
 
 export type Schemas = components["schemas"];
 export type User = Schemas["UserResponse"];
@@ -35,6 +38,22 @@ export interface Page<T> { items: T[]; page: number; per_page: number; total: nu
 export type IdentityProvider = JsonOf<paths["/api/v1/identity-providers/{id}"]["get"]["responses"][200]>;
 export type CreateIdentityProvider = JsonOf<NonNullable<paths["/api/v1/identity-providers"]["post"]["requestBody"]>>;
 export type UpdateIdentityProvider = JsonOf<NonNullable<paths["/api/v1/identity-providers/{id}"]["patch"]["requestBody"]>>;
+/** A passkey as its owner sees it (`GET /api/v1/me/mfa/factors`). */
+export type Passkey = Schemas["PasskeyResponse"];
+/** A user's second factors: the TOTP secret (when it was activated) and the passkeys. */
+export type Factors = Schemas["FactorsResponse"];
+/** Which second factors count for a user, an account or a sub-account: `any` or `phishing_resistant` (passkeys only). */
+export type MfaMethods = Schemas["MfaMethods"];
+/** What `registerPasskey` resolves with. */
+export interface RegisteredPasskey {
+  passkey: Passkey;
+  /** Set when this passkey turned MFA on: the first recovery token, shown once. */
+  recoveryToken: string | null;
+  /** The client switched to fresh tokens (MFA turned on, or a forced enrollment signed in). */
+  sessionRenewed: boolean;
+}
+/** The passwordless options: request options and the ceremony to send back with the assertion. */
+export interface PasswordlessOptions extends PasskeyRequestOptions { ceremony_id: string }
 /** A provider offered on an account's sign-in page. */
 export type SsoProvider = JsonOf<paths["/api/v1/sso/providers"]["get"]["responses"][200]>["items"][number];
 
@@ -63,7 +82,13 @@ export interface AccessClaims {
 /** Where the sign-in stands. */
 export type AuthState =
   | { status: "signed_out"; reason?: "signed_out" | "session_ended" }
-  | { status: "mfa_required"; methods: string[]; expiresAt: number }
+  /**
+   * The second step. `methods`: `totp`, `recovery_token` (while one is
+   * unused), `passkey`; where only passkeys count, `passkey` alone.
+   * `passkeyOptions`: request options for `getPasskey` while a passkey can
+   * be used on this challenge, else `null`.
+   */
+  | { status: "mfa_required"; methods: string[]; passkeyOptions: PasskeyRequestOptions | null; expiresAt: number }
   | { status: "mfa_enrollment_required"; expiresAt: number }
   /** A single sign-on reached an existing user with a password: `linkIdentity(password)` proves it once. */
   | { status: "link_required"; email: string; expiresAt: number }
@@ -424,6 +449,44 @@ export class LatchkeyClient {
     }
   }
 
+  /**
+   * Second step with a passkey: the assertion of `getPasskey(state.passkeyOptions)`.
+   * A refused assertion throws `mfa_code_invalid` (with `attemptsRemaining`);
+   * the server spends the challenge's passkey ceremony with it, so the state
+   * stays `mfa_required` without `passkey` (a code may still follow), or
+   * returns to `signed_out` when nothing else is left. Under a policy that
+   * counts only passkeys, this is the only way through.
+   */
+  async submitMfaPasskey(assertion: AuthenticationCredentialJSON): Promise<{ state: AuthState }> {
+    const current = this.current;
+    if (current.status !== "mfa_required" || !this.mfaToken) {
+      throw new LatchkeyError({ status: 0, code: "no_challenge", detail: "Sign in with your password first." });
+    }
+    try {
+      const res = await unwrap(this.anon.POST("/api/v1/sessions/mfa", {
+        body: { mfa_token: this.mfaToken, passkey: assertion as unknown as Record<string, never> },
+      }));
+      this.mfaToken = null;
+      await this.adopt(res);
+      return { state: this.current };
+    } catch (e) {
+      if (e instanceof LatchkeyError && (e.code === "challenge_expired" || (e.code === "mfa_code_invalid" && e.attemptsRemaining === 0))) {
+        this.mfaToken = null;
+        this.setState({ status: "signed_out" });
+      } else if (e instanceof LatchkeyError && e.code === "mfa_code_invalid" && this.current === current) {
+        // The challenge's passkey ceremony is spent: a second assertion would be refused.
+        const methods = current.methods.filter((m) => m !== "passkey");
+        if (methods.length === 0) {
+          this.mfaToken = null;
+          this.setState({ status: "signed_out" });
+        } else {
+          this.setState({ ...current, methods, passkeyOptions: null });
+        }
+      }
+      throw e;
+    }
+  }
+
   /** Leaves a pending second step, forced enrollment or link without signing in. */
   cancelSignIn(): void {
     const status = this.current.status;
@@ -464,6 +527,94 @@ export class LatchkeyClient {
     // tab) may run meanwhile with the refresh token it replaces.
     const token = await this.accessToken();
     return this.lock.run(this.lockName, () => verify({ authorization: `Bearer ${token}` }));
+  }
+
+  // ---- passkeys -------------------------------------------------------------
+
+  /**
+   * Creation options for a new passkey (`POST /api/v1/me/mfa/passkeys/options`),
+   * for `createPasskey`. In a session, or with the enrollment token of a
+   * forced enrollment. Once MFA is on: the password, and an aal2 session
+   * (else `reauthentication_required` / `mfa_required_for_action`). The
+   * ceremony lives 5 minutes.
+   */
+  async passkeyOptions(password?: string): Promise<PasskeyCreationOptions> {
+    const body = password === undefined ? {} : { password };
+    const res = await unwrap(this.api.POST("/api/v1/me/mfa/passkeys/options", { body }));
+    return res as unknown as PasskeyCreationOptions;
+  }
+
+  /**
+   * Registers the passkey `createPasskey` made, under `name` ("MacBook
+   * Touch ID"). When it turned MFA on, resolves with the first recovery
+   * token (show it once) and switches to the tokens the server returns (this
+   * session, now aal2; other sessions ended), as `verifyEnrollment` does;
+   * with the enrollment token of a forced enrollment, it signs in.
+   */
+  async registerPasskey(name: string, credential: RegistrationCredentialJSON): Promise<RegisteredPasskey> {
+    const register = async (headers?: { authorization: string }) => {
+      const res = await unwrap(this.api.POST("/api/v1/me/mfa/passkeys", {
+        body: { name, credential: credential as unknown as Record<string, never> },
+        ...(headers ? { headers } : {}),
+      }));
+      const { recovery_token, session, ...passkey } = res;
+      if (session) {
+        this.enrollmentToken = null;
+        await this.adopt(session);
+      }
+      return { passkey: passkey as Passkey, recoveryToken: recovery_token ?? null, sessionRenewed: !!session };
+    };
+    if (this.current.status !== "authenticated") return register();
+    // The answer may replace this session's refresh token: no refresh meanwhile.
+    const token = await this.accessToken();
+    return this.lock.run(this.lockName, () => register({ authorization: `Bearer ${token}` }));
+  }
+
+  /** The signed-in user's second factors: `{totp: {activated_at} | null, passkeys: [...]}`. */
+  factors(): Promise<Factors> {
+    return unwrap(this.api.GET("/api/v1/me/mfa/factors"));
+  }
+
+  /** Renames one of the user's passkeys (aal2 once MFA is on). */
+  renamePasskey(id: string, name: string): Promise<Passkey> {
+    return unwrap(this.api.PATCH("/api/v1/me/mfa/passkeys/{id}", { params: { path: { id } }, body: { name } }));
+  }
+
+  /**
+   * Deletes one of the user's passkeys: aal2 and the password
+   * (`reauthentication_required` otherwise). Every other session of the user
+   * ends. Deleting the last factor turns MFA off, which a policy that
+   * requires MFA refuses (`mfa_enforced`).
+   */
+  async deletePasskey(id: string, password: string): Promise<void> {
+    await unwrap(this.api.DELETE("/api/v1/me/mfa/passkeys/{id}", { params: { path: { id } }, body: { password } }));
+  }
+
+  /**
+   * Passwordless sign-in, first half: request options for a discoverable
+   * passkey and the `ceremony_id` to send back (5 minutes, single use).
+   * Hand them to `getPasskey`, then `signInWithPasskey`.
+   */
+  async passwordlessOptions(): Promise<PasswordlessOptions> {
+    const res = await unwrap(this.anon.POST("/api/v1/sessions/passkey/options"));
+    return { ceremony_id: res.ceremony_id, publicKey: res.publicKey as unknown as RequestOptionsJSON };
+  }
+
+  /**
+   * Passwordless sign-in: the assertion of `getPasskey(passwordlessOptions())`
+   * signs its owner in at aal2 (`amr ["hwk","user"]`), no password and no
+   * second step. Anything else (an unknown or removed passkey, a spent
+   * ceremony, no user verification) throws `invalid_credentials`.
+   */
+  async signInWithPasskey(ceremonyId: string, credential: AuthenticationCredentialJSON): Promise<AuthState> {
+    const res = await unwrap(this.anon.POST("/api/v1/sessions/passkey", {
+      body: { ceremony_id: ceremonyId, credential: credential as unknown as Record<string, never> },
+    }));
+    this.mfaToken = null;
+    this.enrollmentToken = null;
+    this.linkToken = null;
+    await this.adopt(res);
+    return this.current;
   }
 
   /** Ends the session on the server (best effort) and everywhere in this origin. */
@@ -551,7 +702,12 @@ export class LatchkeyClient {
       case "mfa_required":
         await this.dropLocal();
         this.mfaToken = res.mfa_token;
-        this.setState({ status: "mfa_required", methods: res.methods, expiresAt: this.now() + res.expires_in * 1000 });
+        this.setState({
+          status: "mfa_required",
+          methods: res.methods,
+          passkeyOptions: (res.passkey_options as unknown as PasskeyRequestOptions | null | undefined) ?? null,
+          expiresAt: this.now() + res.expires_in * 1000,
+        });
         break;
       case "mfa_enrollment_required":
         await this.dropLocal();
@@ -565,7 +721,9 @@ export class LatchkeyClient {
   private async authorizedFetch(request: Request): Promise<Response> {
     if (request.headers.has("authorization")) return this.fetchImpl(request);
     const path = new URL(request.url).pathname;
-    if (this.enrollmentToken && this.current.status === "mfa_enrollment_required" && path.startsWith("/api/v1/me/mfa/totp")) {
+    // The enrollment token opens TOTP enrollment and passkey registration, nothing else.
+    if (this.enrollmentToken && this.current.status === "mfa_enrollment_required"
+      && (path.startsWith("/api/v1/me/mfa/totp") || path === "/api/v1/me/mfa/passkeys/options" || path === "/api/v1/me/mfa/passkeys")) {
       request.headers.set("authorization", `Bearer ${this.enrollmentToken}`);
       return this.fetchImpl(request);
     }

@@ -10,9 +10,14 @@ export type ErrorCode = components["schemas"]["ErrorCode"];
  * Codes this package raises itself, without an answer from the API:
  * `network_error` (no answer at all), `no_challenge` / `no_link` (a call
  * out of order), `sso_state_mismatch` (a callback this tab did not start),
- * `http_<status>` (a non-Latchkey error answer).
+ * `http_<status>` (a non-Latchkey error answer); and the browser's passkey
+ * prompt (`createPasskey`, `getPasskey`): `passkey_cancelled` (closed, timed
+ * out or aborted), `passkey_exists` (the authenticator holds one for this
+ * user already), `passkey_unsupported`, `passkey_failed` (anything else).
  */
-export type ClientErrorCode = "network_error" | "no_challenge" | "no_link" | "sso_state_mismatch" | `http_${number}`;
+export type ClientErrorCode =
+  | "network_error" | "no_challenge" | "no_link" | "sso_state_mismatch" | `http_${number}`
+  | "passkey_cancelled" | "passkey_exists" | "passkey_unsupported" | "passkey_failed";
 
 // Every code once: the type checker refuses a missing or unknown one.
 const ERROR_CODES: Readonly<Record<ErrorCode, true>> = {

@@ -29,11 +29,14 @@ export function AccountSettings() {
   const without = useAsync(() => (mayCount ? accountUsersWithoutMfa() : Promise.resolve(undefined)), [mayCount]);
   const [name, setName] = useState("");
   const [require, setRequire] = useState(false);
+  const [passkeysOnly, setPasskeysOnly] = useState(false);
   const [error, setError] = useState<unknown>(null);
   const [saved, setSaved] = useState(false);
   const [busy, setBusy] = useState(false);
   useEffect(() => {
-    if (account.data) { setName(account.data.name); setRequire(account.data.require_mfa); }
+    if (account.data) {
+      setName(account.data.name); setRequire(account.data.require_mfa); setPasskeysOnly(account.data.mfa_methods === "phishing_resistant");
+    }
   }, [account.data]);
 
   async function save(e: FormEvent) {
@@ -41,7 +44,10 @@ export function AccountSettings() {
     setBusy(true); setError(null); setSaved(false);
     try {
       await unwrap(client.api.PATCH("/api/v1/account", {
-        body: { ...(mayRename ? { name } : {}), ...(mayPolicy ? { require_mfa: require } : {}) },
+        body: {
+          ...(mayRename ? { name } : {}),
+          ...(mayPolicy ? { require_mfa: require, mfa_methods: passkeysOnly ? "phishing_resistant" : "any" } : {}),
+        },
       }));
       setSaved(true);
       account.reload();
@@ -76,6 +82,17 @@ export function AccountSettings() {
           <p className="hint">
             Covers the users of this account (MyGlue accounts have their own setting). Signed-in users keep their
             session until it ends. Turning this off later does not disable anyone's MFA.
+          </p>
+          <div className="field checkbox">
+            <input id="phishing-resistant" type="checkbox" checked={passkeysOnly} disabled={!mayPolicy}
+              aria-describedby="phishing-resistant-hint" onChange={(e) => setPasskeysOnly(e.target.checked)} />
+            <label htmlFor="phishing-resistant">Only phishing-resistant methods (passkeys)</label>
+          </div>
+          <p className="hint" id="phishing-resistant-hint">
+            Codes from an authenticator application and recovery tokens stop counting as the second factor: users who
+            have only an authenticator application are asked to add a passkey at their next sign-in. Unlike Require
+            MFA, this covers the users of the MyGlue accounts too. A passkey only works on this site, so a look-alike
+            site cannot capture it.
           </p>
           <ErrorMessage error={error} />
           {saved && <p role="status" className="ok">Settings saved.</p>}

@@ -10,6 +10,7 @@ const TYPES: EventType[] = [
   "mfa.disabled", "mfa.reset", "recovery_token.generated", "recovery_token.used", "account.policy_changed",
   "sub_account.created", "sub_account.policy_changed", "sub_account.deleted", "user.created", "user.updated",
   "user.deleted", "session.revoked", "password.changed", "reauthentication.failed",
+  "passkey.added", "passkey.renamed", "passkey.removed", "passkey.counter_regressed",
 ];
 
 export function AuditLog() {

@@ -1,35 +1,31 @@
 import { useEffect, useState, type FormEvent } from "react";
-import type { Enrollment } from "@latchkey/client";
+import { LatchkeyError, type Enrollment, type RegisteredPasskey } from "@latchkey/client";
 import { client } from "../api";
 import { CopyButton, Dialog, ErrorMessage, Field, Loading, validationMessage } from "../ui";
 import { PHONE_TIME_HINT, compactCode } from "../errors";
+import { RecoveryToken } from "./RecoveryToken";
+import { PasskeyAdded, PasskeySetup } from "./Passkeys";
+
+export { RecoveryToken };
 
 /** What the Verify MFA Code field accepts (its hint and its browser validation message). */
 const VERIFY_ACCEPTS = "Enter the 6-digit code from your authenticator application.";
 
-/** The recovery token, shown once, with copy. */
-export function RecoveryToken({ token }: { token: string }) {
-  return (
-    <div className="recovery" aria-live="polite">
-      <p><strong>Your one-time MFA recovery token</strong></p>
-      <p className="token-row">
-        <code data-testid="recovery-token">{token}</code> <CopyButton text={token} label="Copy token" />
-      </p>
-      <p className="hint">
-        Store it in a safe place such as an encrypted notes app. If you lose your phone, enter it in the
-        MFA Code field when you sign in. It works once, and it is shown only now.
-      </p>
-    </div>
-  );
-}
-
 /**
  * Enable MFA: the QR code, "Show secret key for manual configuration",
  * "Verify MFA Code" and Enable; then the recovery token. `needsPassword`
- * when MFA is already on (setting up a new device replaces the secret).
+ * when MFA is already on (setting up a new device replaces the secret;
+ * `hasTotp: false`: there is no secret yet, the user has passkeys only).
+ *
+ * Setting MFA up for the first time (from Edit Profile, the Reset-MFA
+ * notice, or a forced enrollment at sign-in) offers "Use a passkey" beside
+ * the authenticator application. Where the account counts only passkeys
+ * the server refuses a TOTP enrollment to a user who has one already; the
+ * dialog then offers the passkey alone.
  */
-export function EnableMfaDialog({ needsPassword = false, forced = false, onClose, onEnabled }: {
+export function EnableMfaDialog({ needsPassword = false, hasTotp = true, forced = false, onClose, onEnabled }: {
   needsPassword?: boolean;
+  hasTotp?: boolean;
   forced?: boolean;
   onClose: () => void;
   onEnabled?: () => void;
@@ -42,6 +38,11 @@ export function EnableMfaDialog({ needsPassword = false, forced = false, onClose
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
   const [recoveryToken, setRecoveryToken] = useState<string | null>(null);
+  // "Use a passkey" instead of the authenticator application, and its outcome.
+  const [passkey, setPasskey] = useState(false);
+  const [passkeyOnly, setPasskeyOnly] = useState(false);
+  const [registered, setRegistered] = useState<RegisteredPasskey | null>(null);
+  const offerPasskey = !needsPassword;
 
   async function start(pw?: string) {
     setBusy(true); setError(null);
@@ -49,7 +50,16 @@ export function EnableMfaDialog({ needsPassword = false, forced = false, onClose
       setEnrollment(await client.startEnrollment(pw));
       setPasswordOk(true);
     } catch (e) {
-      setError(e);
+      // A forced enrollment whose token TOTP refuses (401) while the sign-in
+      // still waits for a factor: the account counts only passkeys and this
+      // user has TOTP already. The enrollment answer does not say which
+      // methods count, so this is how the dialog learns it.
+      if (forced && e instanceof LatchkeyError && e.code === "unauthorized" && client.state.status === "mfa_enrollment_required") {
+        setPasskeyOnly(true);
+        setPasskey(true);
+      } else {
+        setError(e);
+      }
     } finally {
       setBusy(false);
     }
@@ -71,20 +81,32 @@ export function EnableMfaDialog({ needsPassword = false, forced = false, onClose
     }
   }
 
-  const title = recoveryToken ? "MFA is enabled" : "Enable MFA";
+  const title = recoveryToken || registered?.recoveryToken ? "MFA is enabled" : registered ? "Passkey added" : "Enable MFA";
   return (
     <Dialog title={title} onClose={onClose}>
-      {forced && !recoveryToken && (
-        <p className="notice">Your administrator requires MFA for your account. Set it up to continue.</p>
+      {forced && !recoveryToken && !registered && (
+        <p className="notice">
+          {passkeyOnly
+            ? "Your administrator requires a passkey for your account: codes from an authenticator application no longer count. Add a passkey to continue."
+            : "Your administrator requires MFA for your account. Set it up to continue."}
+        </p>
       )}
-      {recoveryToken ? (
+      {registered ? (
+        <PasskeyAdded result={registered} onDone={onClose} />
+      ) : passkey ? (
+        <PasskeySetup needsPassword={false} cancelLabel={passkeyOnly ? "Cancel" : "Back"}
+          onCancel={() => (passkeyOnly ? onClose() : setPasskey(false))}
+          onRegistered={(r) => { setRegistered(r); onEnabled?.(); }} />
+      ) : recoveryToken ? (
         <>
           <RecoveryToken token={recoveryToken} />
           <div className="actions"><button type="button" className="primary" onClick={onClose}>Done</button></div>
         </>
       ) : !passwordOk ? (
         <form onSubmit={(e) => { e.preventDefault(); void start(password); }}>
-          <p>MFA is already on. Setting up a new device replaces the current secret: codes from the old one stop working.</p>
+          <p>{hasTotp
+            ? "MFA is already on. Setting up a new device replaces the current secret: codes from the old one stop working."
+            : "MFA is already on with your passkeys. Confirm your password to add an authenticator application too."}</p>
           <Field label="Password" type="password" autoComplete="current-password" required value={password}
             onChange={(e) => setPassword(e.target.value)} />
           <ErrorMessage error={error} />
@@ -97,6 +119,12 @@ export function EnableMfaDialog({ needsPassword = false, forced = false, onClose
         error ? <><ErrorMessage error={error} /><div className="actions"><button type="button" onClick={onClose}>Close</button></div></> : <Loading what="Preparing your QR code" />
       ) : (
         <form onSubmit={verify}>
+          {offerPasskey && (
+            <div className="choice" data-testid="passkey-alternative">
+              <p>Use an authenticator application (below), or a passkey instead: this device's fingerprint, face or screen lock, or a security key.</p>
+              <button type="button" onClick={() => { setError(null); setPasskey(true); }}>Use a passkey</button>
+            </div>
+          )}
           <ol className="steps">
             <li>
               Open your authenticator application and scan this QR code.

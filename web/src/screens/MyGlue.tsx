@@ -42,13 +42,14 @@ export function MyGlue() {
       ) : (
         <>
           <table className="has-menus">
-            <thead><tr><th>Name</th><th>Users</th><th>Require MFA</th><th>Created</th><th><span className="sr-only">Actions</span></th></tr></thead>
+            <thead><tr><th>Name</th><th>Users</th><th>Require MFA</th><th>MFA methods</th><th>Created</th><th><span className="sr-only">Actions</span></th></tr></thead>
             <tbody>
               {list.data.items.map((s) => (
                 <tr key={s.id} data-testid="subaccount-row">
                   <td>{s.name}</td>
                   <td>{s.user_count}</td>
                   <td>{s.require_mfa ? "Yes" : "No"}</td>
+                  <td data-testid="subaccount-methods">{s.mfa_methods === "phishing_resistant" ? "Passkeys only" : "Any"}</td>
                   <td>{when(s.created_at)}</td>
                   <td>
                     <ActionMenu label={`Action for ${s.name}`} items={[
@@ -80,14 +81,16 @@ export function MyGlue() {
 function EditSubAccount({ sub, onClose }: { sub: Sub | null; onClose: (changed: boolean) => void }) {
   const [name, setName] = useState(sub?.name ?? "");
   const [require, setRequire] = useState(sub?.require_mfa ?? false);
+  const [passkeysOnly, setPasskeysOnly] = useState(sub?.mfa_methods === "phishing_resistant");
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
   async function submit(e: FormEvent) {
     e.preventDefault();
     setBusy(true); setError(null);
     try {
-      if (sub) await unwrap(client.api.PATCH("/api/v1/sub-accounts/{id}", { params: { path: { id: sub.id } }, body: { name, require_mfa: require } }));
-      else await unwrap(client.api.POST("/api/v1/sub-accounts", { body: { name, require_mfa: require } }));
+      const body = { name, require_mfa: require, mfa_methods: passkeysOnly ? "phishing_resistant" as const : "any" as const };
+      if (sub) await unwrap(client.api.PATCH("/api/v1/sub-accounts/{id}", { params: { path: { id: sub.id } }, body }));
+      else await unwrap(client.api.POST("/api/v1/sub-accounts", { body }));
       onClose(true);
     } catch (err) {
       setError(err);
@@ -104,6 +107,15 @@ function EditSubAccount({ sub, onClose }: { sub: Sub | null; onClose: (changed: 
           <label htmlFor="sub-require">Require MFA for access to this MyGlue account</label>
         </div>
         <p className="hint">Covers only the users of this MyGlue account.</p>
+        <div className="field checkbox">
+          <input id="sub-phishing-resistant" type="checkbox" checked={passkeysOnly} aria-describedby="sub-phishing-resistant-hint"
+            onChange={(e) => setPasskeysOnly(e.target.checked)} />
+          <label htmlFor="sub-phishing-resistant">Only phishing-resistant methods (passkeys)</label>
+        </div>
+        <p className="hint" id="sub-phishing-resistant-hint">
+          Its users then need a passkey: codes from an authenticator application and recovery tokens do not count. Where
+          this account itself counts only passkeys, so do its MyGlue accounts.
+        </p>
         <ErrorMessage error={error} />
         <div className="actions">
           <button type="button" onClick={() => onClose(false)}>Cancel</button>

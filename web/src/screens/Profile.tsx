@@ -5,12 +5,16 @@ import { useAuth } from "../auth";
 import { Dialog, Empty, ErrorMessage, Field, Loading, PadlockIcon, useAsync, validationMessage, when } from "../ui";
 import { compactCode } from "../errors";
 import { EnableMfaDialog, RecoveryToken } from "./EnableMfa";
+import { AddPasskeyDialog, PasskeyList } from "./Passkeys";
 import { permissionText } from "../permissions";
 import { roleLabel, useCustomRoles } from "../roles";
 import { useReloadMe } from "../me";
 
 export function Profile() {
   const me = useAsync(() => unwrap(client.api.GET("/api/v1/me")), []);
+  const auth = useAuth();
+  // A change of this session's factors (MFA set up: other sessions ended, this one raised) reads the sessions again.
+  const amr = auth.status === "authenticated" ? auth.claims.amr.join(" ") : "";
   // Custom role names are read with roles.manage; otherwise the role shows as its id.
   const custom = useCustomRoles();
   return (
@@ -29,7 +33,7 @@ export function Profile() {
           </section>
           <MfaSettings me={me.data} reload={me.reload} />
           <ChangePassword />
-          <MySessions />
+          <MySessions key={amr} />
         </>
       )}
     </main>
@@ -48,7 +52,12 @@ function requiredReason(me: Me, subAccountName: string | undefined): string {
 function MfaSettings({ me, reload }: { me: Me; reload: () => void }) {
   const auth = useAuth();
   const aal2 = auth.status === "authenticated" && auth.claims.aal === "aal2";
-  const [dialog, setDialog] = useState<null | "enable" | "reenroll" | "recovery" | "disable">(null);
+  const [dialog, setDialog] = useState<null | "enable" | "reenroll" | "recovery" | "disable" | "passkey">(null);
+  const factors = useAsync(() => client.factors(), []);
+  const passkeys = factors.data?.passkeys ?? [];
+  const hasTotp = !!factors.data?.totp;
+  // Where the account (or MyGlue account) counts only passkeys, codes from an app are no second factor.
+  const passkeysOnly = me.mfa.methods === "phishing_resistant";
   // What the last change did, said once it is done (e.g. after Disable MFA).
   const [done, setDone] = useState<string | null>(null);
   const open = (d: NonNullable<typeof dialog>) => { setDone(null); setDialog(d); };
@@ -63,7 +72,7 @@ function MfaSettings({ me, reload }: { me: Me; reload: () => void }) {
   }, [me.sub_account_id, me.mfa.required_by]);
   const reloadMe = useReloadMe();
   // The app shell's /me too: e.g. the Reset-MFA notice goes once MFA is set up again.
-  const close = () => { setDialog(null); reload(); reloadMe(); };
+  const close = () => { setDialog(null); reload(); reloadMe(); factors.reload(); };
   const mfa = me.mfa;
   const reason = mfa.required ? requiredReason(me, subAccount.data) : null;
 
@@ -71,6 +80,13 @@ function MfaSettings({ me, reload }: { me: Me; reload: () => void }) {
     <section className="card" aria-labelledby="mfa-h">
       <h2 id="mfa-h">MFA Settings</h2>
       <p role="status" className="ok" data-testid="mfa-done">{done}</p>
+      {passkeysOnly && (
+        <p className="notice" data-testid="passkeys-only">
+          Your administrator accepts only passkeys (phishing-resistant) as the second factor: codes from an authenticator
+          application and recovery tokens do not count when you sign in.
+          {mfa.enabled && passkeys.length === 0 && factors.data ? " Add a passkey: you will be asked to at your next sign-in." : ""}
+        </p>
+      )}
       {mfa.enabled ? (
         <>
           <p data-testid="mfa-status"><PadlockIcon open={false} /> MFA is enabled{mfa.enabled_at ? ` since ${when(mfa.enabled_at)}` : ""}.</p>
@@ -91,7 +107,11 @@ function MfaSettings({ me, reload }: { me: Me; reload: () => void }) {
             </button>
           </p>
           <div className="actions left">
-            <button type="button" onClick={() => open("reenroll")}>Set up a new device</button>
+            {!passkeysOnly && (
+              <button type="button" onClick={() => open("reenroll")}>
+                {hasTotp || !factors.data ? "Set up a new device" : "Add an authenticator application"}
+              </button>
+            )}
             <button type="button" disabled={!mfa.can_disable} aria-describedby={reason ? "disable-reason" : undefined}
               onClick={() => open("disable")}>Disable MFA</button>
           </div>
@@ -103,14 +123,30 @@ function MfaSettings({ me, reload }: { me: Me; reload: () => void }) {
           {mfa.required && <p className="notice">{reason?.replace(", so it cannot be disabled", "")}</p>}
           <p className="hint">
             With MFA you sign in with your password plus a code from an authenticator application on your phone
-            (Google Authenticator, Microsoft Authenticator, Authy, …).
+            (Google Authenticator, Microsoft Authenticator, Authy, …), or with a passkey.
           </p>
-          <div className="actions left"><button type="button" className="primary" onClick={() => open("enable")}>Enable MFA</button></div>
+          {!passkeysOnly && (
+            <div className="actions left"><button type="button" className="primary" onClick={() => open("enable")}>Enable MFA</button></div>
+          )}
         </>
       )}
+      <h3 id="passkeys-h">Passkeys</h3>
+      <ErrorMessage error={factors.error} />
+      {factors.data && (passkeys.length === 0
+        ? <p className="hint" data-testid="no-passkeys">
+            No passkeys yet. A passkey signs you in with this device's fingerprint, face or screen lock, or with a security
+            key{mfa.enabled ? "" : ", and adding one turns MFA on"}.
+          </p>
+        : <PasskeyList passkeys={passkeys} hasTotp={hasTotp} onChanged={() => { factors.reload(); reload(); reloadMe(); }} />)}
+      <div className="actions left">
+        <button type="button" className={passkeysOnly && passkeys.length === 0 ? "primary" : undefined} onClick={() => open("passkey")}>
+          Add a passkey
+        </button>
+      </div>
       {(dialog === "enable" || dialog === "reenroll") && (
-        <EnableMfaDialog needsPassword={dialog === "reenroll"} onClose={close} />
+        <EnableMfaDialog needsPassword={dialog === "reenroll"} hasTotp={hasTotp || !factors.data} onClose={close} />
       )}
+      {dialog === "passkey" && <AddPasskeyDialog needsPassword={mfa.enabled} onClose={close} />}
       {dialog === "recovery" && <NewRecoveryTokenDialog onClose={close} />}
       {dialog === "disable" && (
         <DisableMfaDialog onClose={close} onDisabled={() => { setDone("MFA is now disabled for your account."); close(); }} />
@@ -272,8 +308,9 @@ function MySessions() {
 
 /** How a session was signed in, from its `amr` and `aal`. */
 function signInMethod(amr: string[], aal: string): string {
+  if (amr.includes("hwk") && amr.includes("user") && !amr.includes("pwd") && !amr.includes("sso")) return "Passkey (no password)";
   const first = amr.includes("sso") ? "Single sign-on" : "Password";
   if (amr.includes("sso") && amr.includes("mfa")) return "Single sign-on + MFA at the identity provider";
-  if (aal !== "aal2" && !amr.includes("otp") && !amr.includes("rec")) return first;
-  return `${first} + MFA${amr.includes("rec") ? " (recovery token)" : ""}`;
+  if (aal !== "aal2" && !amr.includes("otp") && !amr.includes("rec") && !amr.includes("hwk")) return first;
+  return `${first} + ${amr.includes("hwk") ? "passkey" : `MFA${amr.includes("rec") ? " (recovery token)" : ""}`}`;
 }

@@ -1,5 +1,5 @@
 import { useMemo, useState, type FormEvent } from "react";
-import { LatchkeyError } from "@latchkey/client";
+import { LatchkeyError, getPasskey, passkeysSupported } from "@latchkey/client";
 import { client } from "../api";
 import { useAuth } from "../auth";
 import { Link, useLocation } from "../router";
@@ -19,7 +19,12 @@ import { EnableMfaDialog } from "./EnableMfa";
  * The MFA Code step names the email signing in (the client's `mfa_required`
  * state has none: it is the one typed on the password step, kept here); a
  * wrong code comes with the seeds' hints (the phone's time, the recovery
- * token); a lock says until when, as a local time.
+ * token); a lock says until when, as a local time. When the user has a
+ * passkey it offers "Use your passkey"; where only passkeys count (the
+ * challenge's methods are `passkey` alone) there is no code field at all.
+ *
+ * "Sign in with a passkey" signs in without email and password (a
+ * discoverable passkey).
  */
 export function SignIn({ setHold }: { setHold: (hold: boolean) => void }) {
   const auth = useAuth();
@@ -63,6 +68,27 @@ export function SignIn({ setHold }: { setHold: (hold: boolean) => void }) {
     } catch (err) {
       setError(err instanceof LatchkeyError && err.code === "invalid_credentials" ? new Error("That password is not correct.") : err);
       setPassword("");
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  /** The second step with the passkey the challenge asks for. */
+  async function usePasskey() {
+    if (auth.status !== "mfa_required" || !auth.passkeyOptions) return;
+    setBusy(true); setError(null);
+    try {
+      await client.submitMfaPasskey(await getPasskey(auth.passkeyOptions));
+    } catch (err) {
+      if (err instanceof LatchkeyError && err.code === "mfa_code_invalid") {
+        const again = client.state.status === "mfa_required";
+        setError(new Error(again
+          ? "Your passkey was not accepted. Enter a code instead, or go back and sign in again to retry the passkey."
+          : "Your passkey was not accepted. Sign in again."));
+        if (!again) setNotice(null);
+      } else {
+        setError(err);
+      }
     } finally {
       setBusy(false);
     }
@@ -123,25 +149,57 @@ export function SignIn({ setHold }: { setHold: (hold: boolean) => void }) {
 
   if (auth.status === "mfa_required") {
     const recovery = auth.methods.includes("recovery_token");
-    const accepts = recovery
-      ? "Enter the 6-digit code from your authenticator application, or your one-time recovery token if you do not have your phone."
-      : "Enter the 6-digit code from your authenticator application.";
+    const passkey = auth.methods.includes("passkey") && auth.passkeyOptions !== null;
+    // Codes count: a TOTP secret or an unused recovery token (not where only passkeys count).
+    const codes = auth.methods.some((m) => m !== "passkey");
+    const accepts = !auth.methods.includes("totp")
+      ? "Enter your one-time recovery token."
+      : recovery
+        ? "Enter the 6-digit code from your authenticator application, or your one-time recovery token if you do not have your phone."
+        : "Enter the 6-digit code from your authenticator application.";
+    const back = <button type="button" onClick={() => { client.cancelSignIn(); setError(null); }}>Back</button>;
+    const who = signingInAs && (
+      <p id="signing-in-as" data-testid="signing-in-as">Signing in as <strong>{signingInAs}</strong></p>
+    );
+    const usePasskeyButton = passkey && (
+      <button type="button" className={codes ? undefined : "primary"} disabled={busy} onClick={() => void usePasskey()}>
+        {busy && !codes ? "Waiting for your passkey…" : "Use your passkey"}
+      </button>
+    );
+    if (!codes) {
+      return (
+        <main className="auth-page">
+          <h1>Sign in</h1>
+          <div className="card" aria-describedby={signingInAs ? "signing-in-as" : undefined}>
+            {who}
+            <p data-testid="passkey-step">
+              {passkey
+                ? "Confirm it is you with your passkey: your browser asks for this device's fingerprint, face or screen lock, or your security key."
+                : "This sign-in can no longer be finished. Go back and sign in again."}
+            </p>
+            <ErrorMessage error={error} lock="code" />
+            <div className="actions">{back}{usePasskeyButton}</div>
+          </div>
+        </main>
+      );
+    }
     return (
       <main className="auth-page">
         <h1>Sign in</h1>
         <form onSubmit={submitCode} className="card" aria-describedby={signingInAs ? "signing-in-as" : undefined}>
-          {signingInAs && (
-            <p id="signing-in-as" data-testid="signing-in-as">Signing in as <strong>{signingInAs}</strong></p>
-          )}
+          {who}
           {/* No pattern: codes with spaces or dashes and recovery tokens are all fine; the server decides. */}
           <Field label="MFA Code" name="mfa_code" autoComplete="one-time-code" autoFocus required autoCapitalize="characters"
             spellCheck={false} value={code} onChange={(e) => setCode(e.target.value)} hint={accepts}
             {...validationMessage(accepts)} />
           <ErrorMessage error={error} lock="code" hints={codeHints} />
           <div className="actions">
-            <button type="button" onClick={() => { client.cancelSignIn(); setError(null); }}>Back</button>
+            {back}
             <button className="primary" disabled={busy}>Verify</button>
           </div>
+          {passkey && (
+            <p className="alternative">Or sign in with the passkey you added: {usePasskeyButton}</p>
+          )}
         </form>
       </main>
     );
@@ -168,8 +226,41 @@ export function SignIn({ setHold }: { setHold: (hold: boolean) => void }) {
         </p>
         <p className="muted">New to Latchkey? <Link to="/signup">Create an account</Link></p>
       </form>
+      <PasskeySignIn onStart={() => { setError(null); setNotice(null); }} />
       <SsoButtons />
     </main>
+  );
+}
+
+/**
+ * "Sign in with a passkey": no email, no password; the browser offers the
+ * passkeys it holds for this site. Shown where the browser has WebAuthn.
+ */
+function PasskeySignIn({ onStart }: { onStart: () => void }) {
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  if (!passkeysSupported()) return null;
+  async function start() {
+    onStart();
+    setBusy(true); setError(null);
+    try {
+      const options = await client.passwordlessOptions();
+      await client.signInWithPasskey(options.ceremony_id, await getPasskey(options));
+    } catch (err) {
+      setError(err instanceof LatchkeyError && err.code === "invalid_credentials"
+        ? new Error("That passkey did not sign you in: it may have been deleted from your profile. Sign in with your email and password.")
+        : err);
+      setBusy(false);
+    }
+  }
+  return (
+    <section className="card passkey-sign-in" aria-label="Passkey">
+      <button type="button" className="sso-button" disabled={busy} onClick={() => void start()}>
+        {busy ? "Waiting for your passkey…" : "Sign in with a passkey"}
+      </button>
+      <p className="hint">No password needed: use a passkey you added in Edit Profile.</p>
+      <ErrorMessage error={error} />
+    </section>
   );
 }
 
