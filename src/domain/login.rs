@@ -59,6 +59,9 @@ pub enum LoginOutcome {
     EnrollmentRequired {
         enrollment_token: String,
         expires_in: u64,
+        /// What the grant may set up: `totp` and `passkey`, or `passkey`
+        /// alone where only passkeys count.
+        methods: Vec<&'static str>,
     },
 }
 
@@ -221,9 +224,14 @@ pub(crate) fn after_first_factor(
             config.enrollment_ttl,
             ctx.now,
         )?;
+        let methods = match policy::methods_for(conn, user)? {
+            MfaMethods::PhishingResistant => vec!["passkey"],
+            MfaMethods::Any => vec!["totp", "passkey"],
+        };
         return Ok(LoginOutcome::EnrollmentRequired {
             enrollment_token,
             expires_in: config.enrollment_ttl.as_secs(),
+            methods,
         });
     }
     let issued =

@@ -252,6 +252,10 @@ pub fn start_enrollment(
             MfaActor::Session(principal) => assert_may_manage(conn, principal, proof.as_ref())?,
             MfaActor::Enrollment(grant) => live_grant_user(conn, grant, ctx)?,
         };
+        // Where only passkeys count, a TOTP secret is no factor to set up.
+        if policy::methods_for(conn, &user)? == MfaMethods::PhishingResistant {
+            return Err(ApiError::PhishingResistantRequired);
+        }
         totp_store::delete_with_status(conn, &user.id, STATUS_PENDING)?;
         totp_store::insert(
             conn,

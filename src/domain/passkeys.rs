@@ -500,9 +500,10 @@ fn settle(
 }
 
 /// Checks a passkey assertion for the second step of `challenge_id`
-/// (inside the caller's transaction, holding the user's lock). The
-/// ceremony is spent either way; a rejected assertion counts on the
-/// second-factor lockout.
+/// (inside the caller's transaction, holding the user's lock). An accepted
+/// assertion spends the ceremony (and the caller the challenge); a rejected
+/// one counts on the second-factor lockout and leaves both for another try,
+/// as a wrong code does (the challenge allows five).
 pub fn check_second_factor(
     conn: &mut DbConn,
     config: &Config,
@@ -516,8 +517,6 @@ pub fn check_second_factor(
     let Some(ceremony) = ceremony else {
         return Err(ApiError::ChallengeExpired);
     };
-    passkey_store::spend_ceremony(conn, &ceremony.id, SECOND_FACTOR, None, ctx.now)?
-        .ok_or(ApiError::ChallengeExpired)?;
     let state: PasskeyAuthentication = from_json(&ceremony.state)?;
     let outcome = settle(
         conn,
@@ -526,7 +525,11 @@ pub fn check_second_factor(
         ctx,
     )?;
     match outcome {
-        Assertion::Accepted => lockout::second_factor_cleared_for(conn, user)?,
+        Assertion::Accepted => {
+            passkey_store::spend_ceremony(conn, &ceremony.id, SECOND_FACTOR, None, ctx.now)?
+                .ok_or(ApiError::ChallengeExpired)?;
+            lockout::second_factor_cleared_for(conn, user)?
+        }
         Assertion::Rejected => lockout::second_factor_failed(
             conn,
             user,

@@ -266,10 +266,16 @@ pub struct MfaRequiredResponse {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct EnrollmentRequiredResponse {
     pub status: EnrollmentRequiredStatus,
-    /// Bearer token accepted only by `/api/v1/me/mfa/totp` and `/verify`.
+    /// Bearer token accepted only by the factor set-up routes:
+    /// `/api/v1/me/mfa/totp`, `/totp/verify`, `/passkeys/options` and
+    /// `/passkeys`.
     pub enrollment_token: String,
     #[schema(example = 600)]
     pub expires_in: u64,
+    /// What may be set up: `totp` and `passkey`, or `passkey` alone where
+    /// the account or sub-account lets only passkeys count.
+    #[schema(example = json!(["totp", "passkey"]))]
+    pub methods: Vec<String>,
 }
 
 /// The answer to the password step, told apart by `status`.
@@ -308,10 +314,12 @@ impl From<crate::domain::login::LoginOutcome> for LoginResponse {
             LoginOutcome::EnrollmentRequired {
                 enrollment_token,
                 expires_in,
+                methods,
             } => LoginResponse::EnrollmentRequired(EnrollmentRequiredResponse {
                 status: EnrollmentRequiredStatus::MfaEnrollmentRequired,
                 enrollment_token,
                 expires_in,
+                methods: methods.into_iter().map(String::from).collect(),
             }),
         }
     }

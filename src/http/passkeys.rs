@@ -131,10 +131,9 @@ pub struct PasswordlessRequest {
     pub credential: Value,
 }
 
-/// A credential as webauthn-rs reads it; 422 on `credential` otherwise.
-pub(super) fn credential<T: serde::de::DeserializeOwned>(json: Value) -> ApiResult<T> {
-    serde_json::from_value(json)
-        .map_err(|_| ApiError::invalid("credential", "not a WebAuthn credential"))
+/// A credential as webauthn-rs reads it; 422 on `field` otherwise.
+pub(super) fn credential<T: serde::de::DeserializeOwned>(field: &str, json: Value) -> ApiResult<T> {
+    serde_json::from_value(json).map_err(|_| ApiError::invalid(field, "not a WebAuthn credential"))
 }
 
 /// Creation options for a new passkey (`navigator.credentials.create`).
@@ -202,7 +201,7 @@ pub async fn register_passkey(
     let mut checks = Checks::default();
     let name = checks.name("name", &body.name);
     checks.finish()?;
-    let credential = credential(body.credential)?;
+    let credential = credential("credential", body.credential)?;
     let ctx = ctx(&req, &state);
     let (keys, config) = (state.keys.clone(), state.config.clone());
     let registered = state
@@ -246,11 +245,11 @@ pub async fn list_factors(
     params(("id" = String, Path, description = "Passkey id")),
     request_body = RenamePasskeyRequest,
     responses(
+        SessionProblems,
         (status = 200, description = "Renamed", body = PasskeyResponse),
-        (status = 403, description = "`mfa_required_for_action`"),
+        (status = 403, description = "`mfa_required_for_action`; `mfa_enrollment_required` for an enrollment token"),
         (status = 404, description = "`not_found`"),
         BodyProblems,
-        SessionProblems,
     ),
     security(("bearer" = []))
 )]
@@ -282,11 +281,11 @@ pub async fn rename_passkey(
     params(("id" = String, Path, description = "Passkey id")),
     request_body = DeletePasskeyRequest,
     responses(
+        SessionProblems,
         (status = 204, description = "Deleted"),
-        (status = 403, description = "`mfa_required_for_action`, `reauthentication_required` or `mfa_enforced`"),
+        (status = 403, description = "`mfa_required_for_action`, `reauthentication_required`, `mfa_enforced`; `mfa_enrollment_required` for an enrollment token"),
         (status = 404, description = "`not_found`"),
         BodyProblems,
-        SessionProblems,
     ),
     security(("bearer" = []))
 )]
@@ -357,7 +356,7 @@ pub async fn passwordless_sign_in(
     body: Body<PasswordlessRequest>,
 ) -> ApiResult<NoStore<AuthenticatedResponse>> {
     let body = body.parse()?;
-    let credential = credential(body.credential)?;
+    let credential = credential("credential", body.credential)?;
     let ctx = ctx(&req, &state);
     let (keys, config) = (state.keys.clone(), state.config.clone());
     let issued = state

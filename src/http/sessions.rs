@@ -113,7 +113,7 @@ async fn second_step(
     let input = match (body.code, body.passkey) {
         (Some(code), None) => SecondFactorInput::Code(code),
         (None, Some(passkey)) => {
-            SecondFactorInput::Passkey(Box::new(super::passkeys::credential(passkey)?))
+            SecondFactorInput::Passkey(Box::new(super::passkeys::credential("passkey", passkey)?))
         }
         _ => return Err(ApiError::invalid("code", "send either code or passkey")),
     };

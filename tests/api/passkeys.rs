@@ -472,3 +472,58 @@ async fn deleting_a_passkey_ends_the_sessions_from_before() {
         1
     );
 }
+
+/// Under `phishing_resistant`, a required user without MFA is offered the
+/// passkey alone and cannot set up TOTP; a refused assertion leaves the
+/// challenge for another try, as a wrong code does.
+#[actix_web::test]
+async fn a_new_user_under_phishing_resistant_sets_up_a_passkey_and_may_retry_an_assertion() {
+    let app = TestApp::new().await;
+    let (admin, _) = mfa_admin(&app, "ann@example.com").await;
+    app.patch(
+        "/api/v1/account",
+        &admin.token,
+        json!({"require_mfa": true, "mfa_methods": "phishing_resistant"}),
+    )
+    .await
+    .ok(200);
+    app.create_user(&admin, "ed@example.com", "editor", None)
+        .await;
+    let r = app.login_raw("ed@example.com", PASSWORD).await.ok(200);
+    assert_eq!(r.body["status"], "mfa_enrollment_required");
+    assert_eq!(r.body["methods"], json!(["passkey"]));
+    let grant = r.body["enrollment_token"].as_str().unwrap().to_string();
+    app.post("/api/v1/me/mfa/totp", Some(&grant), json!({}))
+        .await
+        .problem(403, "phishing_resistant_required");
+    let mut key = SoftKey::new();
+    register(&app, &grant, &mut key, None).await.ok(201);
+    // A refused assertion, then the right one, on the same challenge.
+    let r = app.login_raw("ed@example.com", PASSWORD).await.ok(200);
+    let mut bad = key.assert(&r.body["passkey_options"]).await;
+    bad["response"]["signature"] = json!("AAAA");
+    let send = |assertion: Value| {
+        let (app, token) = (&app, r.body["mfa_token"].clone());
+        async move {
+            app.post(
+                "/api/v1/sessions/mfa",
+                None,
+                json!({"mfa_token": token, "passkey": assertion}),
+            )
+            .await
+        }
+    };
+    let refused = send(bad).await.problem(401, "mfa_code_invalid");
+    assert_eq!(refused.body["attempts_remaining"], 4);
+    let good = key.assert(&r.body["passkey_options"]).await;
+    send(good).await.ok(200);
+    // A malformed assertion names its field.
+    let r = app.login_raw("ed@example.com", PASSWORD).await.ok(200);
+    app.post(
+        "/api/v1/sessions/mfa",
+        None,
+        json!({"mfa_token": r.body["mfa_token"], "passkey": {"id": 1}}),
+    )
+    .await
+    .problem(422, "validation_failed");
+}

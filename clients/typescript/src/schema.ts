@@ -1137,13 +1137,26 @@ export interface components {
         };
         /** @description The password was right; a policy requires MFA the user has not set up. */
         EnrollmentRequiredResponse: {
-            /** @description Bearer token accepted only by `/api/v1/me/mfa/totp` and `/verify`. */
+            /**
+             * @description Bearer token accepted only by the factor set-up routes:
+             *     `/api/v1/me/mfa/totp`, `/totp/verify`, `/passkeys/options` and
+             *     `/passkeys`.
+             */
             enrollment_token: string;
             /**
              * Format: int64
              * @example 600
              */
             expires_in: number;
+            /**
+             * @description What may be set up: `totp` and `passkey`, or `passkey` alone where
+             *     the account or sub-account lets only passkeys count.
+             * @example [
+             *       "totp",
+             *       "passkey"
+             *     ]
+             */
+            methods: string[];
             /**
              * @description discriminator enum property added by openapi-typescript
              * @enum {string}
@@ -3556,7 +3569,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `mfa_enrollment_required`: an enrollment token was sent */
+            /** @description `mfa_required_for_action`, `reauthentication_required`, `mfa_enforced`; `mfa_enrollment_required` for an enrollment token */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3646,7 +3659,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `mfa_enrollment_required`: an enrollment token was sent */
+            /** @description `mfa_required_for_action`; `mfa_enrollment_required` for an enrollment token */
             403: {
                 headers: {
                     [name: string]: unknown;

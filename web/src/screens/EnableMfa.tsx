@@ -50,11 +50,12 @@ export function EnableMfaDialog({ needsPassword = false, hasTotp = true, forced 
       setEnrollment(await client.startEnrollment(pw));
       setPasswordOk(true);
     } catch (e) {
-      // A forced enrollment whose token TOTP refuses (401) while the sign-in
-      // still waits for a factor: the account counts only passkeys and this
-      // user has TOTP already. The enrollment answer does not say which
-      // methods count, so this is how the dialog learns it.
-      if (forced && e instanceof LatchkeyError && e.code === "unauthorized" && client.state.status === "mfa_enrollment_required") {
+      // Where only passkeys count, TOTP set-up is refused: 403
+      // phishing_resistant_required, or (a forced enrollment of a user who
+      // has TOTP already) 401 while the sign-in still waits for a factor.
+      const passkeysOnly = e instanceof LatchkeyError && (e.code === "phishing_resistant_required"
+        || (forced && e.code === "unauthorized" && client.state.status === "mfa_enrollment_required"));
+      if (passkeysOnly) {
         setPasskeyOnly(true);
         setPasskey(true);
       } else {
