@@ -258,7 +258,7 @@ pub struct MfaRequiredResponse {
     /// `navigator.credentials.get` (`publicKey`, base64url binary fields);
     /// send the assertion as `passkey` to `POST /api/v1/sessions/mfa`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<std::collections::HashMap<String, serde_json::Value>>)]
     pub passkey_options: Option<serde_json::Value>,
 }
 
@@ -336,7 +336,7 @@ pub struct MfaLoginRequest {
     pub code: Option<String>,
     /// The assertion of `navigator.credentials.get` with the challenge's
     /// `passkey_options`, as JSON. Either `code` or `passkey`.
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<std::collections::HashMap<String, serde_json::Value>>)]
     pub passkey: Option<serde_json::Value>,
 }
 

@@ -80,7 +80,7 @@ pub struct RegisterPasskeyRequest {
     pub name: String,
     /// The browser's `PublicKeyCredential` from `navigator.credentials.create`,
     /// as JSON (base64url binary fields).
-    #[schema(value_type = Object)]
+    #[schema(value_type = std::collections::HashMap<String, serde_json::Value>)]
     pub credential: Value,
 }
 
@@ -118,7 +118,7 @@ pub struct PasswordlessOptionsResponse {
     /// WebAuthn request options (`navigator.credentials.get`), base64url
     /// binary fields.
     #[serde(rename = "publicKey")]
-    #[schema(value_type = Object)]
+    #[schema(value_type = std::collections::HashMap<String, serde_json::Value>)]
     pub public_key: Value,
 }
 
@@ -127,7 +127,7 @@ pub struct PasswordlessOptionsResponse {
 pub struct PasswordlessRequest {
     pub ceremony_id: String,
     /// The browser's assertion (`navigator.credentials.get`) as JSON.
-    #[schema(value_type = Object)]
+    #[schema(value_type = std::collections::HashMap<String, serde_json::Value>)]
     pub credential: Value,
 }
 
@@ -145,7 +145,7 @@ pub(super) fn credential<T: serde::de::DeserializeOwned>(field: &str, json: Valu
     tag = "mfa",
     request_body(content = Option<PasskeyOptionsRequest>, description = "`password` once MFA is on"),
     responses(
-        (status = 200, description = "WebAuthn creation options (`publicKey`)", body = Object),
+        (status = 200, description = "WebAuthn creation options (`publicKey`)", body = std::collections::HashMap<String, serde_json::Value>),
         (status = 401, description = "`unauthorized`"),
         (status = 403, description = "`mfa_required_for_action` or `reauthentication_required`"),
         (status = 429, description = "`too_many_attempts`"),

@@ -527,3 +527,42 @@ async fn a_new_user_under_phishing_resistant_sets_up_a_passkey_and_may_retry_an_
     .await
     .problem(422, "validation_failed");
 }
+
+/// A sub-account's own `mfa_methods` binds its users (the stricter of the
+/// account's and the sub-account's applies), not the account's own.
+#[actix_web::test]
+async fn a_sub_account_can_let_only_passkeys_count_for_its_users() {
+    let app = TestApp::new().await;
+    let (admin, _) = mfa_admin(&app, "ann@example.com").await;
+    let sub = app
+        .post(
+            "/api/v1/sub-accounts",
+            Some(&admin.token),
+            json!({"name": "Globex", "require_mfa": true, "mfa_methods": "phishing_resistant"}),
+        )
+        .await
+        .ok(201);
+    assert_eq!(sub.body["mfa_methods"], "phishing_resistant");
+    let sub = sub.id();
+    app.create_user(&admin, "gus@globex.com", "editor", Some(&sub))
+        .await;
+    let r = app.login_raw("gus@globex.com", PASSWORD).await.ok(200);
+    assert_eq!(r.body["status"], "mfa_enrollment_required");
+    assert_eq!(r.body["methods"], json!(["passkey"]));
+    // The account's own users are not bound by it.
+    app.create_user(&admin, "ed@example.com", "editor", None)
+        .await;
+    let ed = app.login("ed@example.com").await;
+    let me = app.get("/api/v1/me", &ed.token).await.ok(200);
+    assert_eq!(me.body["mfa"]["methods"], "any");
+    // Turning it back to `any` lets the authenticator app count again.
+    app.patch(
+        &format!("/api/v1/sub-accounts/{sub}"),
+        &admin.token,
+        json!({"mfa_methods": "any"}),
+    )
+    .await
+    .ok(200);
+    let r = app.login_raw("gus@globex.com", PASSWORD).await.ok(200);
+    assert_eq!(r.body["methods"], json!(["totp", "passkey"]));
+}

@@ -1348,7 +1348,9 @@ export interface components {
              * @description The assertion of `navigator.credentials.get` with the challenge's
              *     `passkey_options`, as JSON. Either `code` or `passkey`.
              */
-            passkey?: Record<string, never> | null;
+            passkey?: {
+                [key: string]: unknown;
+            } | null;
         };
         /**
          * @description Which second factors count for an account or a sub-account
@@ -1381,7 +1383,9 @@ export interface components {
              *     `navigator.credentials.get` (`publicKey`, base64url binary fields);
              *     send the assertion as `passkey` to `POST /api/v1/sessions/mfa`.
              */
-            passkey_options?: Record<string, never> | null;
+            passkey_options?: {
+                [key: string]: unknown;
+            } | null;
             /**
              * @description discriminator enum property added by openapi-typescript
              * @enum {string}
@@ -1778,12 +1782,16 @@ export interface components {
              * @description WebAuthn request options (`navigator.credentials.get`), base64url
              *     binary fields.
              */
-            publicKey: Record<string, never>;
+            publicKey: {
+                [key: string]: unknown;
+            };
         };
         PasswordlessRequest: {
             ceremony_id: string;
             /** @description The browser's assertion (`navigator.credentials.get`) as JSON. */
-            credential: Record<string, never>;
+            credential: {
+                [key: string]: unknown;
+            };
         };
         /**
          * @description The named permissions a role is made of (`GET /api/v1/permissions`).
@@ -1854,7 +1862,9 @@ export interface components {
              * @description The browser's `PublicKeyCredential` from `navigator.credentials.create`,
              *     as JSON (base64url binary fields).
              */
-            credential: Record<string, never>;
+            credential: {
+                [key: string]: unknown;
+            };
             /** @example MacBook Touch ID */
             name: string;
         };
@@ -3460,7 +3470,9 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
                 };
             };
             /** @description `bad_request`: malformed JSON or no body */
