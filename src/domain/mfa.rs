@@ -35,7 +35,8 @@ use crate::store::{sessions as session_store, write_tx, DbConn};
 /// The recovery token part of the MFA status.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
 pub struct RecoveryTokenStatus {
-    /// An unused recovery token exists.
+    /// An unused recovery token exists and would be accepted at sign-in
+    /// (never where only passkeys count, `methods: phishing_resistant`).
     pub active: bool,
     pub created_at: Option<chrono::DateTime<chrono::Utc>>,
 }
@@ -89,7 +90,7 @@ pub fn status_of(
         can_disable: enabled && required_by.is_none(),
         enabled_at: user.mfa_enabled_at.map(|t| t.and_utc()),
         recovery_token: RecoveryTokenStatus {
-            active: unused_recovery_created_at.is_some(),
+            active: unused_recovery_created_at.is_some() && methods == MfaMethods::Any,
             created_at: unused_recovery_created_at.map(|t| t.and_utc()),
         },
         reset_at: user.mfa_reset_at.map(|t| t.and_utc()),
@@ -301,6 +302,10 @@ pub(super) fn issue_recovery_token(
     with_enrollment: bool,
     ctx: &Ctx,
 ) -> ApiResult<(String, NaiveDateTime)> {
+    // A code where only passkeys count would be refused at sign-in.
+    if policy::methods_for(conn, user)? == MfaMethods::PhishingResistant {
+        return Err(ApiError::PhishingResistantRequired);
+    }
     let token = tokens::recovery_token();
     let canonical = tokens::normalize_recovery_token(&token)
         .ok_or_else(|| ApiError::internal("recovery token format"))?;
@@ -446,6 +451,22 @@ pub(super) fn remove_all_factors(conn: &mut DbConn, user_id: &str) -> ApiResult<
     Ok(())
 }
 
+/// MFA goes off at its user's own request (disable, or deleting the last
+/// passkey), made from `session_id` with the password proved: every factor
+/// goes, the other sessions drop to their first factor (a passwordless one
+/// ends), and that session goes on as a password session. Returns how many
+/// sessions changed.
+pub(super) fn turn_off(
+    conn: &mut DbConn,
+    user_id: &str,
+    session_id: &str,
+    _proof: &Reauthenticated,
+) -> ApiResult<usize> {
+    remove_all_factors(conn, user_id)?;
+    session_store::rebase_on_password(conn, session_id)?;
+    Ok(session_store::downgrade_all_for_user(conn, user_id)?)
+}
+
 /// Self-service disable. Checked in this order: 403 `mfa_enforced` while a
 /// policy requires MFA, 403 `mfa_required_for_action` without aal2, 403
 /// `reauthentication_required`, 401 `mfa_code_invalid` (a current code or
@@ -480,8 +501,7 @@ pub fn disable(
                 attempts_remaining: None,
             }));
         }
-        remove_all_factors(conn, &user.id)?;
-        let downgraded = session_store::downgrade_all_for_user(conn, &user.id)?;
+        let downgraded = turn_off(conn, &user.id, &principal.session.id, &proof)?;
         audit::record(
             conn,
             ctx,

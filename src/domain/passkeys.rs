@@ -304,8 +304,12 @@ pub fn register(
                         serde_json::json!({"method": "passkey", "other_sessions_ended": ended}),
                     ),
                 )?;
-                let (token, _) = mfa::issue_recovery_token(conn, &fresh, true, ctx)?;
-                registered.recovery_token = Some(token);
+                // None where only passkeys count: such a code would be
+                // refused at sign-in.
+                if policy::methods_for(conn, &user)? == MfaMethods::Any {
+                    let (token, _) = mfa::issue_recovery_token(conn, &fresh, true, ctx)?;
+                    registered.recovery_token = Some(token);
+                }
             }
             registered.session = Some(match keep_session {
                 Some(session_id) => {
@@ -375,8 +379,9 @@ pub fn rename(
 
 /// Deletes one of the user's passkeys: aal2 and the password. Every other
 /// session of the user ends (it may have been proven with this key). The
-/// last factor of a user turns MFA off, as disabling does (403
-/// `mfa_enforced` while a policy requires MFA).
+/// last factor of a user turns MFA off, as disabling does, and the session
+/// that asked goes on as a password session. 403 `mfa_enforced` when MFA is
+/// required and no factor that counts would remain.
 pub fn delete(
     conn: &mut DbConn,
     principal: &auth::Principal,
@@ -392,12 +397,17 @@ pub fn delete(
         let row = passkey_store::find_of_user(conn, &user.id, &id)?.ok_or(ApiError::NotFound)?;
         let others = passkey_store::count_of_user(conn, &user.id)? - 1;
         let totp = totp_store::find(conn, &user.id, crate::store::totp::STATUS_ACTIVE)?.is_some();
+        // What remains must still count where MFA is required: under
+        // `phishing_resistant` a TOTP secret left behind does not.
+        if others == 0
+            && policy::required_by(conn, &user)?.is_some()
+            && !(totp && policy::methods_for(conn, &user)? == MfaMethods::Any)
+        {
+            return Err(ApiError::MfaEnforced);
+        }
         if others == 0 && !totp {
-            if policy::required_by(conn, &user)?.is_some() {
-                return Err(ApiError::MfaEnforced);
-            }
-            mfa::remove_all_factors(conn, &user.id)?;
-            let downgraded = crate::store::sessions::downgrade_all_for_user(conn, &user.id)?;
+            let proof = proof.as_ref().ok_or(ApiError::ReauthenticationRequired)?;
+            let downgraded = mfa::turn_off(conn, &user.id, &principal.session.id, proof)?;
             audit::record(
                 conn,
                 ctx,

@@ -161,7 +161,7 @@ pub async fn disable_mfa(
     responses(
         (status = 201, description = "The new token, shown once", body = RecoveryTokenResponse),
         (status = 401, description = "`unauthorized`"),
-        (status = 403, description = "`mfa_required_for_action` or `reauthentication_required`"),
+        (status = 403, description = "`mfa_required_for_action`, `reauthentication_required`, or `phishing_resistant_required` where only passkeys count (a recovery token would be refused at sign-in)"),
         (status = 409, description = "`mfa_not_enabled`"),
         (status = 429, description = "`too_many_attempts`: the email is locked after wrong passwords"),
         BodyProblems,

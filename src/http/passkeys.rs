@@ -25,7 +25,23 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(rename_passkey)
         .service(delete_passkey)
         .service(passwordless_options)
-        .service(passwordless_sign_in);
+        .service(passwordless_sign_in)
+        .service(relying_party);
+}
+
+/// Where passkeys work: a browser offers them only on a page whose origin is
+/// one of `origins` (and whose host is `id` or under it).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RelyingPartyResponse {
+    /// The relying party id (`LATCHKEY_WEBAUTHN_RP_ID`).
+    #[schema(example = "auth.example.com")]
+    pub id: String,
+    /// The name authenticators show.
+    pub name: String,
+    /// Origins whose pages may create and use passkeys
+    /// (`LATCHKEY_WEBAUTHN_ORIGINS`).
+    #[schema(example = json!(["https://app.example.com"]))]
+    pub origins: Vec<String>,
 }
 
 /// A passkey as its owner sees it.
@@ -58,7 +74,9 @@ impl From<&PasskeyRecord> for PasskeyResponse {
 pub struct RegisteredPasskeyResponse {
     #[serde(flatten)]
     pub passkey: PasskeyResponse,
-    /// Set when this passkey turned MFA on: shown once.
+    /// Set when this passkey turned MFA on: shown once. Absent where only
+    /// passkeys count (`mfa_methods: phishing_resistant`): such a code
+    /// would be refused at sign-in.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recovery_token: Option<String>,
     /// Fresh tokens when the session was raised to aal2 or a new one began.
@@ -365,4 +383,22 @@ pub async fn passwordless_sign_in(
         })
         .await?;
     Ok(NoStore::ok(AuthenticatedResponse::new(issued, None)))
+}
+
+/// The relying party (public): what an app needs to know before it offers
+/// passkeys — a page served from another origin (say `127.0.0.1` while the
+/// relying party is `localhost`) cannot use them, and should not offer them.
+#[utoipa::path(
+    tag = "sessions",
+    responses(
+        (status = 200, description = "The relying party", body = RelyingPartyResponse),
+    )
+)]
+#[get("/passkeys/relying-party")]
+pub async fn relying_party(state: State) -> web::Json<RelyingPartyResponse> {
+    web::Json(RelyingPartyResponse {
+        id: state.config.webauthn_rp_id.clone(),
+        name: state.config.issuer.clone(),
+        origins: state.config.webauthn_origins.clone(),
+    })
 }

@@ -292,6 +292,20 @@ pub fn set_assurance(conn: &mut DbConn, id: &str, amr: &Amr) -> QueryResult<usiz
         .execute(conn)
 }
 
+/// A passwordless session whose holder has just proved the password (in
+/// the request that turns MFA off): it goes on as a password session, `pwd`
+/// alone, rather than end with the passkey it was opened by.
+pub fn rebase_on_password(conn: &mut DbConn, session_id: &str) -> QueryResult<usize> {
+    diesel::update(
+        sessions::table
+            .find(session_id)
+            .filter(sessions::revoked_at.is_null())
+            .filter(sessions::amr.like(format!("{}%", Method::Hwk.as_str()))),
+    )
+    .set(sessions::amr.eq(Amr::of(&[Method::Pwd])))
+    .execute(conn)
+}
+
 /// Drops every live session of a user to its first factor alone (their
 /// second factor is gone, so no session lists one): aal1.
 pub fn downgrade_all_for_user(conn: &mut DbConn, user_id: &str) -> QueryResult<usize> {

@@ -566,3 +566,126 @@ async fn a_sub_account_can_let_only_passkeys_count_for_its_users() {
     let r = app.login_raw("gus@globex.com", PASSWORD).await.ok(200);
     assert_eq!(r.body["methods"], json!(["totp", "passkey"]));
 }
+
+/// Where only passkeys count no code is handed out (a recovery token would
+/// be refused at sign-in), and while MFA is required the last passkey
+/// stays: a TOTP secret left behind does not count.
+#[actix_web::test]
+async fn where_only_passkeys_count_no_recovery_token_is_issued_and_the_last_passkey_stays() {
+    let app = TestApp::new().await;
+    let (admin, _) = mfa_admin(&app, "ann@example.com").await;
+    app.patch(
+        "/api/v1/account",
+        &admin.token,
+        json!({"require_mfa": true, "mfa_methods": "phishing_resistant"}),
+    )
+    .await
+    .ok(200);
+    let r = app.login_raw("ann@example.com", PASSWORD).await.ok(200);
+    assert_eq!(r.body["status"], "mfa_enrollment_required", "{}", r.text);
+    let grant = r.body["enrollment_token"].as_str().unwrap().to_string();
+    let mut key = SoftKey::new();
+    let r = register(&app, &grant, &mut key, None).await.ok(201);
+    assert!(r.body.get("recovery_token").is_none(), "{}", r.text);
+    let first = r.id();
+    let token = r.body["session"]["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.post(
+        "/api/v1/me/mfa/recovery-token",
+        Some(&token),
+        json!({"password": PASSWORD}),
+    )
+    .await
+    .problem(403, "phishing_resistant_required");
+    let me = app.get("/api/v1/me", &token).await.ok(200);
+    assert_eq!(me.body["mfa"]["recovery_token"]["active"], false);
+    // Her TOTP secret is still there, but it does not count here.
+    let delete = |id: String| {
+        let (app, token) = (&app, token.clone());
+        async move {
+            app.call(
+                Method::DELETE,
+                &format!("/api/v1/me/mfa/passkeys/{id}"),
+                Some(&token),
+                Some(json!({"password": PASSWORD})),
+            )
+            .await
+        }
+    };
+    delete(first.clone()).await.problem(403, "mfa_enforced");
+    // With a second passkey the first may go.
+    let mut spare = SoftKey::new();
+    register(&app, &token, &mut spare, Some(PASSWORD))
+        .await
+        .ok(201);
+    delete(first).await.ok(204);
+    login_with_passkey(&app, "ann@example.com", &mut spare)
+        .await
+        .ok(200);
+}
+
+/// A passwordless session that deletes the last passkey (with the
+/// password, as deleting needs) goes on as a password session at aal1: it
+/// neither ends without a word nor keeps a factor that is gone.
+#[actix_web::test]
+async fn a_passwordless_session_deleting_the_last_passkey_goes_on_with_the_password() {
+    let app = TestApp::new().await;
+    let s = app.signup_and_login("ann@example.com").await;
+    let mut key = SoftKey::new();
+    let id = register(&app, &s.token, &mut key, None).await.ok(201).id();
+    let pl = passwordless(&app, &mut key).await.ok(200);
+    let (token, refresh) = (
+        pl.body["access_token"].as_str().unwrap().to_string(),
+        pl.body["refresh_token"].clone(),
+    );
+    app.call(
+        Method::DELETE,
+        &format!("/api/v1/me/mfa/passkeys/{id}"),
+        Some(&token),
+        Some(json!({"password": PASSWORD})),
+    )
+    .await
+    .ok(204);
+    let me = app.get("/api/v1/me", &token).await.ok(200);
+    assert_eq!(me.body["mfa"]["enabled"], false);
+    let fresh = app
+        .post(
+            "/api/v1/sessions/refresh",
+            None,
+            json!({"refresh_token": refresh}),
+        )
+        .await
+        .ok(200);
+    assert_eq!(
+        amr_of(fresh.body["access_token"].as_str().unwrap()),
+        json!(["pwd"])
+    );
+    let sessions = app.get("/api/v1/me/sessions", &token).await.ok(200);
+    let current = sessions.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["current"] == true)
+        .unwrap()
+        .clone();
+    assert_eq!(current["aal"], "aal1");
+}
+
+/// An app learns where passkeys work before offering them.
+#[actix_web::test]
+async fn the_relying_party_is_public() {
+    let app = TestApp::new().await;
+    let r = app
+        .call(Method::GET, "/api/v1/passkeys/relying-party", None, None)
+        .await
+        .ok(200);
+    assert_eq!(r.body["id"], "localhost");
+    assert_eq!(
+        r.body["origins"],
+        json!([crate::authenticator::ORIGIN]),
+        "{}",
+        r.text
+    );
+}
