@@ -1,6 +1,6 @@
 import { expect, test, type BrowserContext, type CDPSession, type Page } from "@playwright/test";
 import {
-  PASSWORD, api, apiEnableMfa, apiSignIn, apiSignOut, shot, signInWithPassword, signOut, uniqueEmail,
+  LOCAL, PASSWORD, api, apiEnableMfa, apiSignIn, apiSignOut, shot, signInWithPassword, signOut, uniqueEmail, virtualAuthenticator,
 } from "./support";
 
 // Passkeys with Chromium's virtual authenticator (CDP WebAuthn), which stands
@@ -9,20 +9,8 @@ import {
 // WebAuthn needs a domain: Latchkey's relying party id is the host of its
 // public URL, and an IP (127.0.0.1, as .ci/web serves) becomes `localhost`
 // with the origin http://localhost:<port>. So these pages open the app on
-// localhost, same port.
-const WEB_URL = process.env.WEB_URL ?? "http://127.0.0.1:4173";
-const LOCAL = (() => {
-  const u = new URL(WEB_URL);
-  if (u.hostname === "127.0.0.1" || u.hostname === "[::1]") u.hostname = "localhost";
-  return u.origin;
-})();
-
-async function virtualAuthenticator(cdp: CDPSession): Promise<string> {
-  const { authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", {
-    options: { protocol: "ctap2", transport: "internal", hasResidentKey: true, hasUserVerification: true, isUserVerified: true },
-  });
-  return authenticatorId;
-}
+// localhost, same port (LOCAL); e2e/passkeys-origin.spec.ts opens it at
+// 127.0.0.1, where passkeys are not offered.
 
 async function credentialsOf(cdp: CDPSession, authenticatorId: string) {
   return (await cdp.send("WebAuthn.getCredentials", { authenticatorId })).credentials;
@@ -155,16 +143,23 @@ test.describe.serial("passkeys", () => {
     await page.getByRole("button", { name: "Delete Security key" }).click();
     del = page.getByRole("dialog", { name: "Delete passkey" });
     await expect(del.getByText("This is your last second factor: deleting it turns MFA off")).toBeVisible();
-    // This session began with a passkey alone: without one it ends.
-    await expect(del.getByText("this also signs you out")).toBeVisible();
+    // This session began with a passkey alone: it goes on as a password session (the password is asked here).
+    await expect(del.getByText("you stay signed in")).toBeVisible();
     await shot(page, "pk-07-delete-last-passkey");
     await del.getByLabel("Password").fill(PASSWORD);
     await del.getByRole("button", { name: "Delete passkey" }).click();
-    await expect(page.getByText("Your session has ended. Sign in again.")).toBeVisible();
-    await signInWithPassword(page, ann.email);
+    await expect(del).toHaveCount(0);
+    // Still signed in: the app read /me, the factors and its session again.
     await expect(page.getByRole("heading", { name: "Edit Profile" })).toBeVisible();
     await expect(page.getByTestId("mfa-status")).toContainText("MFA is not enabled");
     await expect(page.getByTestId("no-passkeys")).toBeVisible();
+    await expect(thisSession(page)).toHaveText("Password");
+    await expect(page.getByText("Your session has ended")).toHaveCount(0);
+    await shot(page, "pk-07b-after-last-passkey-deleted");
+    // And after a reload (the kept session, with its new tokens).
+    await page.reload();
+    await expect(page.getByRole("heading", { name: "Edit Profile" })).toBeVisible();
+    await expect(thisSession(page)).toHaveText("Password");
     await cdp.send("WebAuthn.removeVirtualAuthenticator", { authenticatorId: key });
   });
 
@@ -258,5 +253,16 @@ test.describe.serial("passkeys", () => {
     await expect(page.getByTestId("passkey-name")).toHaveText("Nina's phone");
     await expect(page.getByTestId("disable-reason")).toContainText("required for access to this account");
     expect(await credentialsOf(cdp, key)).toHaveLength(1);
+
+    // MFA is required and the passkey is her only factor: deleting it is refused (403 mfa_enforced), and said.
+    await page.getByRole("button", { name: "Delete Nina's phone" }).click();
+    const del = page.getByRole("dialog", { name: "Delete passkey" });
+    await del.getByLabel("Password").fill(PASSWORD);
+    await del.getByRole("button", { name: "Delete passkey" }).click();
+    await expect(del.getByRole("alert")).toContainText("MFA is required for your account, so your last passkey cannot be deleted");
+    await shot(page, "pk-12-last-passkey-mfa-enforced");
+    await del.getByRole("button", { name: "Cancel" }).click();
+    await expect(page.getByTestId("passkey-name")).toHaveText("Nina's phone");
+    await expect(page.getByTestId("mfa-status")).toContainText("MFA is enabled");
   });
 });

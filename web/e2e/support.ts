@@ -1,10 +1,33 @@
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { expect, type Page } from "@playwright/test";
+import { expect, type CDPSession, type Page } from "@playwright/test";
 import * as OTPAuth from "otpauth";
 
 export const API_URL = process.env.LATCHKEY_URL ?? "http://127.0.0.1:8080";
 export const PASSWORD = "correct horse battery staple";
+/** Where the app is served (.ci/web: by latchkey serve, at 127.0.0.1). */
+export const WEB_URL = process.env.WEB_URL ?? "http://127.0.0.1:4173";
+/**
+ * The app at the relying party's origin. WebAuthn needs a domain: Latchkey's
+ * relying party id is the host of its public URL, and an IP (127.0.0.1, as
+ * .ci/web serves) becomes `localhost`, with the origin http://localhost:<port>.
+ */
+export const LOCAL = (() => {
+  const u = new URL(WEB_URL);
+  if (u.hostname === "127.0.0.1" || u.hostname === "[::1]") u.hostname = "localhost";
+  return u.origin;
+})();
+
+/**
+ * A Chromium virtual authenticator (CDP WebAuthn) standing in for a platform
+ * authenticator that verifies its user; call `WebAuthn.enable` first.
+ */
+export async function virtualAuthenticator(cdp: CDPSession): Promise<string> {
+  const { authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", {
+    options: { protocol: "ctap2", transport: "internal", hasResidentKey: true, hasUserVerification: true, isUserVerified: true },
+  });
+  return authenticatorId;
+}
 
 let n = 0;
 export function uniqueEmail(name: string): string {

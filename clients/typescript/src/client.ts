@@ -47,11 +47,21 @@ export type MfaMethods = Schemas["MfaMethods"];
 /** What `registerPasskey` resolves with. */
 export interface RegisteredPasskey {
   passkey: Passkey;
-  /** Set when this passkey turned MFA on: the first recovery token, shown once. */
+  /**
+   * Set when this passkey turned MFA on: the first recovery token, shown
+   * once. `null` otherwise, and always where only passkeys count (`mfa.methods`
+   * of `/me` is `phishing_resistant`): no recovery token is issued there.
+   */
   recoveryToken: string | null;
   /** The client switched to fresh tokens (MFA turned on, or a forced enrollment signed in). */
   sessionRenewed: boolean;
 }
+/**
+ * Where passkeys work (`GET /api/v1/passkeys/relying-party`): the relying
+ * party `id` (a domain), its `name`, and the `origins` whose pages may create
+ * and use passkeys. See `passkeyAvailability`.
+ */
+export type RelyingParty = Schemas["RelyingPartyResponse"];
 /** The passwordless options: request options and the ceremony to send back with the assertion. */
 export interface PasswordlessOptions extends PasskeyRequestOptions { ceremony_id: string }
 /** A provider offered on an account's sign-in page. */
@@ -156,6 +166,7 @@ export class LatchkeyClient {
   private mfaToken: string | null = null;
   private enrollmentToken: string | null = null;
   private linkToken: string | null = null;
+  private relyingPartyCall: Promise<RelyingParty> | null = null;
   private inflight: Promise<void> | null = null;
   private generation = 0;
   private timer: ReturnType<typeof setTimeout> | null = null;
@@ -547,9 +558,10 @@ export class LatchkeyClient {
   /**
    * Registers the passkey `createPasskey` made, under `name` ("MacBook
    * Touch ID"). When it turned MFA on, resolves with the first recovery
-   * token (show it once) and switches to the tokens the server returns (this
-   * session, now aal2; other sessions ended), as `verifyEnrollment` does;
-   * with the enrollment token of a forced enrollment, it signs in.
+   * token (show it once; `null` where only passkeys count, which issues none)
+   * and switches to the tokens the server returns (this session, now aal2;
+   * other sessions ended), as `verifyEnrollment` does; with the enrollment
+   * token of a forced enrollment, it signs in.
    */
   async registerPasskey(name: string, credential: RegistrationCredentialJSON): Promise<RegisteredPasskey> {
     const register = async (headers?: { authorization: string }) => {
@@ -583,11 +595,42 @@ export class LatchkeyClient {
   /**
    * Deletes one of the user's passkeys: aal2 and the password
    * (`reauthentication_required` otherwise). Every other session of the user
-   * ends. Deleting the last factor turns MFA off, which a policy that
-   * requires MFA refuses (`mfa_enforced`).
+   * ends. Deleting the last factor turns MFA off: this session goes on at
+   * `aal1` (a passwordless one as a password session, `amr ["pwd"]`), so the
+   * client then refreshes its tokens and `state.claims` say what the session
+   * is now. Refused with `mfa_enforced` while MFA is required and no factor
+   * that counts would remain (under `phishing_resistant`, a TOTP secret does
+   * not count).
    */
   async deletePasskey(id: string, password: string): Promise<void> {
     await unwrap(this.api.DELETE("/api/v1/me/mfa/passkeys/{id}", { params: { path: { id } }, body: { password } }));
+    if (this.current.status !== "authenticated") return;
+    // The session's factors may have changed (MFA off): new claims. A refresh
+    // that fails leaves the state as refresh() sets it (signed out on a 401).
+    try {
+      await this.refresh();
+    } catch (e) {
+      if (!(e instanceof LatchkeyError)) throw e;
+    }
+  }
+
+  /**
+   * Where passkeys work (`GET /api/v1/passkeys/relying-party`, public): the
+   * relying party id and the origins whose pages may create and use
+   * passkeys. Asked once per client: the answer is kept (a failure is not,
+   * so a later call asks again). A page whose origin is not among `origins`
+   * (say `http://127.0.0.1:8080` while the relying party is `localhost`)
+   * cannot use passkeys and should not offer them: `passkeyAvailability(rp)`.
+   */
+  getRelyingParty(): Promise<RelyingParty> {
+    if (!this.relyingPartyCall) {
+      const call = unwrap(this.anon.GET("/api/v1/passkeys/relying-party"));
+      this.relyingPartyCall = call;
+      call.catch(() => {
+        if (this.relyingPartyCall === call) this.relyingPartyCall = null;
+      });
+    }
+    return this.relyingPartyCall;
   }
 
   /**

@@ -2,15 +2,15 @@ export { LatchkeyClient, unwrap, decodeClaims, linkToken } from "./client.js";
 export type {
   AcceptInvitation, AccessClaims, AuthState, Authenticated, CreateIdentityProvider, CreateInvitation, Enrollment, Factors, IdentityProvider,
   Invitation, InvitationStatus, LatchkeyClientOptions, Me, MfaMethods, MfaStatus, Page, Passkey, PasswordlessOptions, RegisteredPasskey,
-  Schemas, SignupRequest, SignupResponse, SignupResult, SsoProvider, UpdateIdentityProvider, User,
+  RelyingParty, Schemas, SignupRequest, SignupResponse, SignupResult, SsoProvider, UpdateIdentityProvider, User,
 } from "./client.js";
 export {
-  base64urlToBytes, bytesToBase64url, createPasskey, creationOptionsFromJSON, credentialToJSON, getPasskey, passkeyError,
-  passkeysSupported, requestOptionsFromJSON,
+  base64urlToBytes, bytesToBase64url, createPasskey, creationOptionsFromJSON, credentialToJSON, getPasskey, passkeyAvailability,
+  passkeyError, passkeysSupported, requestOptionsFromJSON,
 } from "./webauthn.js";
 export type {
-  AuthenticationCredentialJSON, Base64Url, CreationOptionsJSON, CredentialDescriptorJSON, PasskeyCreationOptions, PasskeyPromptOptions,
-  PasskeyRequestOptions, RegistrationCredentialJSON, RequestOptionsJSON,
+  AuthenticationCredentialJSON, Base64Url, CreationOptionsJSON, CredentialDescriptorJSON, PasskeyAvailability, PasskeyCreationOptions,
+  PasskeyPromptOptions, PasskeyRequestOptions, RegistrationCredentialJSON, RequestOptionsJSON,
 } from "./webauthn.js";
 export { LatchkeyError, isErrorCode, isLatchkeyError } from "./errors.js";
 export type { ClientErrorCode, ErrorCode, FieldError, Problem } from "./errors.js";

@@ -468,6 +468,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/passkeys/relying-party": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The relying party (public): what an app needs to know before it offers
+         *     passkeys — a page served from another origin (say `127.0.0.1` while the
+         *     relying party is `localhost`) cannot use them, and should not offer them.
+         */
+        get: operations["relying_party"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/password-resets": {
         parameters: {
             query?: never;
@@ -1849,7 +1870,10 @@ export interface components {
         };
         /** @description The recovery token part of the MFA status. */
         RecoveryTokenStatus: {
-            /** @description An unused recovery token exists. */
+            /**
+             * @description An unused recovery token exists and would be accepted at sign-in
+             *     (never where only passkeys count, `methods: phishing_resistant`).
+             */
             active: boolean;
             /** Format: date-time */
             created_at?: string | null;
@@ -1873,9 +1897,34 @@ export interface components {
          *     token), the first recovery token and fresh tokens to switch to.
          */
         RegisteredPasskeyResponse: components["schemas"]["PasskeyResponse"] & {
-            /** @description Set when this passkey turned MFA on: shown once. */
+            /**
+             * @description Set when this passkey turned MFA on: shown once. Absent where only
+             *     passkeys count (`mfa_methods: phishing_resistant`): such a code
+             *     would be refused at sign-in.
+             */
             recovery_token?: string | null;
             session?: null | components["schemas"]["AuthenticatedResponse"];
+        };
+        /**
+         * @description Where passkeys work: a browser offers them only on a page whose origin is
+         *     one of `origins` (and whose host is `id` or under it).
+         */
+        RelyingPartyResponse: {
+            /**
+             * @description The relying party id (`LATCHKEY_WEBAUTHN_RP_ID`).
+             * @example auth.example.com
+             */
+            id: string;
+            /** @description The name authenticators show. */
+            name: string;
+            /**
+             * @description Origins whose pages may create and use passkeys
+             *     (`LATCHKEY_WEBAUTHN_ORIGINS`).
+             * @example [
+             *       "https://app.example.com"
+             *     ]
+             */
+            origins: string[];
         };
         RenamePasskeyRequest: {
             name: string;
@@ -3758,7 +3807,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `mfa_required_for_action` or `reauthentication_required` */
+            /** @description `mfa_required_for_action`, `reauthentication_required`, or `phishing_resistant_required` where only passkeys count (a recovery token would be refused at sign-in) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4185,6 +4234,26 @@ export interface operations {
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    relying_party: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The relying party */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RelyingPartyResponse"];
                 };
             };
         };

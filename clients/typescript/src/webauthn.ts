@@ -263,6 +263,47 @@ export function passkeysSupported(): boolean {
   return nativeParser() !== null && typeof nav?.credentials?.create === "function";
 }
 
+/**
+ * Whether this page can offer passkeys, from the relying party
+ * (`client.getRelyingParty()`):
+ * - `available`: its origin is one of `rp.origins` and the browser has WebAuthn;
+ * - `elsewhere`: its origin is not one of them (the browser would refuse
+ *   every ceremony): offer none, and say that passkeys work at `useAt`
+ *   (the first of `rp.origins`);
+ * - `unsupported`: the right origin, but this browser has no WebAuthn.
+ */
+export type PasskeyAvailability =
+  | { status: "available" }
+  | { status: "elsewhere"; useAt: string; origins: string[] }
+  | { status: "unsupported" };
+
+/** An origin as browsers compare them (`https://Auth.Example.com:443/` → `https://auth.example.com`); `null` if none. */
+function originOf(text: string): string | null {
+  try {
+    const origin = new URL(text.trim()).origin;
+    return origin === "null" ? null : origin;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Where this page stands with passkeys: see `PasskeyAvailability`. `origin`:
+ * the page's, default `location.origin`; `supported`: default
+ * `passkeysSupported()`. With no origin at all (no page), `elsewhere`.
+ */
+export function passkeyAvailability(
+  rp: { origins: string[] },
+  init: { origin?: string; supported?: boolean } = {},
+): PasskeyAvailability {
+  const here = originOf(init.origin ?? (globalThis as { location?: { origin?: string } }).location?.origin ?? "");
+  const origins = rp.origins.map((o) => originOf(o) ?? o);
+  if (here === null || !origins.includes(here)) {
+    return { status: "elsewhere", useAt: origins[0] ?? "", origins };
+  }
+  return (init.supported ?? passkeysSupported()) ? { status: "available" } : { status: "unsupported" };
+}
+
 function container(init: PasskeyPromptOptions): Pick<CredentialsContainer, "create" | "get"> {
   const c = init.credentials ?? (globalThis as { navigator?: { credentials?: CredentialsContainer } }).navigator?.credentials;
   if (!c || typeof c.create !== "function" || (!init.credentials && !nativeParser())) {

@@ -4,7 +4,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import {
   LatchkeyClient, LatchkeyError, base64urlToBytes, bytesToBase64url, createPasskey, creationOptionsFromJSON, credentialToJSON,
-  getPasskey, memoryStorage, requestOptionsFromJSON, type AuthenticationCredentialJSON, type CreationOptionsJSON,
+  getPasskey, memoryStorage, passkeyAvailability, requestOptionsFromJSON, type AuthenticationCredentialJSON, type CreationOptionsJSON,
   type RegistrationCredentialJSON,
 } from "../src/index.js";
 
@@ -303,6 +303,7 @@ describe("client: passkey calls", () => {
       "GET /api/v1/me/mfa/factors": { body: { totp: { activated_at: "2026-01-01T00:00:00Z" }, passkeys: [passkey] } },
       [`PATCH /api/v1/me/mfa/passkeys/${passkey.id}`]: (call) => ({ body: { ...passkey, ...(call.body as object) } }),
       [`DELETE /api/v1/me/mfa/passkeys/${passkey.id}`]: { status: 204 },
+      "POST /api/v1/sessions/refresh": { body: session(["pwd"]) },
     });
     const c = client(server.fetch);
     await c.signIn("a@example.com", "x".repeat(12));
@@ -320,8 +321,10 @@ describe("client: passkey calls", () => {
       ["GET", "/api/v1/me/mfa/factors", null],
       ["PATCH", `/api/v1/me/mfa/passkeys/${passkey.id}`, { name: "Work laptop" }],
       ["DELETE", `/api/v1/me/mfa/passkeys/${passkey.id}`, { password: "pw pw pw pw pw" }],
+      // The session's factors may have changed: fresh claims.
+      ["POST", "/api/v1/sessions/refresh", { refresh_token: session(["pwd"]).refresh_token }],
     ]);
-    expect(server.calls.slice(1).every((x) => x.auth === `Bearer ${session(["pwd"]).access_token}`)).toBe(true);
+    expect(server.calls.slice(1, -1).every((x) => x.auth === `Bearer ${session(["pwd"]).access_token}`)).toBe(true);
     c.dispose();
   });
 
@@ -354,6 +357,112 @@ describe("client: passkey calls", () => {
     expect(state).toMatchObject({ status: "authenticated", sessionId: "s5", claims: { amr: ["hwk", "user"] } });
     expect(server.calls[0]!.auth).toBeNull();
     expect(server.calls[2]!.body).toEqual({ ceremony_id: "cer-1", credential: cred });
+    c.dispose();
+  });
+});
+
+describe("client: where passkeys work", () => {
+  const rp = { id: "localhost", name: "Latchkey", origins: ["http://localhost:8080"] };
+
+  it("getRelyingParty asks GET /api/v1/passkeys/relying-party once, without a session, and keeps the answer", async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => { release = r; });
+    const server = fakeServer({ "GET /api/v1/passkeys/relying-party": { body: rp } });
+    const slow = async (r: Request) => { await gate; return server.fetch(r); };
+    const c = client(slow);
+    const first = c.getRelyingParty();
+    const second = c.getRelyingParty();
+    release();
+    expect(await first).toEqual(rp);
+    expect(await second).toEqual(rp);
+    expect(await c.getRelyingParty()).toEqual(rp);
+    expect(server.calls).toEqual([{ method: "GET", path: "/api/v1/passkeys/relying-party", auth: null, body: null }]);
+    c.dispose();
+  });
+
+  it("a failed getRelyingParty is not kept: the next call asks again", async () => {
+    let up = false;
+    const server = fakeServer({
+      "GET /api/v1/passkeys/relying-party": () => (up ? { body: rp } : problem(503, "service_unavailable")),
+    });
+    const c = client(server.fetch);
+    await expect(c.getRelyingParty()).rejects.toMatchObject({ code: "service_unavailable", status: 503 });
+    up = true;
+    expect(await c.getRelyingParty()).toEqual(rp);
+    expect(server.calls).toHaveLength(2);
+    c.dispose();
+  });
+
+  it("passkeyAvailability: only at one of the origins, and only with WebAuthn", () => {
+    const two = { origins: ["http://localhost:8080", "https://App.Example.com:443/"] };
+    expect(passkeyAvailability(two, { origin: "http://localhost:8080", supported: true })).toEqual({ status: "available" });
+    // Origins compare as browsers do: case, default port and a trailing slash do not matter.
+    expect(passkeyAvailability(two, { origin: "https://app.example.com", supported: true })).toEqual({ status: "available" });
+    expect(passkeyAvailability(two, { origin: "http://localhost:8080", supported: false })).toEqual({ status: "unsupported" });
+    // An IP address is never the relying party's origin (WebAuthn refuses IPs), nor another port or scheme.
+    for (const origin of ["http://127.0.0.1:8080", "http://localhost:8081", "https://localhost:8080", "http://app.example.com"]) {
+      expect(passkeyAvailability(two, { origin, supported: true })).toEqual({
+        status: "elsewhere", useAt: "http://localhost:8080", origins: ["http://localhost:8080", "https://app.example.com"],
+      });
+    }
+    // Without a page (Node has no location): elsewhere.
+    expect(passkeyAvailability(rp).status).toBe("elsewhere");
+    vi.stubGlobal("location", { origin: "http://localhost:8080" });
+    // The page's origin by default; Node has no WebAuthn.
+    expect(passkeyAvailability(rp)).toEqual({ status: "unsupported" });
+    expect(passkeyAvailability(rp, { supported: true })).toEqual({ status: "available" });
+    expect(passkeyAvailability({ origins: [] }, { supported: true })).toEqual({ status: "elsewhere", useAt: "", origins: [] });
+  });
+
+  it("deleting the last passkey of a passwordless session: the client refreshes and goes on as a password session", async () => {
+    let deleted = false;
+    const server = fakeServer({
+      "POST /api/v1/sessions/passkey/options": { body: { ceremony_id: "cer", publicKey: { challenge: b64("c") } } },
+      "POST /api/v1/sessions/passkey": { body: session(["hwk", "user"], "s7") },
+      [`DELETE /api/v1/me/mfa/passkeys/${passkey.id}`]: () => { deleted = true; return { status: 204 }; },
+      // The server rebased the session on the password: same session, amr ["pwd"], aal1.
+      "POST /api/v1/sessions/refresh": () => (deleted ? { body: session(["pwd"], "s7") } : problem(401, "unauthorized")),
+    });
+    const c = client(server.fetch);
+    await c.signInWithPasskey("cer", {} as AuthenticationCredentialJSON);
+    expect(c.state).toMatchObject({ status: "authenticated", claims: { amr: ["hwk", "user"], aal: "aal2" } });
+    await c.deletePasskey(passkey.id, "pw pw pw pw pw");
+    expect(c.state).toMatchObject({ status: "authenticated", sessionId: "s7", claims: { amr: ["pwd"], aal: "aal1" } });
+    c.dispose();
+  });
+
+  it("deletePasskey: mfa_enforced is thrown and nothing is refreshed; a session that ended meanwhile signs out", async () => {
+    const refused = fakeServer({
+      "POST /api/v1/sessions": { body: session(["pwd", "hwk"]) },
+      [`DELETE /api/v1/me/mfa/passkeys/${passkey.id}`]: problem(403, "mfa_enforced"),
+    });
+    const c = client(refused.fetch);
+    await c.signIn("a@example.com", "x".repeat(12));
+    await expect(c.deletePasskey(passkey.id, "pw")).rejects.toMatchObject({ code: "mfa_enforced", status: 403 });
+    expect(refused.calls.map((x) => x.path)).not.toContain("/api/v1/sessions/refresh");
+    expect(c.state.status).toBe("authenticated");
+
+    const ended = fakeServer({
+      "POST /api/v1/sessions": { body: session(["pwd", "hwk"]) },
+      [`DELETE /api/v1/me/mfa/passkeys/${passkey.id}`]: { status: 204 },
+      "POST /api/v1/sessions/refresh": problem(401, "unauthorized"),
+    });
+    const d = client(ended.fetch);
+    await d.signIn("a@example.com", "x".repeat(12));
+    await d.deletePasskey(passkey.id, "pw");
+    expect(d.state).toEqual({ status: "signed_out", reason: "session_ended" });
+    c.dispose(); d.dispose();
+  });
+
+  it("a passkey that turned MFA on under phishing_resistant comes without a recovery token", async () => {
+    const server = fakeServer({
+      "POST /api/v1/sessions": { body: session(["pwd"]) },
+      "POST /api/v1/me/mfa/passkeys": { status: 201, body: { ...passkey, session: session(["pwd", "hwk"]) } },
+    });
+    const c = client(server.fetch);
+    await c.signIn("a@example.com", "x".repeat(12));
+    const r = await c.registerPasskey("Laptop", {} as RegistrationCredentialJSON);
+    expect(r).toEqual({ passkey, recoveryToken: null, sessionRenewed: true });
     c.dispose();
   });
 });

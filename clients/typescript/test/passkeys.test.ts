@@ -5,7 +5,7 @@
 // and the phishing-resistant policy.
 import { afterEach, describe, expect, it } from "vitest";
 import {
-  LatchkeyError, createPasskey, getPasskey, unwrap, type AuthenticationCredentialJSON, type LatchkeyClient,
+  LatchkeyError, createPasskey, getPasskey, passkeyAvailability, unwrap, type AuthenticationCredentialJSON, type LatchkeyClient,
 } from "../src/index.js";
 import { Authenticator, PASSWORD, baseUrl, disposeClients, newClient, signUpAndIn, uniqueEmail } from "./helpers.js";
 import { SoftAuthenticator } from "./soft-authenticator.js";
@@ -124,6 +124,38 @@ describe("passkeys", () => {
     expect(me.mfa.recovery_token.active).toBe(false);
   });
 
+  it("getRelyingParty: public; at an IP the relying party is localhost, and the origin names it", async () => {
+    const c = newClient();
+    const rp = await c.getRelyingParty();
+    expect(rp.id).toBe("localhost");
+    expect(rp.origins).toEqual([origin]);
+    expect(rp.name).toBeTruthy();
+    // The server's own origin (127.0.0.1) is not among them: a page there cannot use passkeys.
+    expect(passkeyAvailability(rp, { origin: new URL(baseUrl).origin, supported: true }).status).toBe("elsewhere");
+    expect(passkeyAvailability(rp, { origin, supported: true }).status).toBe("available");
+  });
+
+  it("deleting the last passkey of a passwordless session keeps it, as a password session with MFA off", async () => {
+    const c = newClient();
+    const email = await signUpAndIn(c, "pk-pwless-del");
+    const key = new SoftAuthenticator(origin);
+    await addPasskey(c, key, "Only key");
+    const p = newClient();
+    const options = await p.passwordlessOptions();
+    await p.signInWithPasskey(options.ceremony_id, await getPasskey(options, { credentials: key }));
+    expect(claims(p)).toMatchObject({ aal: "aal2", amr: ["hwk", "user"] });
+    const sessionId = p.state.status === "authenticated" ? p.state.sessionId : "";
+    const [only] = (await p.factors()).passkeys;
+    await p.deletePasskey(only!.id, PASSWORD);
+    // The same session goes on; the client took its new claims.
+    expect(p.state).toMatchObject({ status: "authenticated", sessionId });
+    expect(claims(p)).toMatchObject({ aal: "aal1", amr: ["pwd"] });
+    const me = await unwrap(p.api.GET("/api/v1/me"));
+    expect(me.email).toBe(email);
+    expect(me.mfa.enabled).toBe(false);
+    expect((await p.factors()).passkeys).toEqual([]);
+  });
+
   it("a refused assertion counts as a wrong code and leaves the codes", async () => {
     const c = newClient();
     const email = await signUpAndIn(c, "pk-bad");
@@ -185,7 +217,12 @@ describe("passkeys", () => {
     expect(r.sessionRenewed).toBe(true);
     expect(r.recoveryToken).toBeNull();
     expect(claims(c).aal).toBe("aal2");
-    expect((await unwrap(c.api.GET("/api/v1/me"))).mfa.methods).toBe("phishing_resistant");
+    const me = await unwrap(c.api.GET("/api/v1/me"));
+    expect(me.mfa.methods).toBe("phishing_resistant");
+    // Tina's old recovery token (of her TOTP set-up) would be refused: not active; no new one either.
+    expect(me.mfa.recovery_token.active).toBe(false);
+    const refused = await caught(unwrap(c.api.POST("/api/v1/me/mfa/recovery-token", { body: { password: PASSWORD } })));
+    expect(refused).toMatchObject({ status: 403, code: "phishing_resistant_required" });
 
     const s = newClient();
     const state = await s.signIn(email, PASSWORD);
@@ -195,5 +232,17 @@ describe("passkeys", () => {
     if (s.state.status !== "mfa_required") return;
     await s.submitMfaPasskey(await getPasskey(s.state.passkeyOptions!, { credentials: key }));
     expect(claims(s).amr).toEqual(["pwd", "hwk"]);
+  });
+
+  it("phishing_resistant: a first passkey turns MFA on without a recovery token", async () => {
+    const admin = newClient();
+    await signUpAndIn(admin, "pk-pr-first");
+    await unwrap(admin.api.PATCH("/api/v1/account", { body: { mfa_methods: "phishing_resistant" } }));
+    const r = await addPasskey(admin, new SoftAuthenticator(origin), "Laptop");
+    expect(r.recoveryToken).toBeNull();
+    expect(r.sessionRenewed).toBe(true);
+    expect(claims(admin)).toMatchObject({ aal: "aal2", amr: ["pwd", "hwk"] });
+    const me = await unwrap(admin.api.GET("/api/v1/me"));
+    expect(me.mfa).toMatchObject({ enabled: true, methods: "phishing_resistant", recovery_token: { active: false } });
   });
 });

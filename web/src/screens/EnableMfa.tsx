@@ -4,7 +4,8 @@ import { client } from "../api";
 import { CopyButton, Dialog, ErrorMessage, Field, Loading, validationMessage } from "../ui";
 import { PHONE_TIME_HINT, compactCode } from "../errors";
 import { RecoveryToken } from "./RecoveryToken";
-import { PasskeyAdded, PasskeySetup } from "./Passkeys";
+import { PasskeyAdded, PasskeySetup, PasskeysElsewhere, turnedMfaOn } from "./Passkeys";
+import { usePasskeysHere } from "../passkeys";
 
 export { RecoveryToken };
 
@@ -21,7 +22,9 @@ const VERIFY_ACCEPTS = "Enter the 6-digit code from your authenticator applicati
  * notice, or a forced enrollment at sign-in) offers "Use a passkey" beside
  * the authenticator application. Where the account counts only passkeys
  * the server refuses a TOTP enrollment to a user who has one already; the
- * dialog then offers the passkey alone.
+ * dialog then offers the passkey alone. "Use a passkey" shows only where
+ * this page may use passkeys; where they work at another address, a hint
+ * names it instead.
  */
 export function EnableMfaDialog({ needsPassword = false, hasTotp = true, forced = false, onClose, onEnabled }: {
   needsPassword?: boolean;
@@ -42,6 +45,9 @@ export function EnableMfaDialog({ needsPassword = false, hasTotp = true, forced 
   const [passkey, setPasskey] = useState(false);
   const [passkeyOnly, setPasskeyOnly] = useState(false);
   const [registered, setRegistered] = useState<RegisteredPasskey | null>(null);
+  // A forced enrollment of a user who has TOTP already (MFA on): the passkey does not turn MFA on.
+  const [hadTotp, setHadTotp] = useState(false);
+  const here = usePasskeysHere();
   const offerPasskey = !needsPassword;
 
   async function start(pw?: string) {
@@ -56,6 +62,7 @@ export function EnableMfaDialog({ needsPassword = false, hasTotp = true, forced 
       const passkeysOnly = e instanceof LatchkeyError && (e.code === "phishing_resistant_required"
         || (forced && e.code === "unauthorized" && client.state.status === "mfa_enrollment_required"));
       if (passkeysOnly) {
+        if (e.code === "unauthorized") setHadTotp(true);
         setPasskeyOnly(true);
         setPasskey(true);
       } else {
@@ -82,7 +89,8 @@ export function EnableMfaDialog({ needsPassword = false, hasTotp = true, forced 
     }
   }
 
-  const title = recoveryToken || registered?.recoveryToken ? "MFA is enabled" : registered ? "Passkey added" : "Enable MFA";
+  const mfaWasOn = needsPassword || hadTotp;
+  const title = recoveryToken || (registered && turnedMfaOn(registered, mfaWasOn)) ? "MFA is enabled" : registered ? "Passkey added" : "Enable MFA";
   return (
     <Dialog title={title} onClose={onClose}>
       {forced && !recoveryToken && !registered && (
@@ -93,7 +101,7 @@ export function EnableMfaDialog({ needsPassword = false, hasTotp = true, forced 
         </p>
       )}
       {registered ? (
-        <PasskeyAdded result={registered} onDone={onClose} />
+        <PasskeyAdded result={registered} mfaWasOn={mfaWasOn} onDone={onClose} />
       ) : passkey ? (
         <PasskeySetup needsPassword={false} cancelLabel={passkeyOnly ? "Cancel" : "Back"}
           onCancel={() => (passkeyOnly ? onClose() : setPasskey(false))}
@@ -120,11 +128,16 @@ export function EnableMfaDialog({ needsPassword = false, hasTotp = true, forced 
         error ? <><ErrorMessage error={error} /><div className="actions"><button type="button" onClick={onClose}>Close</button></div></> : <Loading what="Preparing your QR code" />
       ) : (
         <form onSubmit={verify}>
-          {offerPasskey && (
+          {offerPasskey && here.status === "available" && (
             <div className="choice" data-testid="passkey-alternative">
               <p>Use an authenticator application (below), or a passkey instead: this device's fingerprint, face or screen lock, or a security key.</p>
               <button type="button" onClick={() => { setError(null); setPasskey(true); }}>Use a passkey</button>
             </div>
+          )}
+          {offerPasskey && here.status === "elsewhere" && (
+            <PasskeysElsewhere useAt={here.useAt}>
+              , not at this address: to use one instead of an authenticator application, open Latchkey there and sign in again.
+            </PasskeysElsewhere>
           )}
           <ol className="steps">
             <li>

@@ -1,9 +1,29 @@
-import { useState, type FormEvent } from "react";
-import { LatchkeyError, createPasskey, passkeysSupported, type Passkey, type RegisteredPasskey } from "@latchkey/client";
+import { useState, type FormEvent, type ReactNode } from "react";
+import { LatchkeyError, createPasskey, type Passkey, type RegisteredPasskey } from "@latchkey/client";
 import { client } from "../api";
 import { useAuth } from "../auth";
+import { usePasskeysHere } from "../passkeys";
 import { Dialog, ErrorMessage, Field, when } from "../ui";
 import { RecoveryToken } from "./RecoveryToken";
+
+/**
+ * Where passkeys would work but this page cannot use them (another origin
+ * than the relying party's): "Passkeys work at <origin>", a link there, and
+ * what to do (`children`). Nothing when the server names no origin.
+ */
+export function PasskeysElsewhere({ useAt, className = "hint", children }: { useAt: string; className?: string; children?: ReactNode }) {
+  if (!useAt) return null;
+  return (
+    <p className={className} data-testid="passkeys-elsewhere">
+      Passkeys work at <a href={`${useAt}/`}>{useAt}</a>{children}
+    </p>
+  );
+}
+
+/** What to do without a recovery token (the phishing-resistant policy issues none). */
+export const LOST_PASSKEYS = "If you lose all your passkeys, contact an administrator to reset your MFA.";
+/** Under the phishing-resistant policy no recovery token is issued: what to do instead. */
+export const NO_RECOVERY_TOKEN = `Recovery codes are not used under your administrator's policy: only passkeys count. ${LOST_PASSKEYS}`;
 
 /** A name for a new passkey from the browser and system ("Chrome on macOS"); the person may change it. */
 export function defaultPasskeyName(ua: string = navigator.userAgent): string {
@@ -44,7 +64,9 @@ export function PasskeySetup({ needsPassword, onRegistered, onCancel, cancelLabe
   const [password, setPassword] = useState("");
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
-  const supported = passkeysSupported();
+  // Only where this page may use passkeys (its origin is the relying party's, WebAuthn present).
+  const here = usePasskeysHere();
+  const supported = here.status === "available";
 
   async function submit(e: FormEvent) {
     e.preventDefault();
@@ -63,7 +85,13 @@ export function PasskeySetup({ needsPassword, onRegistered, onCancel, cancelLabe
   return (
     <form onSubmit={submit} data-testid="passkey-setup">
       <p>{PASSKEY_EXPLAINED}</p>
-      {!supported && <p className="notice">This browser cannot make passkeys. Use another browser, or an authenticator application.</p>}
+      {here.status === "elsewhere" ? (
+        <PasskeysElsewhere useAt={here.useAt} className="notice">
+          , not at this address: open Latchkey there and sign in again to add one.
+        </PasskeysElsewhere>
+      ) : here.status === "unsupported" || here.status === "unknown" ? (
+        <p className="notice">This browser cannot make passkeys here. Use another browser, or an authenticator application.</p>
+      ) : null}
       <Field label="Passkey name" name="passkey_name" required maxLength={200} value={name} onChange={(e) => setName(e.target.value)}
         hint="So you can tell your passkeys apart, e.g. “Work laptop” or “Blue security key”." error={error} field="name" />
       {needsPassword && (
@@ -79,26 +107,42 @@ export function PasskeySetup({ needsPassword, onRegistered, onCancel, cancelLabe
   );
 }
 
-/** After registering: the recovery token when the passkey turned MFA on, else that it is ready. */
-export function PasskeyAdded({ result, onDone }: { result: RegisteredPasskey; onDone: () => void }) {
+/**
+ * Whether registering `result` turned MFA on: it came with the first recovery
+ * token, or (where only passkeys count, which issues none) it renewed the
+ * session of a user whose MFA was off (`mfaWasOn`).
+ */
+export function turnedMfaOn(result: RegisteredPasskey, mfaWasOn: boolean): boolean {
+  return !!result.recoveryToken || (result.sessionRenewed && !mfaWasOn);
+}
+
+/**
+ * After registering: the recovery token when the passkey turned MFA on (or,
+ * under the phishing-resistant policy, that there is none), else that it is
+ * ready.
+ */
+export function PasskeyAdded({ result, mfaWasOn, onDone }: { result: RegisteredPasskey; mfaWasOn: boolean; onDone: () => void }) {
+  const enabled = turnedMfaOn(result, mfaWasOn);
   return (
     <>
       <p role="status" className="ok" data-testid="passkey-added">
-        Your passkey “{result.passkey.name}” is ready. {result.recoveryToken ? "MFA is now enabled for your account." : "Use it the next time you sign in."}
+        Your passkey “{result.passkey.name}” is ready. {enabled ? "MFA is now enabled for your account." : "Use it the next time you sign in."}
       </p>
-      {result.recoveryToken && <RecoveryToken token={result.recoveryToken} />}
+      {result.recoveryToken
+        ? <RecoveryToken token={result.recoveryToken} />
+        : enabled && <p className="notice" data-testid="no-recovery-token">{NO_RECOVERY_TOKEN}</p>}
       <div className="actions"><button type="button" className="primary" onClick={onDone}>Done</button></div>
     </>
   );
 }
 
-/** Edit Profile → Add a passkey. */
+/** Edit Profile → Add a passkey. `needsPassword`: MFA is on already. */
 export function AddPasskeyDialog({ needsPassword, onClose }: { needsPassword: boolean; onClose: () => void }) {
   const [result, setResult] = useState<RegisteredPasskey | null>(null);
-  const title = result ? (result.recoveryToken ? "MFA is enabled" : "Passkey added") : "Add a passkey";
+  const title = result ? (turnedMfaOn(result, needsPassword) ? "MFA is enabled" : "Passkey added") : "Add a passkey";
   return (
     <Dialog title={title} onClose={onClose}>
-      {result ? <PasskeyAdded result={result} onDone={onClose} />
+      {result ? <PasskeyAdded result={result} mfaWasOn={needsPassword} onDone={onClose} />
         : <PasskeySetup needsPassword={needsPassword} onRegistered={setResult} onCancel={onClose} />}
     </Dialog>
   );
@@ -134,9 +178,11 @@ function RenamePasskeyDialog({ passkey, onClose }: { passkey: Passkey; onClose: 
   );
 }
 
-function DeletePasskeyDialog({ passkey, last, onClose }: { passkey: Passkey; last: boolean; onClose: (deleted: boolean) => void }) {
+function DeletePasskeyDialog({ passkey, last, lastCounting, passkeysOnly, onClose }: {
+  passkey: Passkey; last: boolean; lastCounting: boolean; passkeysOnly: boolean; onClose: (deleted: boolean) => void;
+}) {
   const auth = useAuth();
-  // A session signed in with a passkey alone ends when MFA goes (the server ends it).
+  // A session signed in with a passkey alone goes on as a password session when MFA goes (the password is asked here).
   const passwordless = auth.status === "authenticated" && auth.claims.amr.includes("hwk") && !auth.claims.amr.includes("pwd");
   const [password, setPassword] = useState("");
   const [error, setError] = useState<unknown>(null);
@@ -149,7 +195,9 @@ function DeletePasskeyDialog({ passkey, last, onClose }: { passkey: Passkey; las
       onClose(true);
     } catch (err) {
       setError(err instanceof LatchkeyError && err.code === "mfa_enforced"
-        ? new Error("MFA is required for your account, so your last passkey cannot be deleted. Add another passkey or an authenticator application first.")
+        ? new Error(passkeysOnly
+          ? "MFA is required for your account and only passkeys count, so your last passkey cannot be deleted. Add another passkey first."
+          : "MFA is required for your account, so your last passkey cannot be deleted. Add another passkey or an authenticator application first.")
         : err);
       setBusy(false);
     }
@@ -161,7 +209,13 @@ function DeletePasskeyDialog({ passkey, last, onClose }: { passkey: Passkey; las
         {last && (
           <p className="notice">
             This is your last second factor: deleting it turns MFA off for your account.
-            {passwordless ? " You signed in with a passkey alone, so this also signs you out: sign in again with your password." : ""}
+            {passwordless ? " You signed in with a passkey alone: you stay signed in, and this session goes on as a sign-in with your password." : ""}
+          </p>
+        )}
+        {!last && lastCounting && (
+          <p className="notice">
+            This is your last passkey, and only passkeys count for your account: your authenticator application does not.
+            Without a passkey you will be asked to add one at your next sign-in.
           </p>
         )}
         <p className="hint">Remove it from the device or security key too (its passkey settings).</p>
@@ -179,10 +233,14 @@ function DeletePasskeyDialog({ passkey, last, onClose }: { passkey: Passkey; las
 
 /**
  * The passkeys of Edit Profile → MFA Settings: name, when added and last
- * used, Rename and Delete (with the password). `lastFactor`: deleting the
- * only passkey of a user without TOTP turns MFA off (the dialog says so).
+ * used, Rename and Delete (with the password). Deleting the only passkey
+ * of a user without TOTP turns MFA off (the dialog says so; a passwordless
+ * session goes on as a password session); where only passkeys count
+ * (`passkeysOnly`), a TOTP secret left behind does not count.
  */
-export function PasskeyList({ passkeys, hasTotp, onChanged }: { passkeys: Passkey[]; hasTotp: boolean; onChanged: () => void }) {
+export function PasskeyList({ passkeys, hasTotp, passkeysOnly = false, onChanged }: {
+  passkeys: Passkey[]; hasTotp: boolean; passkeysOnly?: boolean; onChanged: () => void;
+}) {
   const [renaming, setRenaming] = useState<Passkey | null>(null);
   const [deleting, setDeleting] = useState<Passkey | null>(null);
   if (passkeys.length === 0) return null;
@@ -212,6 +270,7 @@ export function PasskeyList({ passkeys, hasTotp, onChanged }: { passkeys: Passke
       {renaming && <RenamePasskeyDialog passkey={renaming} onClose={(changed) => { setRenaming(null); if (changed) onChanged(); }} />}
       {deleting && (
         <DeletePasskeyDialog passkey={deleting} last={passkeys.length === 1 && !hasTotp}
+          lastCounting={passkeys.length === 1 && passkeysOnly} passkeysOnly={passkeysOnly}
           onClose={(deleted) => { setDeleting(null); if (deleted) onChanged(); }} />
       )}
     </>

@@ -1,11 +1,12 @@
 import { useState, type FormEvent } from "react";
-import { unwrap, type Me } from "@latchkey/client";
+import { LatchkeyError, unwrap, type Me } from "@latchkey/client";
 import { client } from "../api";
 import { useAuth } from "../auth";
 import { Dialog, Empty, ErrorMessage, Field, Loading, PadlockIcon, useAsync, validationMessage, when } from "../ui";
 import { compactCode } from "../errors";
 import { EnableMfaDialog, RecoveryToken } from "./EnableMfa";
-import { AddPasskeyDialog, PasskeyList } from "./Passkeys";
+import { AddPasskeyDialog, LOST_PASSKEYS, NO_RECOVERY_TOKEN, PasskeyList, PasskeysElsewhere } from "./Passkeys";
+import { usePasskeysHere } from "../passkeys";
 import { permissionText } from "../permissions";
 import { roleLabel, useCustomRoles } from "../roles";
 import { useReloadMe } from "../me";
@@ -58,6 +59,8 @@ function MfaSettings({ me, reload }: { me: Me; reload: () => void }) {
   const hasTotp = !!factors.data?.totp;
   // Where the account (or MyGlue account) counts only passkeys, codes from an app are no second factor.
   const passkeysOnly = me.mfa.methods === "phishing_resistant";
+  // Passkeys are added only where this page may use them (see ../passkeys).
+  const here = usePasskeysHere();
   // What the last change did, said once it is done (e.g. after Disable MFA).
   const [done, setDone] = useState<string | null>(null);
   const open = (d: NonNullable<typeof dialog>) => { setDone(null); setDialog(d); };
@@ -95,17 +98,24 @@ function MfaSettings({ me, reload }: { me: Me; reload: () => void }) {
               You signed in without an MFA code in this session. Changing your MFA settings needs a sign-in with your MFA code.
             </p>
           )}
-          <p>
-            Recovery token:{" "}
-            {mfa.recovery_token.active
-              ? `active (created ${when(mfa.recovery_token.created_at)})`
-              : "none unused — generate a new one so you can still sign in without your phone."}
-          </p>
-          <p>
-            <button type="button" className="link" onClick={() => open("recovery")}>
-              Click here to generate a new one-time MFA recovery token
-            </button>
-          </p>
+          {passkeysOnly ? (
+            // No recovery token is issued or accepted where only passkeys count (403 phishing_resistant_required).
+            <p className="hint" data-testid="recovery-token-status">{NO_RECOVERY_TOKEN}</p>
+          ) : (
+            <>
+              <p data-testid="recovery-token-status">
+                Recovery token:{" "}
+                {mfa.recovery_token.active
+                  ? `active (created ${when(mfa.recovery_token.created_at)})`
+                  : "none unused — generate a new one so you can still sign in without your phone."}
+              </p>
+              <p>
+                <button type="button" className="link" onClick={() => open("recovery")}>
+                  Click here to generate a new one-time MFA recovery token
+                </button>
+              </p>
+            </>
+          )}
           <div className="actions left">
             {!passkeysOnly && (
               <button type="button" onClick={() => open("reenroll")}>
@@ -137,12 +147,19 @@ function MfaSettings({ me, reload }: { me: Me; reload: () => void }) {
             No passkeys yet. A passkey signs you in with this device's fingerprint, face or screen lock, or with a security
             key{mfa.enabled ? "" : ", and adding one turns MFA on"}.
           </p>
-        : <PasskeyList passkeys={passkeys} hasTotp={hasTotp} onChanged={() => { factors.reload(); reload(); reloadMe(); }} />)}
-      <div className="actions left">
-        <button type="button" className={passkeysOnly && passkeys.length === 0 ? "primary" : undefined} onClick={() => open("passkey")}>
-          Add a passkey
-        </button>
-      </div>
+        : <PasskeyList passkeys={passkeys} hasTotp={hasTotp} passkeysOnly={passkeysOnly}
+            onChanged={() => { factors.reload(); reload(); reloadMe(); }} />)}
+      {here.status === "available" ? (
+        <div className="actions left">
+          <button type="button" className={passkeysOnly && passkeys.length === 0 ? "primary" : undefined} onClick={() => open("passkey")}>
+            Add a passkey
+          </button>
+        </div>
+      ) : here.status === "elsewhere" ? (
+        <PasskeysElsewhere useAt={here.useAt}>: open Latchkey there (and sign in again) to add one.</PasskeysElsewhere>
+      ) : here.status === "unsupported" ? (
+        <p className="hint">This browser cannot make passkeys. Use another browser to add one.</p>
+      ) : null}
       {(dialog === "enable" || dialog === "reenroll") && (
         <EnableMfaDialog needsPassword={dialog === "reenroll"} hasTotp={hasTotp || !factors.data} onClose={close} />
       )}
@@ -167,7 +184,10 @@ function NewRecoveryTokenDialog({ onClose }: { onClose: () => void }) {
       const r = await unwrap(client.api.POST("/api/v1/me/mfa/recovery-token", { body: { password } }));
       setToken(r.recovery_token);
     } catch (err) {
-      setError(err);
+      // Where only passkeys count no recovery token is issued (the policy may have changed since this page was read).
+      setError(err instanceof LatchkeyError && err.code === "phishing_resistant_required"
+        ? new Error(`Your administrator accepts only passkeys for this account, so no recovery token is issued. ${LOST_PASSKEYS}`)
+        : err);
     } finally {
       setBusy(false);
     }

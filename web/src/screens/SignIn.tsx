@@ -1,5 +1,5 @@
 import { useMemo, useState, type FormEvent } from "react";
-import { LatchkeyError, getPasskey, passkeysSupported } from "@latchkey/client";
+import { LatchkeyError, getPasskey } from "@latchkey/client";
 import { client } from "../api";
 import { useAuth } from "../auth";
 import { Link, useLocation } from "../router";
@@ -8,6 +8,8 @@ import { signInHandover } from "../links";
 import { ErrorMessage, Field, useAsync, validationMessage } from "../ui";
 import { PHONE_TIME_HINT, RECOVERY_TOKEN_HINT, compactCode } from "../errors";
 import { EnableMfaDialog } from "./EnableMfa";
+import { PasskeysElsewhere } from "./Passkeys";
+import { usePasskeysHere } from "../passkeys";
 
 /**
  * Sign in: email and password, then the MFA Code (a code or the recovery
@@ -25,6 +27,13 @@ import { EnableMfaDialog } from "./EnableMfa";
  *
  * "Sign in with a passkey" signs in without email and password (a
  * discoverable passkey).
+ *
+ * Passkey buttons show only where this page may use passkeys (its origin is
+ * one of the relying party's, `GET /api/v1/passkeys/relying-party`, and the
+ * browser has WebAuthn). Opened at another address (say 127.0.0.1 while the
+ * relying party is `localhost`), the page says where passkeys work instead;
+ * at the MFA step of a user whose passkey is the only way through, it says
+ * that the passkey must be used there.
  */
 export function SignIn({ setHold }: { setHold: (hold: boolean) => void }) {
   const auth = useAuth();
@@ -40,6 +49,7 @@ export function SignIn({ setHold }: { setHold: (hold: boolean) => void }) {
   // Whether the challenge of the last wrong code offered the recovery token
   // (after the last attempt the state, and its methods, are gone).
   const [recoveryOffered, setRecoveryOffered] = useState(false);
+  const here = usePasskeysHere();
 
   async function submitPassword(e: FormEvent) {
     e.preventDefault();
@@ -149,7 +159,10 @@ export function SignIn({ setHold }: { setHold: (hold: boolean) => void }) {
 
   if (auth.status === "mfa_required") {
     const recovery = auth.methods.includes("recovery_token");
-    const passkey = auth.methods.includes("passkey") && auth.passkeyOptions !== null;
+    const hasPasskey = auth.methods.includes("passkey") && auth.passkeyOptions !== null;
+    // Offered only where this page may use it; else where it works is said instead.
+    const passkey = hasPasskey && here.status === "available";
+    const passkeyElsewhere = hasPasskey && here.status === "elsewhere" ? here.useAt : null;
     // Codes count: a TOTP secret or an unused recovery token (not where only passkeys count).
     const codes = auth.methods.some((m) => m !== "passkey");
     const accepts = !auth.methods.includes("totp")
@@ -172,11 +185,23 @@ export function SignIn({ setHold }: { setHold: (hold: boolean) => void }) {
           <h1>Sign in</h1>
           <div className="card" aria-describedby={signingInAs ? "signing-in-as" : undefined}>
             {who}
-            <p data-testid="passkey-step">
-              {passkey
-                ? "Confirm it is you with your passkey: your browser asks for this device's fingerprint, face or screen lock, or your security key."
-                : "This sign-in can no longer be finished. Go back and sign in again."}
-            </p>
+            {passkeyElsewhere ? (
+              <p className="notice" role="alert" data-testid="passkey-elsewhere-step">
+                Your administrator accepts only a passkey for this sign-in, and your passkey can be used only
+                at <a href={`${passkeyElsewhere}/`}>{passkeyElsewhere}</a>, not at this address ({window.location.origin}).
+                Open Latchkey at {passkeyElsewhere} and sign in there.
+              </p>
+            ) : (
+              <p data-testid="passkey-step">
+                {passkey
+                  ? "Confirm it is you with your passkey: your browser asks for this device's fingerprint, face or screen lock, or your security key."
+                  : hasPasskey && (here.status === "unsupported" || here.status === "unknown")
+                    ? "Your administrator accepts only a passkey for this sign-in, and this browser cannot use passkeys here. Sign in with a browser that can."
+                    : hasPasskey && here.status === "loading"
+                      ? "Checking where your passkey can be used…"
+                      : "This sign-in can no longer be finished. Go back and sign in again."}
+              </p>
+            )}
             <ErrorMessage error={error} lock="code" />
             <div className="actions">{back}{usePasskeyButton}</div>
           </div>
@@ -199,6 +224,11 @@ export function SignIn({ setHold }: { setHold: (hold: boolean) => void }) {
           </div>
           {passkey && (
             <p className="alternative">Or sign in with the passkey you added: {usePasskeyButton}</p>
+          )}
+          {passkeyElsewhere && (
+            <PasskeysElsewhere useAt={passkeyElsewhere} className="alternative hint">
+              , not at this address: enter a code here, or sign in there to use your passkey.
+            </PasskeysElsewhere>
           )}
         </form>
       </main>
@@ -234,12 +264,21 @@ export function SignIn({ setHold }: { setHold: (hold: boolean) => void }) {
 
 /**
  * "Sign in with a passkey": no email, no password; the browser offers the
- * passkeys it holds for this site. Shown where the browser has WebAuthn.
+ * passkeys it holds for this site. Shown where this page may use passkeys;
+ * where they work at another address, a hint names it instead.
  */
 function PasskeySignIn({ onStart }: { onStart: () => void }) {
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
-  if (!passkeysSupported()) return null;
+  const here = usePasskeysHere();
+  if (here.status === "elsewhere") {
+    return here.useAt ? (
+      <section className="card passkey-sign-in" aria-label="Passkey">
+        <PasskeysElsewhere useAt={here.useAt}>: open Latchkey there to sign in with a passkey.</PasskeysElsewhere>
+      </section>
+    ) : null;
+  }
+  if (here.status !== "available") return null;
   async function start() {
     onStart();
     setBusy(true); setError(null);
