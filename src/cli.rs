@@ -165,7 +165,8 @@ pub fn main() -> CliResult {
     }
 }
 
-/// Purges dead rows every ten minutes (see `domain::housekeeping`).
+/// Purges dead rows and queues the deadline reminders that are due, every
+/// ten minutes (see `domain::housekeeping`, `domain::reminders`).
 fn spawn_housekeeping(state: AppState) {
     actix_web::rt::spawn(async move {
         let mut every = actix_web::rt::time::interval(std::time::Duration::from_secs(600));
@@ -173,16 +174,18 @@ fn spawn_housekeeping(state: AppState) {
             every.tick().await;
             let now = state.clock.now_naive();
             let retention = state.config.audit_retention;
+            let config = state.config.clone();
             match state
                 .db(move |conn| {
                     let purged = domain::housekeeping::purge(conn, now)?;
                     let audit_events = domain::housekeeping::purge_audit(conn, now, retention)?;
-                    Ok((purged, audit_events))
+                    let reminders = domain::reminders::send_due(conn, &config, now)?;
+                    Ok((purged, audit_events, reminders))
                 })
                 .await
             {
-                Ok((purged, audit_events)) => {
-                    tracing::debug!(?purged, audit_events, "housekeeping")
+                Ok((purged, audit_events, reminders)) => {
+                    tracing::debug!(?purged, audit_events, reminders, "housekeeping")
                 }
                 Err(e) => tracing::warn!(error = %e, "housekeeping failed"),
             }

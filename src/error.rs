@@ -196,6 +196,10 @@ pub enum ApiError {
     MfaRequiredForAction,
     #[error("mfa enrollment required")]
     MfaEnrollmentRequired,
+    /// A change that needs a factor proven in this session within the last
+    /// 10 minutes (`POST /api/v1/sessions/current/step-up`).
+    #[error("step-up required")]
+    StepUpRequired,
     #[error("not found")]
     NotFound,
     #[error("method not allowed")]
@@ -272,6 +276,7 @@ impl ApiError {
             ApiError::Forbidden => ErrorCode::Forbidden,
             ApiError::MfaEnforced => ErrorCode::MfaEnforced,
             ApiError::MfaRequiredForAction => ErrorCode::MfaRequiredForAction,
+            ApiError::StepUpRequired => ErrorCode::StepUpRequired,
             ApiError::MfaEnrollmentRequired => ErrorCode::MfaEnrollmentRequired,
             ApiError::NotFound => ErrorCode::NotFound,
             ApiError::MethodNotAllowed { .. } => ErrorCode::MethodNotAllowed,
@@ -321,6 +326,10 @@ impl ApiError {
             ApiError::MfaRequiredForAction => (
                 "MFA required for this action",
                 "Sign in with your second factor to perform this action.".into(),
+            ),
+            ApiError::StepUpRequired => (
+                "Step-up required",
+                "Prove your second factor again (POST /api/v1/sessions/current/step-up), then retry: this change needs one proven in the last 10 minutes.".into(),
             ),
             ApiError::MfaEnrollmentRequired => (
                 "MFA enrollment required",
@@ -419,6 +428,7 @@ impl ResponseError for ApiError {
             | ApiError::Forbidden
             | ApiError::MfaEnforced
             | ApiError::MfaRequiredForAction
+            | ApiError::StepUpRequired
             | ApiError::MfaEnrollmentRequired => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,

@@ -34,6 +34,7 @@ pub async fn password(
     state: &AppState,
     email: &str,
     password: String,
+    device_token: Option<String>,
     ctx: Ctx,
 ) -> ApiResult<LoginOutcome> {
     // Malformed input is answered like a wrong password: no hint either way.
@@ -59,6 +60,7 @@ pub async fn password(
                 &email,
                 attempt.user,
                 ok,
+                device_token.as_deref(),
                 &ctx,
             )
         })

@@ -25,6 +25,8 @@ pub const INVITATION_PREFIX: &str = "lki_";
 pub const PASSWORD_RESET_PREFIX: &str = "lkp_";
 /// Prefix of the tokens in sign-up verification links.
 pub const SIGNUP_PREFIX: &str = "lkv_";
+/// Prefix of remembered-device tokens (`device_token`).
+pub const DEVICE_PREFIX: &str = "lkd_";
 
 /// A 256-bit random token with a type prefix.
 pub fn random_token(prefix: &str) -> String {

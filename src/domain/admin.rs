@@ -7,7 +7,7 @@
 
 use super::audit::{self, Event};
 use super::auth::{begin_change, Current, Principal};
-use super::policy::{self, Action};
+use super::policy::{self, Action, ScopePolicy};
 use super::principals::{self, Change};
 use super::{parse_id, Ctx};
 use crate::error::{ApiError, ApiResult};
@@ -28,7 +28,7 @@ pub struct UserView {
 /// The user `id` of the actor's account that the actor may act on: 404
 /// for anyone else's user, 403 for one who holds more than the actor
 /// ([`policy::within_reach`]).
-fn touch(conn: &mut DbConn, current: &Current, id: &str) -> ApiResult<User> {
+pub(super) fn touch(conn: &mut DbConn, current: &Current, id: &str) -> ApiResult<User> {
     let target = user_store::find_in_account(conn, &current.user.account_id, id)?
         .ok_or(ApiError::NotFound)?;
     policy::within_reach(conn, current.permissions, &target)?;
@@ -53,18 +53,41 @@ pub fn update_account(
     ctx: &Ctx,
 ) -> ApiResult<Account> {
     write_tx(conn, |conn| {
+        let mut changes = changes;
         let current = begin_change(conn, actor, Action::ViewAccount)?;
         if changes.name.is_some() {
             current.may(Action::RenameAccount)?;
         }
-        if changes.require_mfa.is_some() || changes.mfa_methods.is_some() {
+        if changes.require_mfa.is_some()
+            || changes.mfa_methods.is_some()
+            || changes.require_mfa_from.is_some()
+            || changes.remember_device_days.is_some()
+        {
             current.may(Action::ChangeAccountPolicy)?;
+            current.stepped_up()?;
+        }
+        if let Some(days) = changes.remember_device_days {
+            if !(0..=super::devices::MAX_DAYS).contains(&days) {
+                return Err(ApiError::invalid(
+                    "remember_device_days",
+                    "0 (off) to 90 days",
+                ));
+            }
+        }
+        // Off drops the deadline with it.
+        if changes.require_mfa == Some(false) && changes.require_mfa_from.is_none() {
+            changes.require_mfa_from = Some(None);
         }
         let before = own_account(conn, &current.user.account_id)?;
         account_store::update(conn, &before.id, &changes)?;
         principals::changed(conn, Change::Account(&before.id))?;
         let after = own_account(conn, &before.id)?;
-        if before.require_mfa != after.require_mfa || before.mfa_methods != after.mfa_methods {
+        policy::check_deadline(after.require_mfa, after.require_mfa_from)?;
+        if before.require_mfa != after.require_mfa
+            || before.mfa_methods != after.mfa_methods
+            || before.require_mfa_from != after.require_mfa_from
+            || before.remember_device_days != after.remember_device_days
+        {
             audit::record(
                 conn,
                 ctx,
@@ -73,7 +96,12 @@ pub fn update_account(
                     account_id: Some(&after.id),
                     actor: Some(&current.user.id),
                     target: None,
-                    details: serde_json::json!({"require_mfa": after.require_mfa, "mfa_methods": after.mfa_methods}),
+                    details: serde_json::json!({
+                        "require_mfa": after.require_mfa,
+                        "require_mfa_from": after.require_mfa_from.map(|t| t.and_utc()),
+                        "mfa_methods": after.mfa_methods,
+                        "remember_device_days": after.remember_device_days,
+                    }),
                 },
             )?;
         }
@@ -113,23 +141,36 @@ pub fn sub_account(conn: &mut DbConn, actor: &Principal, id: &str) -> ApiResult<
     find_sub_account(conn, &actor.user.account_id, id)
 }
 
+/// The MFA policy a new sub-account starts with.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NewScopePolicy {
+    pub require_mfa: bool,
+    pub require_mfa_from: Option<chrono::NaiveDateTime>,
+    pub mfa_methods: MfaMethods,
+}
+
 pub fn create_sub_account(
     conn: &mut DbConn,
     actor: &Principal,
     name: String,
-    require_mfa: bool,
-    mfa_methods: MfaMethods,
+    policy: NewScopePolicy,
     ctx: &Ctx,
 ) -> ApiResult<SubAccount> {
     write_tx(conn, |conn| {
         let current = begin_change(conn, actor, Action::ManageSubAccounts)?;
+        if policy != NewScopePolicy::default() {
+            current.may(Action::ChangeSubAccountPolicy)?;
+            current.stepped_up()?;
+        }
+        policy::check_deadline(policy.require_mfa, policy.require_mfa_from)?;
         let sub = SubAccount {
             id: super::new_id(),
             account_id: current.user.account_id.clone(),
             name,
-            require_mfa,
+            require_mfa: policy.require_mfa,
             created_at: ctx.now,
-            mfa_methods,
+            mfa_methods: policy.mfa_methods,
+            require_mfa_from: policy.require_mfa_from,
         };
         sub_store::insert(conn, &sub)?;
         audit::record(
@@ -140,7 +181,13 @@ pub fn create_sub_account(
                 account_id: Some(&sub.account_id),
                 actor: Some(&current.user.id),
                 target: None,
-                details: serde_json::json!({"sub_account_id": sub.id, "name": sub.name, "require_mfa": sub.require_mfa}),
+                details: serde_json::json!({
+                    "sub_account_id": sub.id,
+                    "name": sub.name,
+                    "require_mfa": sub.require_mfa,
+                    "require_mfa_from": sub.require_mfa_from.map(|t| t.and_utc()),
+                    "mfa_methods": sub.mfa_methods,
+                }),
             },
         )?;
         Ok(sub)
@@ -155,13 +202,28 @@ pub fn update_sub_account(
     ctx: &Ctx,
 ) -> ApiResult<(SubAccount, i64)> {
     write_tx(conn, |conn| {
+        let mut changes = changes;
         let current = begin_change(conn, actor, Action::ManageSubAccounts)?;
+        if changes.require_mfa.is_some()
+            || changes.mfa_methods.is_some()
+            || changes.require_mfa_from.is_some()
+        {
+            current.may(Action::ChangeSubAccountPolicy)?;
+            current.stepped_up()?;
+        }
+        if changes.require_mfa == Some(false) && changes.require_mfa_from.is_none() {
+            changes.require_mfa_from = Some(None);
+        }
         let account_id = &current.user.account_id;
         let (before, _) = find_sub_account(conn, account_id, id)?;
         sub_store::update(conn, &before.id, &changes)?;
         principals::changed(conn, Change::Account(account_id))?;
         let (after, count) = find_sub_account(conn, account_id, &before.id)?;
-        if before.require_mfa != after.require_mfa || before.mfa_methods != after.mfa_methods {
+        policy::check_deadline(after.require_mfa, after.require_mfa_from)?;
+        if before.require_mfa != after.require_mfa
+            || before.mfa_methods != after.mfa_methods
+            || before.require_mfa_from != after.require_mfa_from
+        {
             audit::record(
                 conn,
                 ctx,
@@ -170,7 +232,12 @@ pub fn update_sub_account(
                     account_id: Some(&after.account_id),
                     actor: Some(&current.user.id),
                     target: None,
-                    details: serde_json::json!({"sub_account_id": after.id, "require_mfa": after.require_mfa, "mfa_methods": after.mfa_methods}),
+                    details: serde_json::json!({
+                        "sub_account_id": after.id,
+                        "require_mfa": after.require_mfa,
+                        "require_mfa_from": after.require_mfa_from.map(|t| t.and_utc()),
+                        "mfa_methods": after.mfa_methods,
+                    }),
                 },
             )?;
         }
@@ -210,7 +277,7 @@ pub fn delete_sub_account(
 }
 
 /// The administrators' view of `users` of one account: the MFA policy of
-/// each user's scope (`policy::required_by_flags`).
+/// user and of their scope (`policy::requirement_of`).
 fn views(conn: &mut DbConn, account: &Account, users: Vec<User>) -> ApiResult<Vec<UserView>> {
     let sub_ids: Vec<String> = users
         .iter()
@@ -220,13 +287,16 @@ fn views(conn: &mut DbConn, account: &Account, users: Vec<User>) -> ApiResult<Ve
     Ok(users
         .into_iter()
         .map(|user| {
-            let sub_requires = user
-                .sub_account_id
-                .as_ref()
-                .map(|id| sub_policies.get(id).copied().unwrap_or(false));
+            let sub = user.sub_account_id.as_ref().map(|id| {
+                let (require_mfa, from) = sub_policies.get(id).copied().unwrap_or_default();
+                ScopePolicy { require_mfa, from }
+            });
+            let scope = ScopePolicy {
+                require_mfa: account.require_mfa,
+                from: account.require_mfa_from,
+            };
             UserView {
-                mfa_required: policy::required_by_flags(account.require_mfa, sub_requires)
-                    .is_some(),
+                mfa_required: policy::requirement_of(user.require_mfa, scope, sub).is_some(),
                 user,
             }
         })
@@ -333,6 +403,7 @@ impl NewUser {
             updated_at: now,
             mfa_reset_at: None,
             mfa_reset_by: None,
+            require_mfa: false,
         }
     }
 }
@@ -377,6 +448,7 @@ pub struct UserUpdate {
     pub display_name: Option<String>,
     pub role: Option<RoleRef>,
     pub disabled: Option<bool>,
+    pub require_mfa: Option<bool>,
 }
 
 pub fn update_user(
@@ -391,6 +463,14 @@ pub fn update_user(
         let current = begin_change(conn, actor, Action::ManageUsers)?;
         let account_id = current.user.account_id.clone();
         let before = touch(conn, &current, &id)?;
+        if update.role.is_some() {
+            current.may(Action::AssignRole)?;
+            current.stepped_up()?;
+        }
+        if update.require_mfa.is_some() {
+            current.may(Action::ResetMfa)?;
+            current.stepped_up()?;
+        }
         // No escalation: only roles within what the actor holds.
         if let Some(role) = &update.role {
             super::roles::check_assignable(
@@ -406,6 +486,7 @@ pub fn update_user(
             display_name: update.display_name,
             role: update.role,
             disabled: update.disabled,
+            require_mfa: update.require_mfa,
             updated_at: Some(ctx.now),
         };
         user_store::update(conn, &before.id, &changes)?;
@@ -425,9 +506,22 @@ pub fn update_user(
                 account_id: Some(&before.account_id),
                 actor: Some(&current.user.id),
                 target: Some(&before.id),
-                details: serde_json::json!({"display_name": changes.display_name, "role": changes.role, "disabled": changes.disabled, "sessions_ended": sessions_ended}),
+                details: serde_json::json!({"display_name": changes.display_name, "role": changes.role, "disabled": changes.disabled, "require_mfa": changes.require_mfa, "sessions_ended": sessions_ended}),
             },
         )?;
+        if let Some(require_mfa) = update.require_mfa.filter(|r| *r != before.require_mfa) {
+            audit::record(
+                conn,
+                ctx,
+                Event {
+                    kind: audit::USER_MFA_POLICY_CHANGED,
+                    account_id: Some(&before.account_id),
+                    actor: Some(&current.user.id),
+                    target: Some(&before.id),
+                    details: serde_json::json!({"require_mfa": require_mfa}),
+                },
+            )?;
+        }
         view(conn, &account_id, &before.id)
     })
 }
@@ -463,6 +557,38 @@ pub fn reset_user_mfa(conn: &mut DbConn, actor: &Principal, id: &str, ctx: &Ctx)
         let current = begin_change(conn, actor, Action::ResetMfa)?;
         let target = touch(conn, &current, &id)?;
         super::mfa::reset(conn, &target, Some(&current.user), ctx)
+    })
+}
+
+/// A user's remembered devices, as an administrator sees them (`users.view`
+/// and reach over the user).
+pub fn user_devices(
+    conn: &mut DbConn,
+    actor: &Principal,
+    id: &str,
+) -> ApiResult<Vec<crate::store::devices::RememberedDevice>> {
+    let id = parse_id(id)?;
+    let current = super::auth::authorize(conn, actor, Action::ListUsers)?;
+    let target = touch(conn, &current, &id)?;
+    Ok(crate::store::devices::live_of_user(
+        conn, &target.id, actor.now,
+    )?)
+}
+
+/// Forgets one remembered device of a user: an action on their MFA (the
+/// Reset MFA permission, reach over them, a step-up).
+pub fn revoke_user_device(
+    conn: &mut DbConn,
+    actor: &Principal,
+    id: &str,
+    device_id: &str,
+    ctx: &Ctx,
+) -> ApiResult<()> {
+    let id = parse_id(id)?;
+    write_tx(conn, |conn| {
+        let current = begin_change(conn, actor, Action::ResetMfa)?;
+        let target = touch(conn, &current, &id)?;
+        super::devices::revoke(conn, &target, &current.user, device_id, ctx)
     })
 }
 

@@ -4,11 +4,11 @@
 
 use chrono::NaiveDateTime;
 
-use super::policy::{self, Aal, Action, Permissions, RequiredBy};
+use super::policy::{self, Aal, Action, Permissions, Requirement, ScopePolicy};
 use crate::crypto::tokens::{self, AccessClaims};
 use crate::error::{ApiError, ApiResult};
 use crate::store::challenges::{self as challenge_store, KIND_ENROLLMENT};
-use crate::store::sessions::{self as session_store, Session};
+use crate::store::sessions::{self as session_store, Session, SessionContext};
 use crate::store::types::MfaMethods;
 use crate::store::users::{self as user_store, User};
 use crate::store::DbConn;
@@ -20,8 +20,11 @@ pub struct Principal {
     pub user: User,
     pub session: Session,
     pub claims: AccessClaims,
-    /// The policy that requires MFA for this user, if any.
-    pub required_by: Option<RequiredBy>,
+    /// The rule that requires MFA of this user, if any, and from when.
+    pub mfa_requirement: Option<Requirement>,
+    /// When the request began (its clock): the step-up window is measured
+    /// from it.
+    pub now: NaiveDateTime,
     /// Which second factors count for this user.
     pub methods: MfaMethods,
     /// Creation time of the user's unused recovery token, if any.
@@ -48,6 +51,23 @@ impl Principal {
     }
 }
 
+/// [`policy::requirement_of`] from what the session's one query read.
+pub(crate) fn context_requirement(found: &SessionContext) -> Option<Requirement> {
+    policy::requirement_of(
+        found.user.require_mfa,
+        ScopePolicy {
+            require_mfa: found.account_requires_mfa,
+            from: found.account_require_mfa_from,
+        },
+        found
+            .sub_account_requires_mfa
+            .map(|require_mfa| ScopePolicy {
+                require_mfa,
+                from: found.sub_account_require_mfa_from,
+            }),
+    )
+}
+
 /// The live session `sid` of user `sub` with its context (one indexed query).
 pub fn session_principal(
     conn: &mut DbConn,
@@ -58,10 +78,8 @@ pub fn session_principal(
     let found = session_store::find_live_context(conn, &claims.sid, now, idle_cutoff)?;
     match found {
         Some(found) if found.user.id == claims.sub => Ok(Principal {
-            required_by: policy::required_by_flags(
-                found.account_requires_mfa,
-                found.sub_account_requires_mfa,
-            ),
+            mfa_requirement: context_requirement(&found),
+            now,
             methods: policy::methods_flags(
                 found.account_mfa_methods,
                 found.sub_account_mfa_methods,
@@ -97,6 +115,7 @@ pub fn reload(conn: &mut DbConn, principal: &Principal) -> ApiResult<Current> {
         user,
         session,
         permissions,
+        now: principal.now,
     })
 }
 
@@ -106,9 +125,17 @@ pub struct Current {
     pub user: User,
     pub session: Session,
     pub permissions: Permissions,
+    /// When the request began.
+    pub now: NaiveDateTime,
 }
 
 impl Current {
+    /// [`policy::stepped_up`] on the fresh rows: a factor proven in this
+    /// session within the step-up window (403 `step_up_required`).
+    pub fn stepped_up(&self) -> ApiResult<()> {
+        policy::stepped_up(self.has_mfa(), self.session.factor_at, self.now)
+    }
+
     pub fn has_mfa(&self) -> bool {
         self.user.mfa_enabled_at.is_some()
     }
@@ -192,5 +219,9 @@ pub(crate) fn begin_change(
     action: Action,
 ) -> ApiResult<Current> {
     crate::store::accounts::lock(conn, &actor.user.account_id)?;
-    authorize(conn, actor, action)
+    let current = authorize(conn, actor, action)?;
+    if policy::needs_step_up(action) {
+        current.stepped_up()?;
+    }
+    Ok(current)
 }

@@ -89,10 +89,22 @@ pub enum EventType {
     PasskeyRenamed,
     #[serde(rename = "passkey.counter_regressed")]
     PasskeyCounterRegressed,
+    #[serde(rename = "device.remembered")]
+    DeviceRemembered,
+    #[serde(rename = "device.revoked")]
+    DeviceRevoked,
+    #[serde(rename = "session.stepped_up")]
+    SessionSteppedUp,
+    #[serde(rename = "step_up.failed")]
+    StepUpFailed,
+    #[serde(rename = "user.mfa_policy_changed")]
+    UserMfaPolicyChanged,
+    #[serde(rename = "mfa.reminder_sent")]
+    MfaReminderSent,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 40] = [
+    pub const ALL: [EventType; 46] = [
         EventType::LoginSucceeded,
         EventType::LoginFailed,
         EventType::LoginLocked,
@@ -133,6 +145,12 @@ impl EventType {
         EventType::PasskeyRemoved,
         EventType::PasskeyRenamed,
         EventType::PasskeyCounterRegressed,
+        EventType::DeviceRemembered,
+        EventType::DeviceRevoked,
+        EventType::SessionSteppedUp,
+        EventType::StepUpFailed,
+        EventType::UserMfaPolicyChanged,
+        EventType::MfaReminderSent,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -177,6 +195,12 @@ impl EventType {
             EventType::PasskeyRemoved => "passkey.removed",
             EventType::PasskeyRenamed => "passkey.renamed",
             EventType::PasskeyCounterRegressed => "passkey.counter_regressed",
+            EventType::DeviceRemembered => "device.remembered",
+            EventType::DeviceRevoked => "device.revoked",
+            EventType::SessionSteppedUp => "session.stepped_up",
+            EventType::StepUpFailed => "step_up.failed",
+            EventType::UserMfaPolicyChanged => "user.mfa_policy_changed",
+            EventType::MfaReminderSent => "mfa.reminder_sent",
         }
     }
 }
@@ -221,6 +245,12 @@ pub const PASSKEY_ADDED: EventType = EventType::PasskeyAdded;
 pub const PASSKEY_REMOVED: EventType = EventType::PasskeyRemoved;
 pub const PASSKEY_RENAMED: EventType = EventType::PasskeyRenamed;
 pub const PASSKEY_COUNTER_REGRESSED: EventType = EventType::PasskeyCounterRegressed;
+pub const DEVICE_REMEMBERED: EventType = EventType::DeviceRemembered;
+pub const DEVICE_REVOKED: EventType = EventType::DeviceRevoked;
+pub const SESSION_STEPPED_UP: EventType = EventType::SessionSteppedUp;
+pub const STEP_UP_FAILED: EventType = EventType::StepUpFailed;
+pub const USER_MFA_POLICY_CHANGED: EventType = EventType::UserMfaPolicyChanged;
+pub const MFA_REMINDER_SENT: EventType = EventType::MfaReminderSent;
 
 /// What happened, to whom, by whom.
 pub struct Event<'a> {

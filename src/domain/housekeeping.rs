@@ -5,7 +5,7 @@ use chrono::{Duration, NaiveDateTime};
 use diesel::QueryResult;
 
 use crate::store::{
-    audit, challenges, mail_tokens, outbox, sessions, sso, throttles, totp, DbConn,
+    audit, challenges, devices, mail_tokens, outbox, sessions, sso, throttles, totp, DbConn,
 };
 
 /// How many rows each purge removed.
@@ -18,6 +18,7 @@ pub struct Purged {
     pub sso_flows: usize,
     pub mail_links: usize,
     pub outbox: usize,
+    pub devices: usize,
 }
 
 /// Deletes challenges (login codes included), SSO flows, pending
@@ -41,6 +42,7 @@ pub fn purge(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult<Purged> {
         sso_flows: sso::purge_expired_flows(conn, day_ago)?,
         mail_links: mail_tokens::purge(conn, day_ago)?,
         outbox: outbox::purge_done(conn, now - Duration::days(7))?,
+        devices: devices::purge_expired(conn, now)?,
     })
 }
 

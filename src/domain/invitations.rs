@@ -433,7 +433,7 @@ pub fn accept(
             keys,
             config,
             &user,
-            &FirstFactor::Password(Amr::password()),
+            &FirstFactor::Password(Amr::password(), None),
             ctx,
         )
     })

@@ -55,6 +55,9 @@ pub enum LoginOutcome {
         methods: Vec<&'static str>,
         /// WebAuthn request options when the user has a passkey.
         passkey_options: Option<serde_json::Value>,
+        /// The account remembers devices this many days (0: it does not,
+        /// and the app should not offer "Remember this device").
+        remember_device_days: i32,
     },
     EnrollmentRequired {
         enrollment_token: String,
@@ -79,22 +82,30 @@ pub(crate) struct SsoOrigin<'a> {
 /// sign-on (whose challenges name their provider, so a change of it
 /// spends them).
 pub(crate) enum FirstFactor<'a> {
-    Password(Amr),
+    /// The password, with the device token sent beside it, if any.
+    Password(Amr, Option<&'a str>),
     Sso(SsoOrigin<'a>),
 }
 
 impl FirstFactor<'_> {
     fn methods(&self) -> &Amr {
         match self {
-            FirstFactor::Password(amr) => amr,
+            FirstFactor::Password(amr, _) => amr,
             FirstFactor::Sso(origin) => origin.first_factor,
         }
     }
 
     fn sso(&self) -> Option<&SsoOrigin<'_>> {
         match self {
-            FirstFactor::Password(_) => None,
+            FirstFactor::Password(..) => None,
             FirstFactor::Sso(origin) => Some(origin),
+        }
+    }
+
+    fn device_token(&self) -> Option<&str> {
+        match self {
+            FirstFactor::Password(_, token) => *token,
+            FirstFactor::Sso(_) => None,
         }
     }
 }
@@ -186,6 +197,15 @@ pub(crate) fn after_first_factor(
     let needs_passkey = allowed == MfaMethods::PhishingResistant
         && crate::store::passkeys::count_of_user(conn, &user.id)? == 0;
     if user.mfa_enabled_at.is_some() && !needs_passkey {
+        // A remembered device stands in for the second step (proving no
+        // factor now: `dev`, and a step-up for the changes that need one).
+        if let Some(token) = origin.device_token() {
+            if super::devices::recognize(conn, user, token, allowed, ctx.now)? {
+                let amr = first_factor.then(Method::Dev);
+                let issued = sessions::issue(conn, keys, config, user, &amr, ctx)?;
+                return Ok(LoginOutcome::Authenticated(Box::new(issued)));
+            }
+        }
         let mfa_token = insert_challenge(
             conn,
             KIND_MFA,
@@ -203,17 +223,21 @@ pub(crate) fn after_first_factor(
             &tokens::sha256_hex(&mfa_token),
             ctx.now,
         )?;
+        let remember_device_days = crate::store::accounts::find(conn, &user.account_id)?
+            .map_or(0, |a| a.remember_device_days);
         return Ok(LoginOutcome::MfaRequired {
             mfa_token,
             expires_in: config.mfa_challenge_ttl.as_secs(),
             methods: methods(conn, &user.id, allowed, passkey_options.is_some())?,
             passkey_options,
+            remember_device_days,
         });
     }
-    // A required user without MFA, or (where only passkeys count) without
-    // a passkey: an enrollment grant first.
-    let mfa_required = policy::required_by(conn, user)?.is_some();
-    if mfa_required || needs_passkey {
+    // A required user without MFA from the deadline on, or (where only
+    // passkeys count) without a passkey: an enrollment grant first. Before
+    // the deadline the session says when setup is due.
+    let requirement = policy::mfa_requirement(conn, user)?;
+    if requirement.is_some_and(|r| r.due(ctx.now)) || needs_passkey {
         let enrollment_token = insert_challenge(
             conn,
             KIND_ENROLLMENT,
@@ -235,7 +259,7 @@ pub(crate) fn after_first_factor(
         });
     }
     let issued =
-        sessions::issue_under_policy(conn, keys, config, user, first_factor, mfa_required, ctx)?;
+        sessions::issue_under_policy(conn, keys, config, user, first_factor, requirement, ctx)?;
     Ok(LoginOutcome::Authenticated(Box::new(issued)))
 }
 
@@ -277,6 +301,7 @@ pub fn finish_password_attempt(
     email: &str,
     user: Option<User>,
     password_ok: bool,
+    device_token: Option<&str>,
     ctx: &Ctx,
 ) -> ApiResult<LoginOutcome> {
     let user = match user {
@@ -325,7 +350,7 @@ pub fn finish_password_attempt(
             keys,
             config,
             &user,
-            &FirstFactor::Password(Amr::password()),
+            &FirstFactor::Password(Amr::password(), device_token),
             ctx,
         )
     })
@@ -336,6 +361,9 @@ pub fn finish_password_attempt(
 pub struct SecondStep {
     pub issued: Issued,
     pub recovery_token_used: bool,
+    /// The remembered device's token, when asked for and the account
+    /// remembers devices.
+    pub device_token: Option<String>,
 }
 
 /// The second step: the MFA challenge plus a TOTP code or the recovery token.
@@ -345,6 +373,7 @@ pub fn complete_mfa(
     config: &Config,
     mfa_token: &str,
     input: &SecondFactorInput,
+    remember_device: bool,
     ctx: &Ctx,
 ) -> ApiResult<SecondStep> {
     if !mfa_token.starts_with(tokens::MFA_PREFIX) || mfa_token.len() > 200 {
@@ -376,9 +405,14 @@ pub fn complete_mfa(
                         }
                         let amr = challenge.first_factor.then(Method::Hwk);
                         let issued = sessions::issue(conn, keys, config, &user, &amr, ctx)?;
+                        let device_token = match remember_device {
+                            true => super::devices::remember(conn, &user, Method::Hwk, ctx)?,
+                            false => None,
+                        };
                         Ok(Verdict::Granted(SecondStep {
                             issued,
                             recovery_token_used: false,
+                            device_token,
                         }))
                     }
                     super::passkeys::Assertion::Rejected => {
@@ -406,9 +440,14 @@ pub fn complete_mfa(
                 };
                 let amr = challenge.first_factor.then(second);
                 let issued = sessions::issue(conn, keys, config, &user, &amr, ctx)?;
+                let device_token = match remember_device {
+                    true => super::devices::remember(conn, &user, second, ctx)?,
+                    false => None,
+                };
                 Ok(Verdict::Granted(SecondStep {
                     issued,
                     recovery_token_used: recovery_used,
+                    device_token,
                 }))
             }
             SecondFactor::Rejected => {

@@ -18,7 +18,7 @@ use utoipa::ToSchema;
 use super::audit::{self, Event};
 use super::auth::{self, MfaActor, Principal};
 use super::keys::KeyRing;
-use super::policy::{self, Action, RequiredBy};
+use super::policy::{self, Action, RequiredBy, Requirement};
 use super::principals::{self, Change};
 use super::reauth::{self, Reauthenticated};
 use super::sessions::{self, Issued};
@@ -45,9 +45,14 @@ pub struct RecoveryTokenStatus {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
 pub struct MfaStatus {
     pub enabled: bool,
-    /// A policy makes MFA mandatory for this user.
+    /// A rule makes MFA mandatory for this user (now or from a deadline).
     pub required: bool,
+    /// Which rule: the user's own (`user`), their sub-account's or the
+    /// account's; the user's own applies at once whatever the scope says.
     pub required_by: Option<RequiredBy>,
+    /// Required, without MFA yet, before the deadline: until when the user
+    /// may still sign in without it (from then on they must enroll).
+    pub setup_due_at: Option<chrono::DateTime<chrono::Utc>>,
     /// The user may turn MFA off (enabled and not required).
     pub can_disable: bool,
     pub enabled_at: Option<chrono::DateTime<chrono::Utc>>,
@@ -62,15 +67,16 @@ pub struct MfaStatus {
     pub methods: MfaMethods,
 }
 
-pub fn status(conn: &mut DbConn, user: &User) -> ApiResult<MfaStatus> {
-    let required_by = policy::required_by(conn, user)?;
+pub fn status(conn: &mut DbConn, user: &User, now: NaiveDateTime) -> ApiResult<MfaStatus> {
+    let requirement = policy::mfa_requirement(conn, user)?;
     let methods = policy::methods_for(conn, user)?;
     let recovery = recovery_store::find(conn, &user.id)?.filter(|t| t.used_at.is_none());
     Ok(status_of(
         user,
-        required_by,
+        requirement,
         methods,
         recovery.map(|t| t.created_at),
+        now,
     ))
 }
 
@@ -78,16 +84,21 @@ pub fn status(conn: &mut DbConn, user: &User) -> ApiResult<MfaStatus> {
 /// requires MFA (if any) and the creation time of an unused recovery token.
 pub fn status_of(
     user: &User,
-    required_by: Option<RequiredBy>,
+    requirement: Option<Requirement>,
     methods: MfaMethods,
     unused_recovery_created_at: Option<NaiveDateTime>,
+    now: NaiveDateTime,
 ) -> MfaStatus {
     let enabled = user.mfa_enabled_at.is_some();
     MfaStatus {
         enabled,
-        required: required_by.is_some(),
-        required_by,
-        can_disable: enabled && required_by.is_none(),
+        required: requirement.is_some(),
+        required_by: requirement.map(|r| r.by),
+        setup_due_at: requirement
+            .filter(|_| !enabled)
+            .and_then(|r| r.setup_due_at(now))
+            .map(|t| t.and_utc()),
+        can_disable: enabled && requirement.is_none(),
         enabled_at: user.mfa_enabled_at.map(|t| t.and_utc()),
         recovery_token: RecoveryTokenStatus {
             active: unused_recovery_created_at.is_some() && methods == MfaMethods::Any,
@@ -411,7 +422,7 @@ pub fn verify_enrollment(
             None => sessions::issue(conn, keys, config, &user, &amr, ctx)?,
         };
         Ok(Verdict::Granted(Verified {
-            mfa: status(conn, &user)?,
+            mfa: status(conn, &user, ctx.now)?,
             recovery_token,
             session,
         }))
@@ -441,7 +452,8 @@ pub fn regenerate_recovery_token(
 /// Removes every factor of a user: TOTP secrets, passkeys (and their
 /// ceremonies), recovery token, the second-factor count and lock. Shared by
 /// disable, reset and deleting the last passkey.
-pub(super) fn remove_all_factors(conn: &mut DbConn, user_id: &str) -> ApiResult<()> {
+pub(super) fn remove_all_factors(conn: &mut DbConn, user_id: &str, ctx: &Ctx) -> ApiResult<()> {
+    super::devices::forget_all(conn, user_id, "factors_removed", ctx)?;
     totp_store::delete_all(conn, user_id)?;
     crate::store::passkeys::delete_all(conn, user_id)?;
     recovery_store::delete(conn, user_id)?;
@@ -461,8 +473,9 @@ pub(super) fn turn_off(
     user_id: &str,
     session_id: &str,
     _proof: &Reauthenticated,
+    ctx: &Ctx,
 ) -> ApiResult<usize> {
-    remove_all_factors(conn, user_id)?;
+    remove_all_factors(conn, user_id, ctx)?;
     session_store::rebase_on_password(conn, session_id)?;
     Ok(session_store::downgrade_all_for_user(conn, user_id)?)
 }
@@ -481,7 +494,7 @@ pub fn disable(
     ctx: &Ctx,
 ) -> ApiResult<()> {
     let current = auth::reload(conn, principal)?;
-    if policy::required_by(conn, &current.user)?.is_some() {
+    if policy::mfa_requirement(conn, &current.user)?.is_some() {
         return Err(ApiError::MfaEnforced);
     }
     current.may(Action::ManageOwnMfa)?;
@@ -489,19 +502,24 @@ pub fn disable(
     commit_then_refuse(conn, |conn| {
         let user = lockout::lock_second_factor(conn, &principal.user.id, ctx)?
             .ok_or(ApiError::Unauthorized)?;
-        if policy::required_by(conn, &user)?.is_some() {
+        if policy::mfa_requirement(conn, &user)?.is_some() {
             return Err(ApiError::MfaEnforced);
         }
         assert_may_manage(conn, principal, Some(&proof))?;
         if user.mfa_enabled_at.is_none() {
             return Err(ApiError::MfaNotEnabled);
         }
+        // Where only passkeys count, a code proves nothing here either (a
+        // passkey user turns MFA off by deleting their passkeys).
+        if policy::methods_for(conn, &user)? == MfaMethods::PhishingResistant {
+            return Err(ApiError::PhishingResistantRequired);
+        }
         if check_second_factor(conn, config, &user, code, ctx)? == SecondFactor::Rejected {
             return Ok(Verdict::Refused(ApiError::MfaCodeInvalid {
                 attempts_remaining: None,
             }));
         }
-        let downgraded = turn_off(conn, &user.id, &principal.session.id, &proof)?;
+        let downgraded = turn_off(conn, &user.id, &principal.session.id, &proof, ctx)?;
         audit::record(
             conn,
             ctx,
@@ -517,7 +535,7 @@ pub fn disable(
 /// and open challenges ended. Inside the caller's transaction.
 pub fn reset(conn: &mut DbConn, target: &User, actor: Option<&User>, ctx: &Ctx) -> ApiResult<()> {
     user_store::lock(conn, &target.id)?;
-    remove_all_factors(conn, &target.id)?;
+    remove_all_factors(conn, &target.id, ctx)?;
     let by = actor.map_or("Service operator", |a| a.display_name.as_str());
     user_store::mark_mfa_reset(conn, &target.id, ctx.now, by)?;
     let ended = sessions::end_access(conn, &target.id, None, ctx)?;

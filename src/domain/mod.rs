@@ -6,6 +6,8 @@
 pub mod admin;
 pub mod audit;
 pub mod auth;
+pub mod coverage;
+pub mod devices;
 pub mod events;
 pub mod housekeeping;
 pub mod invitations;
@@ -21,11 +23,13 @@ pub mod policy;
 pub mod principals;
 pub mod profile;
 pub mod reauth;
+pub mod reminders;
 pub mod roles;
 pub mod sending;
 pub mod sessions;
 pub mod signup;
 pub mod sso;
+pub mod stepup;
 pub mod validate;
 
 use chrono::NaiveDateTime;

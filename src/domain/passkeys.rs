@@ -400,14 +400,14 @@ pub fn delete(
         // What remains must still count where MFA is required: under
         // `phishing_resistant` a TOTP secret left behind does not.
         if others == 0
-            && policy::required_by(conn, &user)?.is_some()
+            && policy::mfa_requirement(conn, &user)?.is_some()
             && !(totp && policy::methods_for(conn, &user)? == MfaMethods::Any)
         {
             return Err(ApiError::MfaEnforced);
         }
         if others == 0 && !totp {
             let proof = proof.as_ref().ok_or(ApiError::ReauthenticationRequired)?;
-            let downgraded = mfa::turn_off(conn, &user.id, &principal.session.id, proof)?;
+            let downgraded = mfa::turn_off(conn, &user.id, &principal.session.id, proof, ctx)?;
             audit::record(
                 conn,
                 ctx,

@@ -2,6 +2,7 @@
 //! each action needs, and whether MFA is required for a user (the policy of
 //! the user's scope). Every authorization decision goes through [`allows`].
 
+use chrono::{Duration, NaiveDateTime};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -163,10 +164,15 @@ pub enum Action {
     ListUsers,
     /// Read, create, edit, disable and delete users.
     ManageUsers,
-    /// Reset another user's MFA.
+    /// Act on another user's MFA: reset it, require it, forget their
+    /// remembered devices.
     ResetMfa,
-    /// Create, edit and delete sub-accounts and their policies.
+    /// Create, edit and delete sub-accounts.
     ManageSubAccounts,
+    /// Change a sub-account's MFA policy.
+    ChangeSubAccountPolicy,
+    /// Change a user's role.
+    AssignRole,
     /// Read the audit log.
     ViewAudit,
     /// Create, edit and delete custom roles.
@@ -210,10 +216,51 @@ pub fn requirement(action: Action) -> (Need, Assurance) {
             Assurance::MfaAndAal2,
         ),
         Action::ManageSubAccounts => (Need::AllOf(&[SubAccountsManage]), Assurance::Any),
+        Action::ChangeSubAccountPolicy => (Need::AllOf(&[SubAccountsManage]), Assurance::Any),
+        Action::AssignRole => (Need::AllOf(&[UsersManage]), Assurance::Any),
         Action::ViewAudit => (Need::AllOf(&[AuditView]), Assurance::Any),
         Action::ManageRoles => (Need::AllOf(&[RolesManage]), Assurance::Any),
         Action::ManageSso => (Need::AllOf(&[SsoManage]), Assurance::Any),
         Action::ManageOwnMfa => (Need::AllOf(&[]), Assurance::Aal2IfMfa),
+    }
+}
+
+/// How long a factor proven in a session (at sign-in or a step-up) lets
+/// it make the changes of [`needs_step_up`].
+pub const STEP_UP_WINDOW: Duration = Duration::minutes(10);
+
+/// The changes that need a factor proven in this session within
+/// [`STEP_UP_WINDOW`]: others' MFA, roles, identity providers and the MFA
+/// policies. (Reading them does not.)
+pub fn needs_step_up(action: Action) -> bool {
+    matches!(
+        action,
+        Action::ResetMfa
+            | Action::ManageRoles
+            | Action::AssignRole
+            | Action::ManageSso
+            | Action::ChangeAccountPolicy
+            | Action::ChangeSubAccountPolicy
+    )
+}
+
+/// The step-up rule: an actor with MFA acts with a factor proven in this
+/// session at `factor_at`, no longer than [`STEP_UP_WINDOW`] before `now`
+/// (403 `step_up_required` otherwise). An actor without MFA has nothing to
+/// prove: whether they must have MFA is the policy's question (Require MFA
+/// on their scope or on them), and Reset MFA asks it itself
+/// ([`Assurance::MfaAndAal2`]).
+pub fn stepped_up(
+    has_mfa: bool,
+    factor_at: Option<NaiveDateTime>,
+    now: NaiveDateTime,
+) -> ApiResult<()> {
+    if !has_mfa {
+        return Ok(());
+    }
+    match factor_at {
+        Some(at) if at <= now && now - at <= STEP_UP_WINDOW => Ok(()),
+        _ => Err(ApiError::StepUpRequired),
     }
 }
 
@@ -272,26 +319,66 @@ pub fn role_allowed_in_scope(role: &RoleRef, in_sub_account: bool) -> bool {
         )
 }
 
-/// Which policy makes MFA mandatory for a user.
+/// Which rule makes MFA mandatory for a user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RequiredBy {
-    Account,
+    /// The user's own `require_mfa`.
+    User,
     SubAccount,
+    Account,
 }
 
-/// The rule itself, the only copy: the sub-account's policy covers
-/// sub-account users (`sub_account_requires_mfa` is `Some` exactly for
-/// them), the account's policy covers the account's own users.
-pub fn required_by_flags(
-    account_requires_mfa: bool,
-    sub_account_requires_mfa: Option<bool>,
-) -> Option<RequiredBy> {
-    match sub_account_requires_mfa {
-        Some(true) => Some(RequiredBy::SubAccount),
-        Some(false) => None,
-        None => account_requires_mfa.then_some(RequiredBy::Account),
+/// One scope's "Require MFA": on or off, and from when (`None`: at once).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ScopePolicy {
+    pub require_mfa: bool,
+    pub from: Option<NaiveDateTime>,
+}
+
+/// MFA required of a user: by which rule, and from when (`None`: now).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Requirement {
+    pub by: RequiredBy,
+    pub from: Option<NaiveDateTime>,
+}
+
+impl Requirement {
+    /// Whether a user without MFA must enroll before signing in, at `now`.
+    pub fn due(&self, now: NaiveDateTime) -> bool {
+        self.from.is_none_or(|from| now >= from)
     }
+
+    /// Until when a user without MFA may still sign in without it.
+    pub fn setup_due_at(&self, now: NaiveDateTime) -> Option<NaiveDateTime> {
+        self.from.filter(|from| now < *from)
+    }
+}
+
+/// The rule itself, the only copy. The user's own `require_mfa` applies at
+/// once, whatever the scope says; otherwise the sub-account's policy covers
+/// sub-account users (`sub_account` is `Some` exactly for them) and the
+/// account's policy the account's own users, each from its deadline.
+/// Turning one rule off leaves the others as they are.
+pub fn requirement_of(
+    user_requires_mfa: bool,
+    account: ScopePolicy,
+    sub_account: Option<ScopePolicy>,
+) -> Option<Requirement> {
+    if user_requires_mfa {
+        return Some(Requirement {
+            by: RequiredBy::User,
+            from: None,
+        });
+    }
+    let (scope, by) = match sub_account {
+        Some(sub) => (sub, RequiredBy::SubAccount),
+        None => (account, RequiredBy::Account),
+    };
+    scope.require_mfa.then_some(Requirement {
+        by,
+        from: scope.from,
+    })
 }
 
 /// Which second factors count, from the account's and the sub-account's
@@ -312,14 +399,37 @@ pub fn methods_for(conn: &mut DbConn, user: &User) -> ApiResult<MfaMethods> {
     Ok(methods_flags(account, sub))
 }
 
-/// [`required_by_flags`] for one user, reading the policy of their scope.
-pub fn required_by(conn: &mut DbConn, user: &User) -> ApiResult<Option<RequiredBy>> {
-    let account = accounts::find(conn, &user.account_id)?.is_some_and(|a| a.require_mfa);
+/// A deadline belongs to a policy that is on (422 otherwise).
+pub fn check_deadline(require_mfa: bool, from: Option<NaiveDateTime>) -> ApiResult<()> {
+    if from.is_some() && !require_mfa {
+        return Err(ApiError::invalid(
+            "require_mfa_from",
+            "a deadline needs require_mfa: true",
+        ));
+    }
+    Ok(())
+}
+
+/// [`requirement_of`] for one user, reading the policy of their scope.
+pub fn mfa_requirement(conn: &mut DbConn, user: &User) -> ApiResult<Option<Requirement>> {
+    let account = accounts::find(conn, &user.account_id)?
+        .map(|a| ScopePolicy {
+            require_mfa: a.require_mfa,
+            from: a.require_mfa_from,
+        })
+        .unwrap_or_default();
     let sub = match &user.sub_account_id {
-        Some(id) => Some(sub_accounts::find(conn, id)?.is_some_and(|s| s.require_mfa)),
+        Some(id) => Some(
+            sub_accounts::find(conn, id)?
+                .map(|s| ScopePolicy {
+                    require_mfa: s.require_mfa,
+                    from: s.require_mfa_from,
+                })
+                .unwrap_or_default(),
+        ),
         None => None,
     };
-    Ok(required_by_flags(account, sub))
+    Ok(requirement_of(user.require_mfa, account, sub))
 }
 
 /// What a user's role holds, given the permissions text of their custom role
@@ -385,14 +495,76 @@ mod tests {
 
     #[test]
     fn the_scope_decides_which_policy_applies() {
-        assert_eq!(required_by_flags(false, None), None);
-        assert_eq!(required_by_flags(true, None), Some(RequiredBy::Account));
+        let on = ScopePolicy {
+            require_mfa: true,
+            from: None,
+        };
+        let off = ScopePolicy::default();
+        let by = |user, account, sub| requirement_of(user, account, sub).map(|r| r.by);
+        assert_eq!(by(false, off, None), None);
+        assert_eq!(by(false, on, None), Some(RequiredBy::Account));
         // Sub-account users follow their sub-account, never the account.
-        assert_eq!(required_by_flags(true, Some(false)), None);
-        assert_eq!(
-            required_by_flags(false, Some(true)),
-            Some(RequiredBy::SubAccount)
-        );
+        assert_eq!(by(false, on, Some(off)), None);
+        assert_eq!(by(false, off, Some(on)), Some(RequiredBy::SubAccount));
+        // The user's own rule applies whatever the scope says, at once.
+        assert_eq!(by(true, off, Some(off)), Some(RequiredBy::User));
+        assert_eq!(by(true, on, None), Some(RequiredBy::User));
+    }
+
+    #[test]
+    fn a_deadline_lets_users_in_until_it_passes_and_the_users_own_rule_does_not_wait() {
+        let t = |h: u32| {
+            chrono::NaiveDate::from_ymd_opt(2026, 12, 10)
+                .unwrap()
+                .and_hms_opt(h, 0, 0)
+                .unwrap()
+        };
+        let later = ScopePolicy {
+            require_mfa: true,
+            from: Some(t(12)),
+        };
+        let r = requirement_of(false, later, None).unwrap();
+        assert!(!r.due(t(11)));
+        assert_eq!(r.setup_due_at(t(11)), Some(t(12)));
+        assert!(r.due(t(12)));
+        assert_eq!(r.setup_due_at(t(12)), None);
+        let own = requirement_of(true, later, None).unwrap();
+        assert!(own.due(t(11)));
+    }
+
+    #[test]
+    fn a_step_up_lasts_ten_minutes_and_needs_mfa() {
+        let t0 = chrono::NaiveDate::from_ymd_opt(2026, 12, 10)
+            .unwrap()
+            .and_hms_opt(12, 0, 0)
+            .unwrap();
+        assert!(stepped_up(true, Some(t0), t0 + Duration::minutes(10)).is_ok());
+        assert!(matches!(
+            stepped_up(
+                true,
+                Some(t0),
+                t0 + Duration::minutes(10) + Duration::seconds(1)
+            ),
+            Err(ApiError::StepUpRequired)
+        ));
+        assert!(matches!(
+            stepped_up(true, None, t0),
+            Err(ApiError::StepUpRequired)
+        ));
+        // Without MFA there is nothing to step up with.
+        assert!(stepped_up(false, None, t0).is_ok());
+        for action in [
+            Action::ResetMfa,
+            Action::ManageRoles,
+            Action::AssignRole,
+            Action::ManageSso,
+            Action::ChangeAccountPolicy,
+            Action::ChangeSubAccountPolicy,
+        ] {
+            assert!(needs_step_up(action), "{action:?}");
+        }
+        assert!(!needs_step_up(Action::ListUsers));
+        assert!(!needs_step_up(Action::ManageUsers));
     }
 
     #[test]

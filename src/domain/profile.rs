@@ -19,9 +19,10 @@ use crate::store::{write_tx, DbConn};
 pub fn me(principal: &Principal) -> (&User, MfaStatus) {
     let status = mfa::status_of(
         &principal.user,
-        principal.required_by,
+        principal.mfa_requirement,
         principal.methods,
         principal.unused_recovery_created_at,
+        principal.now,
     );
     (&principal.user, status)
 }

@@ -5,7 +5,7 @@ use chrono::NaiveDateTime;
 
 use super::audit::{self, Event};
 use super::keys::KeyRing;
-use super::policy::{self, Amr};
+use super::policy::{self, Amr, Requirement};
 use super::principals::{self, Change};
 use super::{commit_then_refuse, Ctx, Verdict};
 use crate::config::Config;
@@ -27,6 +27,9 @@ pub struct Issued {
     pub user: User,
     /// A policy requires MFA for the user (shown on the user object).
     pub mfa_required: bool,
+    /// For a required user without MFA before the deadline: until when
+    /// they may sign in without it.
+    pub setup_due_at: Option<NaiveDateTime>,
 }
 
 fn chrono_dur(d: std::time::Duration) -> chrono::Duration {
@@ -94,8 +97,8 @@ fn tokens_for(
     refresh_token: String,
     now: NaiveDateTime,
 ) -> ApiResult<Issued> {
-    let mfa_required = policy::required_by(conn, &user)?.is_some();
-    unsigned_tokens(config, user, session, refresh_token, now, mfa_required).sign(keys)
+    let requirement = policy::mfa_requirement(conn, &user)?;
+    unsigned_tokens(config, user, session, refresh_token, now, requirement).sign(keys)
 }
 
 /// Tokens whose access token is still to be signed: refresh signs after its
@@ -107,6 +110,7 @@ struct Unsigned {
     expires_in: u64,
     user: User,
     mfa_required: bool,
+    setup_due_at: Option<NaiveDateTime>,
 }
 
 impl Unsigned {
@@ -118,6 +122,7 @@ impl Unsigned {
             expires_in: self.expires_in,
             user: self.user,
             mfa_required: self.mfa_required,
+            setup_due_at: self.setup_due_at,
         })
     }
 }
@@ -128,14 +133,18 @@ fn unsigned_tokens(
     session: &Session,
     refresh_token: String,
     now: NaiveDateTime,
-    mfa_required: bool,
+    requirement: Option<Requirement>,
 ) -> Unsigned {
+    let setup_due_at = requirement
+        .filter(|_| user.mfa_enabled_at.is_none())
+        .and_then(|r| r.setup_due_at(now));
     Unsigned {
         claims: access_claims(config, &user, session, now),
         refresh_token,
         expires_in: config.access_ttl.as_secs(),
         user,
-        mfa_required,
+        mfa_required: requirement.is_some(),
+        setup_due_at,
     }
 }
 
@@ -149,19 +158,19 @@ pub fn issue(
     amr: &Amr,
     ctx: &Ctx,
 ) -> ApiResult<Issued> {
-    let mfa_required = policy::required_by(conn, user)?.is_some();
-    issue_under_policy(conn, keys, config, user, amr, mfa_required, ctx)
+    let requirement = policy::mfa_requirement(conn, user)?;
+    issue_under_policy(conn, keys, config, user, amr, requirement, ctx)
 }
 
-/// [`issue`] when the caller has read, in this transaction, whether a
-/// policy requires MFA of `user` (`mfa_required`).
+/// [`issue`] when the caller has read, in this transaction, what policy
+/// requires MFA of `user` (`requirement`).
 pub fn issue_under_policy(
     conn: &mut DbConn,
     keys: &KeyRing,
     config: &Config,
     user: &User,
     amr: &Amr,
-    mfa_required: bool,
+    requirement: Option<Requirement>,
     ctx: &Ctx,
 ) -> ApiResult<Issued> {
     let session = Session {
@@ -174,6 +183,7 @@ pub fn issue_under_policy(
         last_used_at: ctx.now,
         expires_at: ctx.now + chrono_dur(config.session_max),
         revoked_at: None,
+        factor_at: amr.proves_factor().then_some(ctx.now),
     };
     let (refresh_token, refresh_hash) = chain_token(keys, &session.id, FIRST_GENERATION);
     session_store::insert(conn, &session, FIRST_GENERATION, &refresh_hash)?;
@@ -187,7 +197,7 @@ pub fn issue_under_policy(
     )?;
     let mut user = user.clone();
     user.last_login_at = Some(ctx.now);
-    unsigned_tokens(config, user, &session, refresh_token, ctx.now, mfa_required).sign(keys)
+    unsigned_tokens(config, user, &session, refresh_token, ctx.now, requirement).sign(keys)
 }
 
 /// Raises the live session `session_id` of `user` to what `amr` reaches
@@ -207,7 +217,8 @@ pub fn upgrade(
         .filter(|s| s.user_id == user.id && s.revoked_at.is_none())
         .ok_or(ApiError::Unauthorized)?;
     session.amr = amr.clone();
-    session_store::set_assurance(conn, &session.id, &session.amr)?;
+    session.factor_at = Some(ctx.now);
+    session_store::set_assurance(conn, &session.id, &session.amr, ctx.now)?;
     principals::changed(conn, Change::User(&user.id))?;
     // A refresh token handed out before the factor must not become an aal2
     // credential: the session's refresh chain starts again with these tokens
@@ -288,16 +299,14 @@ fn refreshed(
     refresh_token: String,
     now: NaiveDateTime,
 ) -> Unsigned {
-    let mfa_required =
-        policy::required_by_flags(found.account_requires_mfa, found.sub_account_requires_mfa)
-            .is_some();
+    let requirement = super::auth::context_requirement(&found);
     unsigned_tokens(
         config,
         found.user,
         &found.session,
         refresh_token,
         now,
-        mfa_required,
+        requirement,
     )
 }
 
@@ -393,8 +402,9 @@ pub fn revoke(
 }
 
 /// Ends a user's access obtained so far: every open challenge and
-/// enrollment grant is consumed and every session but `keep` revoked.
-/// Returns how many sessions ended. Inside the caller's transaction.
+/// enrollment grant is consumed, every remembered device forgotten and
+/// every session but `keep` revoked. Returns how many sessions ended.
+/// Inside the caller's transaction.
 pub fn end_access(
     conn: &mut DbConn,
     user_id: &str,
@@ -402,6 +412,7 @@ pub fn end_access(
     ctx: &Ctx,
 ) -> ApiResult<usize> {
     crate::store::challenges::consume_all_for_user(conn, user_id, ctx.now)?;
+    super::devices::forget_all(conn, user_id, "access_ended", ctx)?;
     principals::changed(conn, Change::User(user_id))?;
     Ok(session_store::revoke_all_for_user(
         conn, user_id, keep, ctx.now,

@@ -54,6 +54,8 @@ fn insert_account(
         require_mfa: false,
         created_at: ctx.now,
         mfa_methods: Default::default(),
+        require_mfa_from: None,
+        remember_device_days: 0,
     };
     let user = super::admin::NewUser {
         email: input.email,

@@ -167,6 +167,8 @@ pub async fn update_account(
         name,
         require_mfa: body.require_mfa,
         mfa_methods: body.mfa_methods,
+        require_mfa_from: body.require_mfa_from.map(|t| t.map(|t| t.naive_utc())),
+        remember_device_days: body.remember_device_days,
     };
     let account = state
         .db(move |conn| admin::update_account(conn, &auth, changes, &ctx))

@@ -43,7 +43,12 @@ pub struct UserResponse {
     pub disabled: bool,
     /// `false` is the open padlock: the user has not set up MFA.
     pub mfa_enabled: bool,
+    /// A rule requires MFA of the user (their own, their sub-account's or
+    /// the account's; now or from a deadline).
     pub mfa_required: bool,
+    /// MFA required of this user whatever their scope's policy
+    /// (`PATCH /api/v1/users/{id} {require_mfa}`).
+    pub require_mfa: bool,
     /// End of the user's latest second-factor lock (past once it has
     /// ended); null when none since the last correct code or Reset MFA.
     pub mfa_locked_until: Option<DateTime<Utc>>,
@@ -68,6 +73,7 @@ impl UserResponse {
             disabled: user.disabled,
             mfa_enabled: user.mfa_enabled_at.is_some(),
             mfa_required,
+            require_mfa: user.require_mfa,
             mfa_locked_until: user.mfa_locked_until.map(utc),
             last_login_at: user.last_login_at.map(utc),
             created_at: utc(user.created_at),
@@ -92,8 +98,13 @@ pub struct AccountResponse {
     pub id: String,
     pub name: String,
     pub require_mfa: bool,
+    /// With `require_mfa`: the deadline. Before it, users without MFA sign
+    /// in as usual and are told when setup is due; from it they must enroll.
+    pub require_mfa_from: Option<DateTime<Utc>>,
     /// Which second factors count: `any` or `phishing_resistant` (passkeys).
     pub mfa_methods: MfaMethods,
+    /// How many days "Remember this device" skips the second step (0: off).
+    pub remember_device_days: i32,
     pub created_at: DateTime<Utc>,
 }
 
@@ -103,7 +114,9 @@ impl From<&Account> for AccountResponse {
             id: a.id.clone(),
             name: a.name.clone(),
             require_mfa: a.require_mfa,
+            require_mfa_from: a.require_mfa_from.map(utc),
             mfa_methods: a.mfa_methods,
+            remember_device_days: a.remember_device_days,
             created_at: utc(a.created_at),
         }
     }
@@ -114,6 +127,8 @@ pub struct SubAccountResponse {
     pub id: String,
     pub name: String,
     pub require_mfa: bool,
+    /// With `require_mfa`: the deadline (see the account's).
+    pub require_mfa_from: Option<DateTime<Utc>>,
     pub mfa_methods: MfaMethods,
     pub user_count: i64,
     pub created_at: DateTime<Utc>,
@@ -125,6 +140,7 @@ impl SubAccountResponse {
             id: s.id.clone(),
             name: s.name.clone(),
             require_mfa: s.require_mfa,
+            require_mfa_from: s.require_mfa_from.map(utc),
             mfa_methods: s.mfa_methods,
             user_count,
             created_at: utc(s.created_at),
@@ -162,6 +178,13 @@ pub struct LoginRequest {
     pub email: String,
     #[schema(example = "correct horse battery staple", max_length = 1024)]
     pub password: String,
+    /// A remembered device's token (from a second step with
+    /// `remember_device: true`): skips the second step while it is valid.
+    /// An unknown, expired or revoked one is ignored (the second step is
+    /// asked for as usual).
+    #[serde(default)]
+    #[schema(max_length = 200)]
+    pub device_token: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
@@ -224,6 +247,20 @@ pub struct AuthenticatedResponse {
     /// On the second step only: whether the recovery token was used.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recovery_token_used: Option<bool>,
+    /// A required user without MFA before the deadline: when setup is due.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mfa: Option<SetupDue>,
+    /// `remember_device: true` on the second step, where the account
+    /// remembers devices: send it with the password next time to skip the
+    /// second step (`POST /api/v1/sessions {device_token}`). Shown once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_token: Option<String>,
+}
+
+/// Until when a required user may still sign in without MFA.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SetupDue {
+    pub setup_due_at: DateTime<Utc>,
 }
 
 impl AuthenticatedResponse {
@@ -237,6 +274,10 @@ impl AuthenticatedResponse {
             session_id: issued.session_id,
             user: UserResponse::new(&issued.user, issued.mfa_required),
             recovery_token_used,
+            mfa: issued.setup_due_at.map(|at| SetupDue {
+                setup_due_at: utc(at),
+            }),
+            device_token: None,
         }
     }
 }
@@ -260,6 +301,9 @@ pub struct MfaRequiredResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<std::collections::HashMap<String, serde_json::Value>>)]
     pub passkey_options: Option<serde_json::Value>,
+    /// The account remembers devices this many days: offer "Remember this
+    /// device" (`remember_device: true` on the second step) when above 0.
+    pub remember_device_days: i32,
 }
 
 /// The password was right; a policy requires MFA the user has not set up.
@@ -304,12 +348,14 @@ impl From<crate::domain::login::LoginOutcome> for LoginResponse {
                 expires_in,
                 methods,
                 passkey_options,
+                remember_device_days,
             } => LoginResponse::MfaRequired(MfaRequiredResponse {
                 status: MfaRequiredStatus::MfaRequired,
                 mfa_token,
                 expires_in,
                 methods: methods.into_iter().map(String::from).collect(),
                 passkey_options,
+                remember_device_days,
             }),
             LoginOutcome::EnrollmentRequired {
                 enrollment_token,
@@ -338,6 +384,38 @@ pub struct MfaLoginRequest {
     /// `passkey_options`, as JSON. Either `code` or `passkey`.
     #[schema(value_type = Option<std::collections::HashMap<String, serde_json::Value>>)]
     pub passkey: Option<serde_json::Value>,
+    /// Remember this device: the answer carries a `device_token` that
+    /// skips the second step for the account's `remember_device_days`
+    /// (nothing when the account does not remember devices, or for a
+    /// recovery token).
+    #[serde(default)]
+    pub remember_device: bool,
+}
+
+/// `POST /api/v1/sessions/current/step-up`: a TOTP code or a passkey
+/// assertion (with the options of `.../step-up/options`).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StepUpRequest {
+    /// The 6-digit TOTP code. Either `code` or `passkey`.
+    #[schema(example = "123456", max_length = 64)]
+    pub code: Option<String>,
+    /// The assertion of `navigator.credentials.get` with the step-up
+    /// options' `passkey_options`, as JSON. Either `code` or `passkey`.
+    #[schema(value_type = Option<std::collections::HashMap<String, serde_json::Value>>)]
+    pub passkey: Option<serde_json::Value>,
+}
+
+/// What the session can prove to step up.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct StepUpOptionsResponse {
+    /// `totp` and/or `passkey`.
+    #[schema(example = json!(["totp", "passkey"]))]
+    pub methods: Vec<String>,
+    /// With `passkey`: WebAuthn request options (`publicKey`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<std::collections::HashMap<String, serde_json::Value>>)]
+    pub passkey_options: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -445,10 +523,31 @@ pub struct RecoveryTokenResponse {
 pub struct UpdateAccountRequest {
     #[schema(min_length = 1, max_length = 200)]
     pub name: Option<String>,
-    /// Require MFA for the account's own users. Off never disables anyone's MFA.
+    /// Require MFA for the account's own users. Off never disables anyone's
+    /// MFA (and drops the deadline).
     pub require_mfa: Option<bool>,
+    /// The deadline of `require_mfa` (RFC 3339; null: at once). Before it,
+    /// users without MFA sign in and are told when setup is due; reminder
+    /// mails go 7, 3 and 1 days before.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<DateTime<Utc>>)]
+    pub require_mfa_from: Option<Option<DateTime<Utc>>>,
     /// `phishing_resistant`: only passkeys count as a second factor.
     pub mfa_methods: Option<MfaMethods>,
+    /// "Remember this device" for this many days (0 turns it off and
+    /// forgets every device at the next sign-in; at most 90).
+    #[schema(minimum = 0, maximum = 90)]
+    pub remember_device_days: Option<i32>,
+}
+
+/// A field that may be absent (`None`: leave it), null (`Some(None)`:
+/// clear it) or set.
+fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -462,6 +561,8 @@ pub struct CreateSubAccountRequest {
     /// users (the stricter of the account's and the sub-account's applies).
     #[serde(default)]
     pub mfa_methods: MfaMethods,
+    /// The deadline of `require_mfa` (see the account's).
+    pub require_mfa_from: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -470,6 +571,10 @@ pub struct UpdateSubAccountRequest {
     #[schema(min_length = 1, max_length = 200)]
     pub name: Option<String>,
     pub require_mfa: Option<bool>,
+    /// The deadline of `require_mfa` (RFC 3339; null: at once).
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<DateTime<Utc>>)]
+    pub require_mfa_from: Option<Option<DateTime<Utc>>>,
     pub mfa_methods: Option<MfaMethods>,
 }
 
@@ -500,6 +605,9 @@ pub struct UpdateUserRequest {
     pub role: Option<RoleRef>,
     /// A disabled user cannot sign in; their sessions end at once.
     pub disabled: Option<bool>,
+    /// Require MFA of this user whatever their scope's policy (at once:
+    /// no deadline). Needs a step-up.
+    pub require_mfa: Option<bool>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

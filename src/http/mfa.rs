@@ -119,7 +119,7 @@ pub async fn verify_totp_enrollment(
     responses(
         (status = 204, description = "MFA disabled"),
         (status = 401, description = "`mfa_code_invalid` or `unauthorized`"),
-        (status = 403, description = "`mfa_enforced`, `mfa_required_for_action` or `reauthentication_required`"),
+        (status = 403, description = "`mfa_enforced`, `mfa_required_for_action`, `reauthentication_required`, or `phishing_resistant_required` (a code where only passkeys count: delete the passkeys instead)"),
         (status = 409, description = "`mfa_not_enabled`"),
         (status = 429, description = "`too_many_attempts`"),
         BodyProblems,

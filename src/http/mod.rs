@@ -4,6 +4,8 @@
 pub mod account;
 pub mod audit;
 pub mod body;
+pub mod coverage;
+pub mod devices;
 pub mod dto;
 pub mod extract;
 pub mod identity_providers;
@@ -181,6 +183,8 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
             .configure(sso::configure)
             .configure(invitations::configure)
             .configure(password_resets::configure)
-            .configure(passkeys::configure),
+            .configure(passkeys::configure)
+            .configure(devices::configure)
+            .configure(coverage::configure),
     );
 }

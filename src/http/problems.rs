@@ -77,7 +77,10 @@ impl IntoResponses for AdminProblems {
                 "401",
                 "`unauthorized`: missing, invalid, expired or revoked access token",
             ),
-            ("403", "`forbidden` (role) or `mfa_enrollment_required`"),
+            (
+                "403",
+                "`forbidden` (role), `mfa_enrollment_required`, or for a change that needs a step-up (others' MFA, roles, identity providers, MFA policies): `step_up_required` (no factor proven in this session within 10 minutes: `POST /api/v1/sessions/current/step-up`, then retry) or `mfa_required_for_action` (the actor has no MFA to prove)",
+            ),
         ])
     }
 }

@@ -9,13 +9,16 @@ use super::problems::{BodyProblems, SessionProblems};
 use super::{ctx, NoStore, State};
 use crate::domain::login::{self, SecondFactorInput};
 use crate::domain::sessions as session_rules;
+use crate::domain::stepup;
 use crate::error::{ApiError, ApiResult};
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(create_session)
         .service(complete_mfa)
         .service(refresh_session)
-        .service(delete_current_session);
+        .service(delete_current_session)
+        .service(step_up_options)
+        .service(step_up);
 }
 
 /// Sign in with email and password (first step).
@@ -57,8 +60,13 @@ async fn password_step(
     state: State,
     body: Body<LoginRequest>,
 ) -> ApiResult<LoginResponse> {
-    let LoginRequest { email, password } = body.parse()?;
-    let outcome = crate::service::password(&state, &email, password, ctx(&req, &state)).await?;
+    let LoginRequest {
+        email,
+        password,
+        device_token,
+    } = body.parse()?;
+    let outcome =
+        crate::service::password(&state, &email, password, device_token, ctx(&req, &state)).await?;
     Ok(LoginResponse::from(outcome))
 }
 
@@ -122,7 +130,15 @@ async fn second_step(
     let st = state.clone();
     let step = state
         .db(move |conn| {
-            login::complete_mfa(conn, &st.keys, &st.config, &body.mfa_token, &input, &ctx)
+            login::complete_mfa(
+                conn,
+                &st.keys,
+                &st.config,
+                &body.mfa_token,
+                &input,
+                body.remember_device,
+                &ctx,
+            )
         })
         .await?;
     let kind = match (is_passkey, step.recovery_token_used) {
@@ -130,10 +146,9 @@ async fn second_step(
         (false, true) => SecondKind::RecoveryToken,
         (false, false) => SecondKind::Totp,
     };
-    Ok((
-        AuthenticatedResponse::new(step.issued, Some(step.recovery_token_used)),
-        kind,
-    ))
+    let mut answer = AuthenticatedResponse::new(step.issued, Some(step.recovery_token_used));
+    answer.device_token = step.device_token;
+    Ok((answer, kind))
 }
 
 /// Exchange a refresh token for new tokens (the old one is spent).
@@ -188,4 +203,73 @@ pub async fn delete_current_session(
         .db(move |conn| session_rules::revoke(conn, &auth.user, &auth.session.id, &ctx, "logout"))
         .await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// What the current session can prove to step up: `totp` and/or `passkey`
+/// (with WebAuthn request options bound to this session, 5 minutes).
+#[utoipa::path(
+    tag = "sessions",
+    responses(
+        (status = 200, description = "Methods", body = StepUpOptionsResponse),
+        (status = 403, description = "`mfa_required_for_action`: the user has no MFA to prove"),
+        SessionProblems,
+    ),
+    security(("bearer" = []))
+)]
+#[post("/sessions/current/step-up/options")]
+pub async fn step_up_options(
+    req: HttpRequest,
+    state: State,
+    auth: AuthSession,
+) -> ApiResult<NoStore<StepUpOptionsResponse>> {
+    let ctx = ctx(&req, &state);
+    let config = state.config.clone();
+    let options = state
+        .db(move |conn| stepup::options(conn, &config, &auth, &ctx))
+        .await?;
+    Ok(NoStore::ok(StepUpOptionsResponse {
+        methods: options.methods.into_iter().map(String::from).collect(),
+        passkey_options: options.passkey_options,
+    }))
+}
+
+/// Step up: prove a second factor now (a TOTP code or a passkey assertion;
+/// not the recovery token) without a new sign-in. The changes that need
+/// one (others' MFA, roles, identity providers, MFA policies) then work
+/// for 10 minutes. Fresh tokens for the same session; its earlier refresh
+/// tokens stop working. Wrong codes count on the second-factor lockout.
+#[utoipa::path(
+    tag = "sessions",
+    request_body = StepUpRequest,
+    responses(
+        (status = 200, description = "Stepped up: fresh tokens", body = AuthenticatedResponse),
+        (status = 401, description = "`mfa_code_invalid` (a wrong code or assertion), or `unauthorized`"),
+        (status = 403, description = "`mfa_required_for_action` (no MFA to prove) or `phishing_resistant_required` (a code where only passkeys count)"),
+        (status = 429, description = "`too_many_attempts`: the second factor is locked"),
+        BodyProblems,
+        SessionProblems,
+    ),
+    security(("bearer" = []))
+)]
+#[post("/sessions/current/step-up")]
+pub async fn step_up(
+    req: HttpRequest,
+    state: State,
+    auth: AuthSession,
+    body: Body<StepUpRequest>,
+) -> ApiResult<NoStore<AuthenticatedResponse>> {
+    let body = body.parse()?;
+    let input = match (body.code, body.passkey) {
+        (Some(code), None) => SecondFactorInput::Code(code),
+        (None, Some(passkey)) => {
+            SecondFactorInput::Passkey(Box::new(super::passkeys::credential("passkey", passkey)?))
+        }
+        _ => return Err(ApiError::invalid("code", "send either code or passkey")),
+    };
+    let ctx = ctx(&req, &state);
+    let st = state.clone();
+    let issued = state
+        .db(move |conn| stepup::step_up(conn, &st.keys, &st.config, &auth, &input, &ctx))
+        .await?;
+    Ok(NoStore::ok(AuthenticatedResponse::new(issued, None)))
 }

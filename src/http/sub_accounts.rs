@@ -77,7 +77,12 @@ pub async fn create_sub_account(
     let ctx = ctx(&req, &state);
     let sub = state
         .db(move |conn| {
-            admin::create_sub_account(conn, &auth, name, body.require_mfa, body.mfa_methods, &ctx)
+            let policy = admin::NewScopePolicy {
+                require_mfa: body.require_mfa,
+                require_mfa_from: body.require_mfa_from.map(|t| t.naive_utc()),
+                mfa_methods: body.mfa_methods,
+            };
+            admin::create_sub_account(conn, &auth, name, policy, &ctx)
         })
         .await?;
     Ok(HttpResponse::Created().json(SubAccountResponse::new(&sub, 0)))
@@ -138,6 +143,7 @@ pub async fn update_sub_account(
         name,
         require_mfa: body.require_mfa,
         mfa_methods: body.mfa_methods,
+        require_mfa_from: body.require_mfa_from.map(|t| t.map(|t| t.naive_utc())),
     };
     let (sub, count) = state
         .db(move |conn| admin::update_sub_account(conn, &auth, &id, changes, &ctx))

@@ -185,6 +185,7 @@ pub async fn update_user(
         display_name,
         role: body.role,
         disabled: body.disabled,
+        require_mfa: body.require_mfa,
     };
     let user = state
         .db(move |conn| admin::update_user(conn, &auth, &id, update, &ctx))

@@ -23,16 +23,20 @@ pub enum Template {
     PasswordResetSso,
     /// A security notice; `Vars::event` says which.
     Notice,
+    /// "Require MFA" has a deadline coming and the user has no MFA yet
+    /// (7, 3 and 1 days before).
+    MfaReminder,
 }
 
 impl Template {
-    pub const ALL: [Template; 6] = [
+    pub const ALL: [Template; 7] = [
         Template::SignupVerify,
         Template::SignupTaken,
         Template::Invitation,
         Template::PasswordReset,
         Template::PasswordResetSso,
         Template::Notice,
+        Template::MfaReminder,
     ];
 
     pub fn name(self) -> &'static str {
@@ -43,6 +47,7 @@ impl Template {
             Template::PasswordReset => "password_reset",
             Template::PasswordResetSso => "password_reset_sso",
             Template::Notice => "notice",
+            Template::MfaReminder => "mfa_reminder",
         }
     }
 
@@ -66,6 +71,7 @@ impl Template {
             Template::PasswordReset => pair!("password_reset"),
             Template::PasswordResetSso => pair!("password_reset_sso"),
             Template::Notice => pair!("notice"),
+            Template::MfaReminder => pair!("mfa_reminder"),
         }
     }
 }

@@ -15,6 +15,11 @@ pub struct Account {
     pub require_mfa: bool,
     pub created_at: NaiveDateTime,
     pub mfa_methods: MfaMethods,
+    /// With `require_mfa`: required users without MFA must enroll from
+    /// then on (before it, they are told when setup is due).
+    pub require_mfa_from: Option<NaiveDateTime>,
+    /// How long a remembered device skips the second step (0: never).
+    pub remember_device_days: i32,
 }
 
 #[derive(AsChangeset, Default)]
@@ -23,6 +28,8 @@ pub struct AccountChanges {
     pub name: Option<String>,
     pub require_mfa: Option<bool>,
     pub mfa_methods: Option<MfaMethods>,
+    pub require_mfa_from: Option<Option<NaiveDateTime>>,
+    pub remember_device_days: Option<i32>,
 }
 
 pub fn insert(conn: &mut DbConn, account: &Account) -> QueryResult<()> {

@@ -8,6 +8,8 @@ diesel::table! {
         require_mfa -> Bool,
         created_at -> Timestamp,
         mfa_methods -> Text,
+        require_mfa_from -> Nullable<Timestamp>,
+        remember_device_days -> Integer,
     }
 }
 
@@ -19,6 +21,7 @@ diesel::table! {
         require_mfa -> Bool,
         created_at -> Timestamp,
         mfa_methods -> Text,
+        require_mfa_from -> Nullable<Timestamp>,
     }
 }
 
@@ -40,6 +43,7 @@ diesel::table! {
         updated_at -> Timestamp,
         mfa_reset_at -> Nullable<Timestamp>,
         mfa_reset_by -> Nullable<Text>,
+        require_mfa -> Bool,
     }
 }
 
@@ -57,6 +61,7 @@ diesel::table! {
         refresh_hash -> Nullable<Text>,
         refresh_generation -> BigInt,
         refresh_chain_start -> BigInt,
+        factor_at -> Nullable<Timestamp>,
     }
 }
 
@@ -201,6 +206,31 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    remembered_devices (id) {
+        id -> Text,
+        user_id -> Text,
+        token_hash -> Text,
+        method -> Text,
+        ip -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+        created_at -> Timestamp,
+        last_used_at -> Nullable<Timestamp>,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    mfa_reminders (user_id, deadline, days_before) {
+        user_id -> Text,
+        deadline -> Timestamp,
+        days_before -> Integer,
+        sent_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(remembered_devices -> users (user_id));
+diesel::joinable!(mfa_reminders -> users (user_id));
 diesel::joinable!(sub_accounts -> accounts (account_id));
 diesel::joinable!(identity_providers -> accounts (account_id));
 diesel::joinable!(sso_identities -> users (user_id));
@@ -234,6 +264,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     password_resets,
     signup_requests,
     passkeys,
+    remembered_devices,
+    mfa_reminders,
     webauthn_ceremonies,
     invitation_replaced_tokens,
 );

@@ -23,6 +23,9 @@ pub struct Session {
     pub last_used_at: NaiveDateTime,
     pub expires_at: NaiveDateTime,
     pub revoked_at: Option<NaiveDateTime>,
+    /// When a second factor was last proven in this session (at sign-in
+    /// or a step-up); `None` for a password or remembered-device session.
+    pub factor_at: Option<NaiveDateTime>,
 }
 
 impl Session {
@@ -87,6 +90,8 @@ pub struct SessionContext {
     pub user: User,
     pub account_requires_mfa: bool,
     pub sub_account_requires_mfa: Option<bool>,
+    pub account_require_mfa_from: Option<NaiveDateTime>,
+    pub sub_account_require_mfa_from: Option<NaiveDateTime>,
     pub account_mfa_methods: MfaMethods,
     pub sub_account_mfa_methods: Option<MfaMethods>,
     pub recovery_created_at: Option<NaiveDateTime>,
@@ -138,6 +143,8 @@ where
         User::as_select(),
         accounts::require_mfa,
         sub_accounts::require_mfa.nullable(),
+        accounts::require_mfa_from,
+        sub_accounts::require_mfa_from.nullable(),
         accounts::mfa_methods,
         sub_accounts::mfa_methods.nullable(),
         recovery_tokens::created_at.nullable(),
@@ -152,6 +159,8 @@ pub type ContextSelect<DB> = (
     SelectBy<User, DB>,
     accounts::require_mfa,
     dsl::Nullable<sub_accounts::require_mfa>,
+    accounts::require_mfa_from,
+    dsl::Nullable<sub_accounts::require_mfa_from>,
     accounts::mfa_methods,
     dsl::Nullable<sub_accounts::mfa_methods>,
     dsl::Nullable<recovery_tokens::created_at>,
@@ -165,6 +174,8 @@ pub type ContextSqlType = (
     SelectBy<User, diesel::pg::Pg>,
     diesel::sql_types::Bool,
     diesel::sql_types::Nullable<diesel::sql_types::Bool>,
+    diesel::sql_types::Nullable<diesel::sql_types::Timestamp>,
+    diesel::sql_types::Nullable<diesel::sql_types::Timestamp>,
     diesel::sql_types::Text,
     diesel::sql_types::Nullable<diesel::sql_types::Text>,
     diesel::sql_types::Nullable<diesel::sql_types::Timestamp>,
@@ -178,6 +189,8 @@ pub type ContextRow = (
     User,
     bool,
     Option<bool>,
+    Option<NaiveDateTime>,
+    Option<NaiveDateTime>,
     MfaMethods,
     Option<MfaMethods>,
     Option<NaiveDateTime>,
@@ -192,6 +205,8 @@ impl From<ContextRow> for SessionContext {
             user,
             account_requires_mfa,
             sub_account_requires_mfa,
+            account_require_mfa_from,
+            sub_account_require_mfa_from,
             account_mfa_methods,
             sub_account_mfa_methods,
             recovery_created_at,
@@ -204,6 +219,8 @@ impl From<ContextRow> for SessionContext {
             user,
             account_requires_mfa,
             sub_account_requires_mfa,
+            account_require_mfa_from,
+            sub_account_require_mfa_from,
             account_mfa_methods,
             sub_account_mfa_methods,
             recovery_created_at,
@@ -286,9 +303,15 @@ pub fn revoke_all_for_user(
 }
 
 /// Sets a session's methods (a second factor proven in it).
-pub fn set_assurance(conn: &mut DbConn, id: &str, amr: &Amr) -> QueryResult<usize> {
+/// A session's new `amr`, a factor proven in it now (`factor_at`).
+pub fn set_assurance(
+    conn: &mut DbConn,
+    id: &str,
+    amr: &Amr,
+    factor_at: NaiveDateTime,
+) -> QueryResult<usize> {
     diesel::update(sessions::table.find(id))
-        .set(sessions::amr.eq(amr))
+        .set((sessions::amr.eq(amr), sessions::factor_at.eq(factor_at)))
         .execute(conn)
 }
 
@@ -302,7 +325,10 @@ pub fn rebase_on_password(conn: &mut DbConn, session_id: &str) -> QueryResult<us
             .filter(sessions::revoked_at.is_null())
             .filter(sessions::amr.like(format!("{}%", Method::Hwk.as_str()))),
     )
-    .set(sessions::amr.eq(Amr::of(&[Method::Pwd])))
+    .set((
+        sessions::amr.eq(Amr::of(&[Method::Pwd])),
+        sessions::factor_at.eq(None::<NaiveDateTime>),
+    ))
     .execute(conn)
 }
 
@@ -327,7 +353,10 @@ pub fn downgrade_all_for_user(conn: &mut DbConn, user_id: &str) -> QueryResult<u
                 .filter(sessions::revoked_at.is_null())
                 .filter(sessions::amr.like(format!("{} %", first.as_str()))),
         )
-        .set(sessions::amr.eq(Amr::of(&[first])))
+        .set((
+            sessions::amr.eq(Amr::of(&[first])),
+            sessions::factor_at.eq(None::<NaiveDateTime>),
+        ))
         .execute(conn)?;
     }
     Ok(downgraded)

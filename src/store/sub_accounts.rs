@@ -16,6 +16,8 @@ pub struct SubAccount {
     pub require_mfa: bool,
     pub created_at: NaiveDateTime,
     pub mfa_methods: MfaMethods,
+    /// As the account's: the deadline of `require_mfa`.
+    pub require_mfa_from: Option<NaiveDateTime>,
 }
 
 #[derive(AsChangeset, Default)]
@@ -24,6 +26,7 @@ pub struct SubAccountChanges {
     pub name: Option<String>,
     pub require_mfa: Option<bool>,
     pub mfa_methods: Option<MfaMethods>,
+    pub require_mfa_from: Option<Option<NaiveDateTime>>,
 }
 
 pub fn insert(conn: &mut DbConn, sub: &SubAccount) -> QueryResult<()> {
@@ -118,14 +121,29 @@ pub fn user_counts(
 pub fn policies(
     conn: &mut DbConn,
     ids: &[String],
-) -> QueryResult<std::collections::HashMap<String, bool>> {
+) -> QueryResult<std::collections::HashMap<String, (bool, Option<NaiveDateTime>)>> {
     if ids.is_empty() {
         return Ok(Default::default());
     }
     Ok(sub_accounts::table
         .filter(sub_accounts::id.eq_any(ids))
-        .select((sub_accounts::id, sub_accounts::require_mfa))
-        .load::<(String, bool)>(conn)?
+        .select((
+            sub_accounts::id,
+            sub_accounts::require_mfa,
+            sub_accounts::require_mfa_from,
+        ))
+        .load::<(String, bool, Option<NaiveDateTime>)>(conn)?
         .into_iter()
+        .map(|(id, on, from)| (id, (on, from)))
         .collect())
+}
+
+/// Every sub-account of an account, oldest first (the coverage report
+/// reads them whole: one query whatever their number).
+pub fn all_of_account(conn: &mut DbConn, account_id: &str) -> QueryResult<Vec<SubAccount>> {
+    sub_accounts::table
+        .filter(sub_accounts::account_id.eq(account_id))
+        .order((sub_accounts::created_at.asc(), sub_accounts::id.asc()))
+        .select(SubAccount::as_select())
+        .load(conn)
 }

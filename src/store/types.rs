@@ -261,6 +261,15 @@ impl Method {
     pub fn is_first_factor(self) -> bool {
         matches!(self, Method::Pwd | Method::Sso)
     }
+
+    /// Whether proving the method proves a second factor there and then
+    /// (a remembered device proves only that a factor was proven once).
+    pub fn proves_factor(self) -> bool {
+        matches!(
+            self,
+            Method::Otp | Method::Rec | Method::Hwk | Method::IdpMfa
+        )
+    }
 }
 
 /// The authentication methods of a session (or a challenge's first
@@ -314,6 +323,12 @@ impl Amr {
         } else {
             Aal::Aal1
         }
+    }
+
+    /// Whether a second factor was proven when these methods were (not a
+    /// remembered device's `dev`).
+    pub fn proves_factor(&self) -> bool {
+        self.methods().any(Method::proves_factor)
     }
 
     /// These methods followed by `second`.

@@ -30,6 +30,8 @@ pub struct User {
     pub mfa_reset_at: Option<NaiveDateTime>,
     /// The display name of the administrator who reset it.
     pub mfa_reset_by: Option<String>,
+    /// MFA required of this user whatever their scope's policy.
+    pub require_mfa: bool,
 }
 
 #[derive(AsChangeset, Default)]
@@ -38,6 +40,7 @@ pub struct UserChanges {
     pub display_name: Option<String>,
     pub role: Option<RoleRef>,
     pub disabled: Option<bool>,
+    pub require_mfa: Option<bool>,
     pub updated_at: Option<NaiveDateTime>,
 }
 

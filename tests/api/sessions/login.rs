@@ -26,7 +26,7 @@ async fn login_without_mfa_returns_tokens_and_me_works() {
     assert_eq!(me.user.email, "ann@example.com");
     assert_eq!(
         serde_json::to_value(&me.mfa).unwrap(),
-        json!({"enabled": false, "required": false, "required_by": null, "can_disable": false, "enabled_at": null, "recovery_token": {"active": false, "created_at": null}, "reset_at": null, "reset_by": null, "methods": "any"})
+        json!({"enabled": false, "required": false, "required_by": null, "setup_due_at": null, "can_disable": false, "enabled_at": null, "recovery_token": {"active": false, "created_at": null}, "reset_at": null, "reset_by": null, "methods": "any"})
     );
     assert!(me.user.last_login_at.is_some());
     // The hot path hashes nothing: no argon2 per authenticated request.
@@ -329,6 +329,7 @@ async fn housekeeping_purges_only_dead_rows() {
             sso_flows: 0,
             mail_links: 0,
             outbox: 0,
+            devices: 0,
         }
     );
     let fresh = app.login("ann@example.com").await;
