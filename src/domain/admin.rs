@@ -54,7 +54,7 @@ pub fn update_account(
 ) -> ApiResult<Account> {
     write_tx(conn, |conn| {
         let mut changes = changes;
-        let current = begin_change(conn, actor, Action::ViewAccount)?;
+        let current = begin_change(conn, actor, Action::ViewAccount, ctx.now)?;
         if changes.name.is_some() {
             current.may(Action::RenameAccount)?;
         }
@@ -64,7 +64,7 @@ pub fn update_account(
             || changes.remember_device_days.is_some()
         {
             current.may(Action::ChangeAccountPolicy)?;
-            current.stepped_up()?;
+            current.stepped_up(ctx.now)?;
         }
         if let Some(days) = changes.remember_device_days {
             if !(0..=super::devices::MAX_DAYS).contains(&days) {
@@ -157,10 +157,10 @@ pub fn create_sub_account(
     ctx: &Ctx,
 ) -> ApiResult<SubAccount> {
     write_tx(conn, |conn| {
-        let current = begin_change(conn, actor, Action::ManageSubAccounts)?;
+        let current = begin_change(conn, actor, Action::ManageSubAccounts, ctx.now)?;
         if policy != NewScopePolicy::default() {
             current.may(Action::ChangeSubAccountPolicy)?;
-            current.stepped_up()?;
+            current.stepped_up(ctx.now)?;
         }
         policy::check_deadline(policy.require_mfa, policy.require_mfa_from)?;
         let sub = SubAccount {
@@ -203,13 +203,13 @@ pub fn update_sub_account(
 ) -> ApiResult<(SubAccount, i64)> {
     write_tx(conn, |conn| {
         let mut changes = changes;
-        let current = begin_change(conn, actor, Action::ManageSubAccounts)?;
+        let current = begin_change(conn, actor, Action::ManageSubAccounts, ctx.now)?;
         if changes.require_mfa.is_some()
             || changes.mfa_methods.is_some()
             || changes.require_mfa_from.is_some()
         {
             current.may(Action::ChangeSubAccountPolicy)?;
-            current.stepped_up()?;
+            current.stepped_up(ctx.now)?;
         }
         if changes.require_mfa == Some(false) && changes.require_mfa_from.is_none() {
             changes.require_mfa_from = Some(None);
@@ -252,7 +252,7 @@ pub fn delete_sub_account(
     ctx: &Ctx,
 ) -> ApiResult<()> {
     write_tx(conn, |conn| {
-        let current = begin_change(conn, actor, Action::ManageSubAccounts)?;
+        let current = begin_change(conn, actor, Action::ManageSubAccounts, ctx.now)?;
         let (sub, count) = find_sub_account(conn, &current.user.account_id, id)?;
         if count > 0 {
             return Err(ApiError::Conflict(format!(
@@ -415,7 +415,7 @@ pub fn create_user(
     ctx: &Ctx,
 ) -> ApiResult<UserView> {
     write_tx(conn, |conn| {
-        let current = begin_change(conn, actor, Action::ManageUsers)?;
+        let current = begin_change(conn, actor, Action::ManageUsers, ctx.now)?;
         let account_id = current.user.account_id.clone();
         let sub_account_id = sub_account_in(conn, &account_id, input.sub_account_id.as_deref())?;
         super::roles::check_assignable(conn, &account_id, &input.role, sub_account_id.is_some())?;
@@ -460,16 +460,16 @@ pub fn update_user(
 ) -> ApiResult<UserView> {
     let id = parse_id(id)?;
     write_tx(conn, |conn| {
-        let current = begin_change(conn, actor, Action::ManageUsers)?;
+        let current = begin_change(conn, actor, Action::ManageUsers, ctx.now)?;
         let account_id = current.user.account_id.clone();
         let before = touch(conn, &current, &id)?;
         if update.role.is_some() {
             current.may(Action::AssignRole)?;
-            current.stepped_up()?;
+            current.stepped_up(ctx.now)?;
         }
         if update.require_mfa.is_some() {
             current.may(Action::ResetMfa)?;
-            current.stepped_up()?;
+            current.stepped_up(ctx.now)?;
         }
         // No escalation: only roles within what the actor holds.
         if let Some(role) = &update.role {
@@ -529,7 +529,7 @@ pub fn update_user(
 pub fn delete_user(conn: &mut DbConn, actor: &Principal, id: &str, ctx: &Ctx) -> ApiResult<()> {
     let id = parse_id(id)?;
     write_tx(conn, |conn| {
-        let current = begin_change(conn, actor, Action::ManageUsers)?;
+        let current = begin_change(conn, actor, Action::ManageUsers, ctx.now)?;
         let target = touch(conn, &current, &id)?;
         user_store::delete(conn, &target.id)?;
         principals::changed(conn, Change::User(&target.id))?;
@@ -554,7 +554,7 @@ pub fn delete_user(conn: &mut DbConn, actor: &Principal, id: &str, ctx: &Ctx) ->
 pub fn reset_user_mfa(conn: &mut DbConn, actor: &Principal, id: &str, ctx: &Ctx) -> ApiResult<()> {
     let id = parse_id(id)?;
     write_tx(conn, |conn| {
-        let current = begin_change(conn, actor, Action::ResetMfa)?;
+        let current = begin_change(conn, actor, Action::ResetMfa, ctx.now)?;
         let target = touch(conn, &current, &id)?;
         super::mfa::reset(conn, &target, Some(&current.user), ctx)
     })
@@ -566,13 +566,12 @@ pub fn user_devices(
     conn: &mut DbConn,
     actor: &Principal,
     id: &str,
+    now: chrono::NaiveDateTime,
 ) -> ApiResult<Vec<crate::store::devices::RememberedDevice>> {
     let id = parse_id(id)?;
     let current = super::auth::authorize(conn, actor, Action::ListUsers)?;
     let target = touch(conn, &current, &id)?;
-    Ok(crate::store::devices::live_of_user(
-        conn, &target.id, actor.now,
-    )?)
+    Ok(crate::store::devices::live_of_user(conn, &target.id, now)?)
 }
 
 /// Forgets one remembered device of a user: an action on their MFA (the
@@ -586,7 +585,7 @@ pub fn revoke_user_device(
 ) -> ApiResult<()> {
     let id = parse_id(id)?;
     write_tx(conn, |conn| {
-        let current = begin_change(conn, actor, Action::ResetMfa)?;
+        let current = begin_change(conn, actor, Action::ResetMfa, ctx.now)?;
         let target = touch(conn, &current, &id)?;
         super::devices::revoke(conn, &target, &current.user, device_id, ctx)
     })

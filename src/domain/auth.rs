@@ -22,9 +22,6 @@ pub struct Principal {
     pub claims: AccessClaims,
     /// The rule that requires MFA of this user, if any, and from when.
     pub mfa_requirement: Option<Requirement>,
-    /// When the request began (its clock): the step-up window is measured
-    /// from it.
-    pub now: NaiveDateTime,
     /// Which second factors count for this user.
     pub methods: MfaMethods,
     /// Creation time of the user's unused recovery token, if any.
@@ -79,7 +76,6 @@ pub fn session_principal(
     match found {
         Some(found) if found.user.id == claims.sub => Ok(Principal {
             mfa_requirement: context_requirement(&found),
-            now,
             methods: policy::methods_flags(
                 found.account_mfa_methods,
                 found.sub_account_mfa_methods,
@@ -115,7 +111,6 @@ pub fn reload(conn: &mut DbConn, principal: &Principal) -> ApiResult<Current> {
         user,
         session,
         permissions,
-        now: principal.now,
     })
 }
 
@@ -125,15 +120,13 @@ pub struct Current {
     pub user: User,
     pub session: Session,
     pub permissions: Permissions,
-    /// When the request began.
-    pub now: NaiveDateTime,
 }
 
 impl Current {
     /// [`policy::stepped_up`] on the fresh rows: a factor proven in this
     /// session within the step-up window (403 `step_up_required`).
-    pub fn stepped_up(&self) -> ApiResult<()> {
-        policy::stepped_up(self.has_mfa(), self.session.factor_at, self.now)
+    pub fn stepped_up(&self, now: NaiveDateTime) -> ApiResult<()> {
+        policy::stepped_up(self.has_mfa(), self.session.factor_at, now)
     }
 
     pub fn has_mfa(&self) -> bool {
@@ -211,17 +204,19 @@ impl MfaActor {
     }
 }
 
-/// Starts an administrative change: the account's lock, then the actor's
-/// permission on their fresh rows.
+/// Starts an administrative change at `now`: the account's lock, then the
+/// actor's permission on their fresh rows, and the step-up the action
+/// needs ([`policy::needs_step_up`]).
 pub(crate) fn begin_change(
     conn: &mut DbConn,
     actor: &Principal,
     action: Action,
+    now: NaiveDateTime,
 ) -> ApiResult<Current> {
     crate::store::accounts::lock(conn, &actor.user.account_id)?;
     let current = authorize(conn, actor, action)?;
     if policy::needs_step_up(action) {
-        current.stepped_up()?;
+        current.stepped_up(now)?;
     }
     Ok(current)
 }

@@ -117,12 +117,12 @@ pub(super) fn forget_all(
 }
 
 /// The user's own remembered devices (`GET /me/devices`).
-pub fn list_own(conn: &mut DbConn, principal: &Principal) -> ApiResult<Vec<RememberedDevice>> {
-    Ok(device_store::live_of_user(
-        conn,
-        &principal.user.id,
-        principal.now,
-    )?)
+pub fn list_own(
+    conn: &mut DbConn,
+    principal: &Principal,
+    now: NaiveDateTime,
+) -> ApiResult<Vec<RememberedDevice>> {
+    Ok(device_store::live_of_user(conn, &principal.user.id, now)?)
 }
 
 /// Forgets one device of `user` (its owner, or an administrator acting on

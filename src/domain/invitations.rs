@@ -161,7 +161,7 @@ pub fn invite(
     ctx: &Ctx,
 ) -> ApiResult<Invitation> {
     write_tx(conn, |conn| {
-        let current = begin_change(conn, actor, Action::ManageUsers)?;
+        let current = begin_change(conn, actor, Action::ManageUsers, ctx.now)?;
         let account_id = current.user.account_id.clone();
         let sub_account_id =
             admin::sub_account_in(conn, &account_id, input.sub_account_id.as_deref())?;
@@ -254,7 +254,7 @@ pub fn resend(
 ) -> ApiResult<Invitation> {
     let id = parse_id(id)?;
     write_tx(conn, |conn| {
-        let current = begin_change(conn, actor, Action::ManageUsers)?;
+        let current = begin_change(conn, actor, Action::ManageUsers, ctx.now)?;
         let mut invitation = open_invitation(conn, &current, &id)?;
         // Sending it again is sending it: the role rules, as now.
         check_role(
@@ -311,7 +311,7 @@ pub fn resend(
 pub fn revoke(conn: &mut DbConn, actor: &Principal, id: &str, ctx: &Ctx) -> ApiResult<()> {
     let id = parse_id(id)?;
     write_tx(conn, |conn| {
-        let current = begin_change(conn, actor, Action::ManageUsers)?;
+        let current = begin_change(conn, actor, Action::ManageUsers, ctx.now)?;
         let invitation = open_invitation(conn, &current, &id)?;
         if invitation_store::revoke(conn, &id, ctx.now)? != 1 {
             return Err(ApiError::Conflict(

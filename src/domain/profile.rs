@@ -14,15 +14,15 @@ use crate::store::sessions::{self as session_store, Session};
 use crate::store::users::{self as user_store, User};
 use crate::store::{write_tx, DbConn};
 
-/// The user and their MFA status, from what the request already read (no
-/// further query).
-pub fn me(principal: &Principal) -> (&User, MfaStatus) {
+/// The user and their MFA status at `now`, from what the request already
+/// read (no further query).
+pub fn me(principal: &Principal, now: NaiveDateTime) -> (&User, MfaStatus) {
     let status = mfa::status_of(
         &principal.user,
         principal.mfa_requirement,
         principal.methods,
         principal.unused_recovery_created_at,
-        principal.now,
+        now,
     );
     (&principal.user, status)
 }

@@ -105,15 +105,17 @@ pub fn send_due(conn: &mut DbConn, config: &Config, now: NaiveDateTime) -> ApiRe
     Ok(sent)
 }
 
-/// "6 days", "1 day", "5 hours".
+/// "7 days", "1 day", "5 hours": rounded up, as a reminder "7 days
+/// before" reads.
 fn in_words(left: Duration) -> String {
     let plural = |n: i64, unit: &str| match n {
         1 => format!("1 {unit}"),
         n => format!("{n} {unit}s"),
     };
-    match left.num_days() {
-        0 => plural(left.num_hours().max(1), "hour"),
-        days => plural(days, "day"),
+    let hours = (left.num_minutes() + 59) / 60;
+    match hours {
+        h if h <= 23 => plural(h.max(1), "hour"),
+        h => plural((h + 23) / 24, "day"),
     }
 }
 
@@ -132,7 +134,9 @@ mod tests {
         assert_eq!(due_reminder(h(24)), Some(1));
         assert_eq!(due_reminder(h(1)), Some(1));
         assert_eq!(due_reminder(h(0)), None);
-        assert_eq!(in_words(h(30)), "1 day");
+        assert_eq!(in_words(h(30)), "2 days");
+        assert_eq!(in_words(h(24)), "1 day");
+        assert_eq!(in_words(h(24 * 7) - Duration::minutes(1)), "7 days");
         assert_eq!(in_words(h(5)), "5 hours");
     }
 }

@@ -180,7 +180,7 @@ pub fn create(
     ctx: &Ctx,
 ) -> ApiResult<CustomRole> {
     write_tx(conn, |conn| {
-        let current = begin_change(conn, actor, Action::ManageRoles)?;
+        let current = begin_change(conn, actor, Action::ManageRoles, ctx.now)?;
         policy::may_grant(current.permissions, input.permissions)?;
         let role = CustomRole {
             id: super::new_id(),
@@ -227,7 +227,7 @@ pub fn update(
 ) -> ApiResult<CustomRole> {
     let id = parse_id(id)?;
     write_tx(conn, |conn| {
-        let current = begin_change(conn, actor, Action::ManageRoles)?;
+        let current = begin_change(conn, actor, Action::ManageRoles, ctx.now)?;
         let account_id = current.user.account_id.clone();
         let before =
             role_store::find_in_account(conn, &account_id, &id)?.ok_or(ApiError::NotFound)?;
@@ -258,7 +258,7 @@ pub fn update(
 pub fn delete(conn: &mut DbConn, actor: &Principal, id: &str, ctx: &Ctx) -> ApiResult<()> {
     let id = parse_id(id)?;
     write_tx(conn, |conn| {
-        let current = begin_change(conn, actor, Action::ManageRoles)?;
+        let current = begin_change(conn, actor, Action::ManageRoles, ctx.now)?;
         let account_id = current.user.account_id.clone();
         let role =
             role_store::find_in_account(conn, &account_id, &id)?.ok_or(ApiError::NotFound)?;

@@ -80,7 +80,10 @@ pub async fn list_my_devices(
     query: web::Query<PageQuery>,
 ) -> ApiResult<web::Json<Page<DeviceResponse>>> {
     let paging = Paging::from_query(query.page, query.per_page)?;
-    let list = state.db(move |conn| devices::list_own(conn, &auth)).await?;
+    let now = state.clock.now_naive();
+    let list = state
+        .db(move |conn| devices::list_own(conn, &auth, now))
+        .await?;
     Ok(web::Json(page(&paging, list)))
 }
 
@@ -132,8 +135,9 @@ pub async fn list_user_devices(
     query: web::Query<PageQuery>,
 ) -> ApiResult<web::Json<Page<DeviceResponse>>> {
     let paging = Paging::from_query(query.page, query.per_page)?;
+    let now = state.clock.now_naive();
     let list = state
-        .db(move |conn| admin::user_devices(conn, &auth, &id))
+        .db(move |conn| admin::user_devices(conn, &auth, &id, now))
         .await?;
     Ok(web::Json(page(&paging, list)))
 }

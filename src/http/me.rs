@@ -29,9 +29,9 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     security(("bearer" = []))
 )]
 #[get("/me")]
-pub async fn get_me(auth: AuthSession) -> ApiResult<web::Json<MeResponse>> {
+pub async fn get_me(state: State, auth: AuthSession) -> ApiResult<web::Json<MeResponse>> {
     // Everything is known from the request's one query.
-    let (user, mfa) = profile::me(&auth);
+    let (user, mfa) = profile::me(&auth, state.clock.now_naive());
     Ok(web::Json(MeResponse {
         user: UserResponse::new(user, mfa.required),
         mfa,

@@ -48,7 +48,12 @@ pub fn find(conn: &mut DbConn, id: &str) -> QueryResult<Option<Account>> {
 }
 
 pub fn update(conn: &mut DbConn, id: &str, changes: &AccountChanges) -> QueryResult<usize> {
-    if changes.name.is_none() && changes.require_mfa.is_none() && changes.mfa_methods.is_none() {
+    if changes.name.is_none()
+        && changes.require_mfa.is_none()
+        && changes.mfa_methods.is_none()
+        && changes.require_mfa_from.is_none()
+        && changes.remember_device_days.is_none()
+    {
         return Ok(0);
     }
     diesel::update(accounts::table.find(id))

@@ -86,7 +86,11 @@ pub fn user_count(conn: &mut DbConn, id: &str) -> QueryResult<i64> {
 }
 
 pub fn update(conn: &mut DbConn, id: &str, changes: &SubAccountChanges) -> QueryResult<usize> {
-    if changes.name.is_none() && changes.require_mfa.is_none() && changes.mfa_methods.is_none() {
+    if changes.name.is_none()
+        && changes.require_mfa.is_none()
+        && changes.mfa_methods.is_none()
+        && changes.require_mfa_from.is_none()
+    {
         return Ok(0);
     }
     diesel::update(sub_accounts::table.find(id))

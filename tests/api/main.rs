@@ -22,6 +22,7 @@ mod passkeys;
 mod principals;
 mod process;
 mod roles;
+mod rollout;
 mod sessions;
 mod smtp;
 mod sso;

@@ -11,7 +11,12 @@ use crate::support::{mfa_admin, Resp, Session, Srv, TestApp, PASSWORD};
 
 /// Registers `key` for the holder of `token` (a session or an enrollment
 /// token); returns the answer.
-async fn register(app: &TestApp, token: &str, key: &mut SoftKey, password: Option<&str>) -> Resp {
+pub(crate) async fn register(
+    app: &TestApp,
+    token: &str,
+    key: &mut SoftKey,
+    password: Option<&str>,
+) -> Resp {
     let body = match password {
         Some(p) => json!({"password": p}),
         None => json!({}),

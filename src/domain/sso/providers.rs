@@ -226,7 +226,7 @@ pub fn create_provider(
     let scopes = check_scopes(input.scopes.as_deref())?;
     let redirect_uris = super::redirects::check_allowed(&input.allowed_redirect_uris)?;
     write_tx(conn, |conn| {
-        let current = begin_change(conn, actor, Action::ManageSso)?;
+        let current = begin_change(conn, actor, Action::ManageSso, ctx.now)?;
         let account_id = current.user.account_id.clone();
         let sub_account_id = crate::domain::admin::sub_account_in(
             conn,
@@ -324,7 +324,7 @@ pub fn update_provider(
         );
     }
     write_tx(conn, |conn| {
-        let current = begin_change(conn, actor, Action::ManageSso)?;
+        let current = begin_change(conn, actor, Action::ManageSso, ctx.now)?;
         let provider = sso_store::find_provider_in_account(conn, &current.user.account_id, &id)?
             .ok_or(ApiError::NotFound)?;
         sso_store::lock_provider(conn, &provider.id)?;
@@ -375,7 +375,7 @@ pub fn update_provider(
 pub fn delete_provider(conn: &mut DbConn, actor: &Principal, id: &str, ctx: &Ctx) -> ApiResult<()> {
     let id = parse_id(id)?;
     write_tx(conn, |conn| {
-        let current = begin_change(conn, actor, Action::ManageSso)?;
+        let current = begin_change(conn, actor, Action::ManageSso, ctx.now)?;
         let provider = sso_store::find_provider_in_account(conn, &current.user.account_id, &id)?
             .ok_or(ApiError::NotFound)?;
         sso_store::consume_login_codes_of(conn, &provider.id, ctx.now)?;
