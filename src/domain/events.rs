@@ -95,8 +95,6 @@ pub enum EventType {
     DeviceRevoked,
     #[serde(rename = "session.stepped_up")]
     SessionSteppedUp,
-    #[serde(rename = "step_up.failed")]
-    StepUpFailed,
     #[serde(rename = "user.mfa_policy_changed")]
     UserMfaPolicyChanged,
     #[serde(rename = "mfa.reminder_sent")]
@@ -104,7 +102,7 @@ pub enum EventType {
 }
 
 impl EventType {
-    pub const ALL: [EventType; 46] = [
+    pub const ALL: [EventType; 45] = [
         EventType::LoginSucceeded,
         EventType::LoginFailed,
         EventType::LoginLocked,
@@ -148,7 +146,6 @@ impl EventType {
         EventType::DeviceRemembered,
         EventType::DeviceRevoked,
         EventType::SessionSteppedUp,
-        EventType::StepUpFailed,
         EventType::UserMfaPolicyChanged,
         EventType::MfaReminderSent,
     ];
@@ -198,7 +195,6 @@ impl EventType {
             EventType::DeviceRemembered => "device.remembered",
             EventType::DeviceRevoked => "device.revoked",
             EventType::SessionSteppedUp => "session.stepped_up",
-            EventType::StepUpFailed => "step_up.failed",
             EventType::UserMfaPolicyChanged => "user.mfa_policy_changed",
             EventType::MfaReminderSent => "mfa.reminder_sent",
         }
@@ -248,7 +244,6 @@ pub const PASSKEY_COUNTER_REGRESSED: EventType = EventType::PasskeyCounterRegres
 pub const DEVICE_REMEMBERED: EventType = EventType::DeviceRemembered;
 pub const DEVICE_REVOKED: EventType = EventType::DeviceRevoked;
 pub const SESSION_STEPPED_UP: EventType = EventType::SessionSteppedUp;
-pub const STEP_UP_FAILED: EventType = EventType::StepUpFailed;
 pub const USER_MFA_POLICY_CHANGED: EventType = EventType::UserMfaPolicyChanged;
 pub const MFA_REMINDER_SENT: EventType = EventType::MfaReminderSent;
 

@@ -293,7 +293,9 @@ pub enum SecondFactorInput {
     Passkey(Box<webauthn_rs::prelude::PublicKeyCredential>),
 }
 
-/// Concludes the password step once argon2 has answered.
+/// Concludes the password step once argon2 has answered (`password_ok`),
+/// with the device token sent beside the password, if any.
+#[allow(clippy::too_many_arguments)]
 pub fn finish_password_attempt(
     conn: &mut DbConn,
     keys: &KeyRing,
