@@ -64,7 +64,6 @@ pub fn update_account(
             || changes.remember_device_days.is_some()
         {
             current.may(Action::ChangeAccountPolicy)?;
-            current.stepped_up(ctx.now)?;
         }
         if let Some(days) = changes.remember_device_days {
             if !(0..=super::devices::MAX_DAYS).contains(&days) {
@@ -88,6 +87,9 @@ pub fn update_account(
             || before.require_mfa_from != after.require_mfa_from
             || before.remember_device_days != after.remember_device_days
         {
+            // A change of the policy (a value sent as it was is none):
+            // refused, and rolled back, without a recent factor.
+            current.stepped_up(ctx.now)?;
             audit::record(
                 conn,
                 ctx,
@@ -209,7 +211,6 @@ pub fn update_sub_account(
             || changes.require_mfa_from.is_some()
         {
             current.may(Action::ChangeSubAccountPolicy)?;
-            current.stepped_up(ctx.now)?;
         }
         if changes.require_mfa == Some(false) && changes.require_mfa_from.is_none() {
             changes.require_mfa_from = Some(None);
@@ -224,6 +225,7 @@ pub fn update_sub_account(
             || before.mfa_methods != after.mfa_methods
             || before.require_mfa_from != after.require_mfa_from
         {
+            current.stepped_up(ctx.now)?;
             audit::record(
                 conn,
                 ctx,
@@ -463,13 +465,18 @@ pub fn update_user(
         let current = begin_change(conn, actor, Action::ManageUsers, ctx.now)?;
         let account_id = current.user.account_id.clone();
         let before = touch(conn, &current, &id)?;
-        if update.role.is_some() {
+        // A value sent as it is changes nothing: no step-up for it.
+        if let Some(role) = &update.role {
             current.may(Action::AssignRole)?;
-            current.stepped_up(ctx.now)?;
+            if *role != before.role {
+                current.stepped_up(ctx.now)?;
+            }
         }
-        if update.require_mfa.is_some() {
+        if let Some(require_mfa) = update.require_mfa {
             current.may(Action::ResetMfa)?;
-            current.stepped_up(ctx.now)?;
+            if require_mfa != before.require_mfa {
+                current.stepped_up(ctx.now)?;
+            }
         }
         // No escalation: only roles within what the actor holds.
         if let Some(role) = &update.role {

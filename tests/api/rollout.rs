@@ -669,10 +669,21 @@ async fn changes_on_others_need_a_factor_proven_in_the_last_ten_minutes() {
     for r in refusals {
         r.problem(403, "step_up_required");
     }
-    // Renaming is not a policy change.
-    app.patch("/api/v1/account", &admin.token, json!({"name": "Acme 2"}))
-        .await
-        .ok(200);
+    // Renaming is not a policy change, nor is a value sent as it is.
+    app.patch(
+        "/api/v1/account",
+        &admin.token,
+        json!({"name": "Acme 2", "require_mfa": false, "remember_device_days": 0}),
+    )
+    .await
+    .ok(200);
+    app.patch(
+        &format!("/api/v1/users/{ed}"),
+        &admin.token,
+        json!({"display_name": "Ed", "role": "editor", "require_mfa": false}),
+    )
+    .await
+    .ok(200);
     // A recovery token does not step up; a wrong code counts and fails.
     app.post(
         "/api/v1/sessions/current/step-up",
