@@ -80,7 +80,8 @@ test.describe.serial("a help desk role resets a user's MFA (seed 004)", () => {
     await enterMfaCode(page, await deskApp.code());
     await expect(page.getByRole("heading", { name: "Edit Profile" })).toBeVisible();
     // The menu and the profile follow the role's permissions.
-    await expect(page.getByRole("navigation", { name: "Account" }).getByRole("link")).toHaveText(["Users"]);
+    // (users.view also opens MFA coverage.)
+    await expect(page.getByRole("navigation", { name: "Account" }).getByRole("link")).toHaveText(["Users", "MFA coverage"]);
     await expect(page.getByTestId("my-permissions")).toContainText(VIEW_USERS);
     await expect(page.getByTestId("my-permissions")).toContainText(RESET_MFA);
 
@@ -127,6 +128,8 @@ test.describe.serial("a help desk role resets a user's MFA (seed 004)", () => {
     await page.getByRole("dialog", { name: "Reset MFA" }).getByRole("button", { name: "Reset MFA" }).click();
     await expect(page.getByRole("alert")).toContainText("they hold permissions that your role does not");
     await expect(page.getByText("MFA is enabled.")).toBeVisible();
+    // Their remembered devices are out of reach too: said as a hint, not an error.
+    await expect(page.getByTestId("devices-out-of-reach")).toBeVisible();
     await shot(page, "85-helpdesk-reset-refused-for-administrator");
     await signOut(page);
   });

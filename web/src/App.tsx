@@ -18,6 +18,9 @@ import { ForgotPassword, ResetPassword } from "./screens/ForgotPassword";
 import { AcceptInvitation } from "./screens/AcceptInvitation";
 import { VerifySignup } from "./screens/VerifySignup";
 import { MfaResetNotice } from "./screens/MfaResetNotice";
+import { SetupDueNotice } from "./screens/SetupDue";
+import { MfaCoverage } from "./screens/MfaCoverage";
+import { StepUpHost } from "./stepup";
 import { rememberAccount } from "./sso";
 import { PermissionsContext } from "./permissions";
 import { ReloadMeContext } from "./me";
@@ -51,6 +54,8 @@ export function App() {
 
 function Shell({ path }: { path: string }) {
   const auth = useAuth();
+  // The users list takes its filters from the query (links from MFA coverage): a new query, a fresh list.
+  const { query } = useLocation();
   const sessionId = auth.status === "authenticated" ? auth.sessionId : null;
   // The caller's permissions decide the Account menu (custom roles included).
   const me = useAsync(() => unwrap(client.api.GET("/api/v1/me")), [sessionId]);
@@ -71,7 +76,8 @@ function Shell({ path }: { path: string }) {
 
   let screen;
   if (path === "/profile") screen = <Profile />;
-  else if (can("users.view") && path === "/account/users") screen = <Users />;
+  else if (can("users.view") && path === "/account/users") screen = <Users key={query.toString()} />;
+  else if (can("users.view") && path === "/account/mfa-coverage") screen = <MfaCoverage />;
   else if (mayOpenUser(can) && userMatch?.[1]) screen = <EditUser id={userMatch[1]} />;
   else if (settings && path === "/account/settings") screen = <AccountSettings />;
   else if (can("sub_accounts.manage") && path === "/account/myglue") screen = <MyGlue />;
@@ -90,6 +96,7 @@ function Shell({ path }: { path: string }) {
           <nav aria-label="Account">
             <span className="nav-label">Account</span>
             {can("users.view") && <Link to="/account/users" aria-current={current("/account/users")}>Users</Link>}
+            {can("users.view") && <Link to="/account/mfa-coverage" aria-current={current("/account/mfa-coverage")}>MFA coverage</Link>}
             {can("roles.manage") && <Link to="/account/roles" aria-current={current("/account/roles")}>Roles</Link>}
             {settings && <Link to="/account/settings" aria-current={current("/account/settings")}>Settings</Link>}
             {can("sso.manage") && <Link to="/account/sso" aria-current={current("/account/sso")}>Single sign-on</Link>}
@@ -102,10 +109,12 @@ function Shell({ path }: { path: string }) {
       <div id="content" className="content">
         {me.error ? <ErrorMessage error={me.error} /> : null}
         {me.data && <MfaResetNotice me={me.data} onEnabled={() => { me.reload(); setVersion((v) => v + 1); }} />}
+        {me.data && <SetupDueNotice me={me.data} onEnabled={() => { me.reload(); setVersion((v) => v + 1); }} />}
         <ReloadMeContext.Provider value={me.reload}>
           <PermissionsContext.Provider value={perms}><Fragment key={version}>{screen}</Fragment></PermissionsContext.Provider>
         </ReloadMeContext.Provider>
       </div>
+      <StepUpHost />
     </>
   );
 }

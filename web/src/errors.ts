@@ -78,7 +78,7 @@ export function describeError(e: unknown): string {
     case "mfa_required_for_action":
       return "This needs a sign-in with your MFA code. Sign out, sign in again with your MFA code, and retry.";
     case "step_up_required":
-      return "This needs your MFA code again. Sign out, sign in again with your MFA code, and retry within 10 minutes.";
+      return "This change needs you to confirm it is you with your MFA code or passkey. Nothing was changed.";
     case "mfa_enrollment_required":
       return "Your administrator requires MFA. Set it up to continue.";
     case "mfa_not_enabled":

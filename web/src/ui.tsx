@@ -209,6 +209,42 @@ export function when(iso: string | null | undefined): string {
   return iso ? new Date(iso).toLocaleString() : "—";
 }
 
+/** A date and time as people read it ("20 Dec 2026, 09:00" in the browser's language and time zone). */
+export function whenShort(iso: string | null | undefined): string {
+  return iso ? new Date(iso).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" }) : "—";
+}
+
+/** An RFC 3339 time as the value of a `datetime-local` input (local time, to the minute); "" for none. */
+export function toLocalInput(iso: string | null | undefined): string {
+  if (!iso) return "";
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return "";
+  const pad = (n: number) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+/** A `datetime-local` value (local time) as RFC 3339 UTC; `null` for an empty one. */
+export function fromLocalInput(value: string): string | null {
+  if (!value) return null;
+  const d = new Date(value);
+  return Number.isNaN(d.getTime()) ? null : d.toISOString();
+}
+
+/**
+ * The deadline of Require MFA: a date and time (the browser's time zone),
+ * empty for "at once". Enabled only while Require MFA is checked.
+ */
+export function DeadlineField({ value, onChange, disabled, error }: {
+  value: string; onChange: (value: string) => void; disabled?: boolean; error?: unknown;
+}) {
+  return (
+    <Field label="MFA required from (deadline)" type="datetime-local" value={value} disabled={disabled}
+      onChange={(e) => onChange(e.target.value)} error={error} field="require_mfa_from"
+      hint={"Empty: required at once. Before the deadline, users without MFA still sign in, are told when setup is due and get"
+        + " reminder mails 7, 3 and 1 days before; from it, they must set up MFA at sign-in."} />
+  );
+}
+
 /** A padlock drawn in SVG (closed = MFA set up, open = not). Decorative unless labelled by its container. */
 export function PadlockIcon({ open }: { open: boolean }) {
   return (

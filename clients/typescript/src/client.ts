@@ -1,7 +1,7 @@
 import createClient, { type Client } from "openapi-fetch";
 import type { components, paths } from "./schema.js";
 import { LatchkeyError, isErrorCode, type ClientErrorCode, type ErrorCode } from "./errors.js";
-import { memoryStorage, webStorage, type TokenStorage } from "./storage.js";
+import { memoryDeviceTokens, memoryStorage, normalizeEmail, webStorage, type DeviceTokenStore, type TokenStorage } from "./storage.js";
 import { defaultLock, type RefreshLock } from "./lock.js";
 import { defaultChannel, type TabChannel, type TabMessage } from "./channel.js";
 import type {
@@ -64,6 +64,59 @@ export interface RegisteredPasskey {
 export type RelyingParty = Schemas["RelyingPartyResponse"];
 /** The passwordless options: request options and the ceremony to send back with the assertion. */
 export interface PasswordlessOptions extends PasskeyRequestOptions { ceremony_id: string }
+/** The account (`GET/PATCH /api/v1/account`): its name and MFA policy. */
+export type Account = Schemas["AccountResponse"];
+export type UpdateAccount = Schemas["UpdateAccountRequest"];
+/** A sub-account (a client organization's portal) with its own MFA policy. */
+export type SubAccount = Schemas["SubAccountResponse"];
+export type CreateSubAccount = Schemas["CreateSubAccountRequest"];
+export type UpdateSubAccount = Schemas["UpdateSubAccountRequest"];
+/** What `PATCH /api/v1/users/{id}` takes: name, role, disabled, `require_mfa`. */
+export type UpdateUser = Schemas["UpdateUserRequest"];
+/** A remembered device: where and when it was remembered (never its token). */
+export type Device = Schemas["DeviceResponse"];
+/** MFA coverage (`GET /api/v1/mfa-coverage`): one row per scope, the account's own users first. */
+export type Coverage = Schemas["CoverageResponse"];
+export type CoverageRow = Schemas["CoverageRow"];
+/** The CSV of `mfaCoverageCsv`: the file and the name the server gives it. */
+export interface CoverageCsv { blob: Blob; filename: string }
+/**
+ * What the current session can prove to step up: `totp` and/or `passkey`;
+ * with `passkey`, request options for `getPasskey` (bound to this
+ * session, 5 minutes, single use).
+ */
+export interface StepUpOptions { methods: string[]; passkeyOptions: PasskeyRequestOptions | null }
+/** A step-up proof: a TOTP code (never the recovery token), or a passkey assertion. */
+export type StepUpProof = { code: string } | { passkey: AuthenticationCredentialJSON };
+/** The call that was refused with 403 `step_up_required`. */
+export interface StepUpRequest { method: string; url: string }
+/**
+ * Runs a step-up when a call answers 403 `step_up_required`: typically
+ * shows a dialog that asks for a code or the passkey (`stepUpOptions`,
+ * then `stepUp`). Resolves `true` once the session stepped up (the call is
+ * then retried once, with the fresh tokens), `false` when the person
+ * cancelled (the call's 403 reaches its caller: nothing was changed).
+ */
+export type StepUpHandler = (request: StepUpRequest) => Promise<boolean> | boolean;
+/** Options of `signIn`. */
+export interface SignInOptions {
+  /**
+   * A remembered device's token to skip the second step. Default: the one
+   * `deviceTokens` holds for this email. `null`: send none.
+   */
+  deviceToken?: string | null;
+}
+/** Options of the second step (`submitMfaCode`, `submitMfaPasskey`). */
+export interface SecondStepOptions {
+  /**
+   * "Remember this device" (offer it while `state.rememberDeviceDays > 0`):
+   * the answer's device token is kept in `deviceTokens` under the user's
+   * email, and the next `signIn` of that email skips the second step.
+   * The server issues none for a recovery token.
+   */
+  rememberDevice?: boolean;
+}
+
 /** A provider offered on an account's sign-in page. */
 export type SsoProvider = JsonOf<paths["/api/v1/sso/providers"]["get"]["responses"][200]>["items"][number];
 
@@ -98,11 +151,22 @@ export type AuthState =
    * `passkeyOptions`: request options for `getPasskey` while a passkey can
    * be used on this challenge, else `null`.
    */
-  | { status: "mfa_required"; methods: string[]; passkeyOptions: PasskeyRequestOptions | null; expiresAt: number }
+  /**
+   * `rememberDeviceDays`: the account remembers devices this many days;
+   * offer "Remember this device" when above 0 (`rememberDevice` on the
+   * second step).
+   */
+  | { status: "mfa_required"; methods: string[]; passkeyOptions: PasskeyRequestOptions | null; rememberDeviceDays: number; expiresAt: number }
   | { status: "mfa_enrollment_required"; expiresAt: number }
   /** A single sign-on reached an existing user with a password: `linkIdentity(password)` proves it once. */
   | { status: "link_required"; email: string; expiresAt: number }
-  | { status: "authenticated"; user: User; sessionId: string; claims: AccessClaims };
+  /**
+   * `setupDueAt`: a user whom a rule requires to have MFA, without it yet,
+   * before the deadline: until when they may still sign in without it (the
+   * answer's `mfa.setup_due_at`; kept across refreshes of the session).
+   * `GET /api/v1/me` says the same in `mfa.setup_due_at`.
+   */
+  | { status: "authenticated"; user: User; sessionId: string; claims: AccessClaims; setupDueAt: string | null };
 
 export interface LatchkeyClientOptions {
   /** Origin of the API, e.g. `https://auth.example.com` (no trailing `/api/v1`). */
@@ -122,6 +186,18 @@ export interface LatchkeyClientOptions {
    * this tab's `sessionStorage` (key `latchkey.sso`), else in memory.
    */
   ssoStateStorage?: TokenStorage;
+  /**
+   * Where "Remember this device" tokens are kept, per email; default in
+   * memory. `webDeviceTokens(localStorage)` keeps them across restarts.
+   * `null`: none are kept (a token can still be passed to `signIn`).
+   */
+  deviceTokens?: DeviceTokenStore | null;
+  /**
+   * Called when a call of `api` answers 403 `step_up_required`; see
+   * `StepUpHandler` and `setStepUpHandler`. Without one, the 403 reaches
+   * the caller.
+   */
+  onStepUpRequired?: StepUpHandler;
   fetch?: (input: Request) => Promise<Response>;
   now?: () => number;
 }
@@ -160,6 +236,9 @@ export class LatchkeyClient {
   private readonly lockName: string;
   private readonly baseUrl: string;
   private readonly ssoState: TokenStorage;
+  private readonly deviceTokens: DeviceTokenStore | null;
+  private stepUpHandler: StepUpHandler | null;
+  private stepUpPrompt: Promise<boolean> | null = null;
 
   private current: AuthState = { status: "signed_out" };
   private access: Access | null = null;
@@ -192,6 +271,8 @@ export class LatchkeyClient {
     this.baseUrl = baseUrl;
     this.ssoState = options.ssoStateStorage
       ?? (typeof sessionStorage === "undefined" ? memoryStorage() : webStorage(sessionStorage, "latchkey.sso"));
+    this.deviceTokens = options.deviceTokens === undefined ? memoryDeviceTokens() : options.deviceTokens;
+    this.stepUpHandler = options.onStepUpRequired ?? null;
     this.anon = createClient<paths>({ baseUrl, fetch: this.fetchImpl });
     this.api = createClient<paths>({ baseUrl, fetch: (r) => this.authorizedFetch(r) });
     this.unsubscribeChannel = this.channel?.subscribe((m) => this.onTabMessage(m)) ?? (() => {});
@@ -313,9 +394,36 @@ export class LatchkeyClient {
    * Password step. Resolves with `authenticated`, `mfa_required` (then call
    * `submitMfaCode`) or `mfa_enrollment_required` (then `startEnrollment` and
    * `verifyEnrollment`, which use the enrollment token).
+   *
+   * Sends the remembered device token of this email (`deviceTokens`, or
+   * `options.deviceToken`): while it is valid the second step is skipped
+   * (`authenticated`, `amr ["pwd","dev"]`). A token the server did not take
+   * (the answer is `mfa_required` all the same: expired, forgotten, or every
+   * device ended by a password or factor change) is dropped from
+   * `deviceTokens`.
    */
-  async signIn(email: string, password: string): Promise<AuthState> {
-    return this.enter(await unwrap(this.anon.POST("/api/v1/sessions", { body: { email, password } })));
+  async signIn(email: string, password: string, options: SignInOptions = {}): Promise<AuthState> {
+    const stored = options.deviceToken === undefined ? await this.deviceToken(email) : null;
+    const deviceToken = options.deviceToken === undefined ? stored : options.deviceToken;
+    const body = deviceToken ? { email, password, device_token: deviceToken } : { email, password };
+    const res = await unwrap(this.anon.POST("/api/v1/sessions", { body }));
+    if (stored && res.status === "mfa_required") await this.forgetDeviceToken(email);
+    return this.enter(res);
+  }
+
+  /** The remembered device token kept for `email` (`deviceTokens`), if any. */
+  async deviceToken(email: string): Promise<string | null> {
+    if (!this.deviceTokens) return null;
+    try {
+      return (await this.deviceTokens.get(normalizeEmail(email))) || null;
+    } catch {
+      return null;
+    }
+  }
+
+  /** Drops the device token kept for `email`: its next sign-in asks for the second step. */
+  async forgetDeviceToken(email: string): Promise<void> {
+    await this.deviceTokens?.remove(normalizeEmail(email));
   }
 
   // ---- single sign-on ----------------------------------------------------
@@ -441,16 +549,21 @@ export class LatchkeyClient {
    * Second step: the 6-digit code or the recovery token. A wrong code throws
    * `mfa_code_invalid` with `attemptsRemaining`; a dead challenge throws
    * `challenge_expired` (and the state returns to `signed_out`).
+   * `rememberDevice` (see `SecondStepOptions`): `deviceRemembered` says
+   * whether a device token was issued and kept.
    */
-  async submitMfaCode(code: string): Promise<{ state: AuthState; recoveryTokenUsed: boolean }> {
+  async submitMfaCode(code: string, options: SecondStepOptions = {}): Promise<{ state: AuthState; recoveryTokenUsed: boolean; deviceRemembered: boolean }> {
     if (this.current.status !== "mfa_required" || !this.mfaToken) {
       throw new LatchkeyError({ status: 0, code: "no_challenge", detail: "Sign in with your password first." });
     }
     try {
-      const res = await unwrap(this.anon.POST("/api/v1/sessions/mfa", { body: { mfa_token: this.mfaToken, code } }));
+      const res = await unwrap(this.anon.POST("/api/v1/sessions/mfa", {
+        body: { mfa_token: this.mfaToken, code, ...(options.rememberDevice ? { remember_device: true } : {}) },
+      }));
       this.mfaToken = null;
+      const deviceRemembered = await this.keepDeviceToken(res);
       await this.adopt(res);
-      return { state: this.current, recoveryTokenUsed: res.recovery_token_used === true };
+      return { state: this.current, recoveryTokenUsed: res.recovery_token_used === true, deviceRemembered };
     } catch (e) {
       if (e instanceof LatchkeyError && (e.code === "challenge_expired" || (e.code === "mfa_code_invalid" && e.attemptsRemaining === 0))) {
         this.mfaToken = null;
@@ -468,18 +581,22 @@ export class LatchkeyClient {
    * returns to `signed_out` when nothing else is left. Under a policy that
    * counts only passkeys, this is the only way through.
    */
-  async submitMfaPasskey(assertion: AuthenticationCredentialJSON): Promise<{ state: AuthState }> {
+  async submitMfaPasskey(assertion: AuthenticationCredentialJSON, options: SecondStepOptions = {}): Promise<{ state: AuthState; deviceRemembered: boolean }> {
     const current = this.current;
     if (current.status !== "mfa_required" || !this.mfaToken) {
       throw new LatchkeyError({ status: 0, code: "no_challenge", detail: "Sign in with your password first." });
     }
     try {
       const res = await unwrap(this.anon.POST("/api/v1/sessions/mfa", {
-        body: { mfa_token: this.mfaToken, passkey: assertion as unknown as Record<string, never> },
+        body: {
+          mfa_token: this.mfaToken, passkey: assertion as unknown as Record<string, never>,
+          ...(options.rememberDevice ? { remember_device: true } : {}),
+        },
       }));
       this.mfaToken = null;
+      const deviceRemembered = await this.keepDeviceToken(res);
       await this.adopt(res);
-      return { state: this.current };
+      return { state: this.current, deviceRemembered };
     } catch (e) {
       if (e instanceof LatchkeyError && (e.code === "challenge_expired" || (e.code === "mfa_code_invalid" && e.attemptsRemaining === 0))) {
         this.mfaToken = null;
@@ -660,6 +777,153 @@ export class LatchkeyClient {
     return this.current;
   }
 
+  // ---- step-up -------------------------------------------------------------
+
+  /**
+   * Sets (or, with `null`, removes) the handler of 403 `step_up_required`
+   * answers of `api` calls: see `StepUpHandler`. Returns a function that
+   * puts the previous handler back.
+   */
+  setStepUpHandler(handler: StepUpHandler | null): () => void {
+    const previous = this.stepUpHandler;
+    this.stepUpHandler = handler;
+    return () => {
+      if (this.stepUpHandler === handler) this.stepUpHandler = previous;
+    };
+  }
+
+  /**
+   * What this session can prove to step up (`POST /api/v1/sessions/current/step-up/options`):
+   * `totp` and/or `passkey`, with request options for `getPasskey`. Throws
+   * `mfa_required_for_action` for a user without MFA (nothing to prove).
+   */
+  async stepUpOptions(): Promise<StepUpOptions> {
+    const res = await unwrap(this.api.POST("/api/v1/sessions/current/step-up/options"));
+    return {
+      methods: res.methods,
+      passkeyOptions: (res.passkey_options as unknown as PasskeyRequestOptions | null | undefined) ?? null,
+    };
+  }
+
+  /**
+   * Step-up: proves a factor now (`{code}`, a TOTP code, not the recovery
+   * token; or `{passkey}`, the assertion of `getPasskey(options.passkeyOptions)`),
+   * so that the changes needing one (others' MFA, roles, identity
+   * providers, MFA policies) work for 10 minutes. The client switches to
+   * the fresh tokens for the same session (its earlier refresh token stops
+   * working). A wrong code or assertion throws `mfa_code_invalid` (counted
+   * on the second-factor lockout; the session is untouched); a lock throws
+   * `too_many_attempts`; a code where only passkeys count,
+   * `phishing_resistant_required`.
+   */
+  async stepUp(proof: StepUpProof): Promise<AuthState> {
+    if (this.current.status !== "authenticated" && !(await this.readStored())) throw unauthorized();
+    const body = "code" in proof
+      ? { code: proof.code }
+      : { passkey: proof.passkey as unknown as Record<string, never> };
+    // The answer replaces this session's refresh token: no refresh (here or in another tab) meanwhile.
+    const token = await this.accessToken();
+    return this.lock.run(this.lockName, async () => {
+      const res = await unwrap(this.api.POST("/api/v1/sessions/current/step-up", {
+        body, headers: { authorization: `Bearer ${token}` },
+      }));
+      await this.adopt(res);
+      return this.current;
+    });
+  }
+
+  // ---- remembered devices ------------------------------------------------------
+
+  /** The signed-in user's remembered devices, newest first. */
+  listMyDevices(query: { page?: number; per_page?: number } = {}): Promise<Page<Device>> {
+    return unwrap(this.api.GET("/api/v1/me/devices", { params: { query } }));
+  }
+
+  /** Forgets one of the user's devices: its token no longer skips the second step. */
+  async forgetMyDevice(id: string): Promise<void> {
+    await unwrap(this.api.DELETE("/api/v1/me/devices/{id}", { params: { path: { id } } }));
+  }
+
+  /** Another user's remembered devices (administration). */
+  listUserDevices(userId: string, query: { page?: number; per_page?: number } = {}): Promise<Page<Device>> {
+    return unwrap(this.api.GET("/api/v1/users/{id}/devices", { params: { path: { id: userId }, query } }));
+  }
+
+  /** Forgets another user's device (a change to their MFA: may need a step-up). */
+  async forgetUserDevice(userId: string, deviceId: string): Promise<void> {
+    await unwrap(this.api.DELETE("/api/v1/users/{id}/devices/{device_id}", {
+      params: { path: { id: userId, device_id: deviceId } },
+    }));
+  }
+
+  // ---- MFA coverage and policies ---------------------------------------------
+
+  /** MFA coverage per scope (`users.view`): users, enrolled, by method, due and overdue. */
+  async mfaCoverage(): Promise<Coverage> {
+    const res = await unwrap(this.api.GET("/api/v1/mfa-coverage", { headers: { accept: "application/json" } }));
+    // The operation also answers CSV (`mfaCoverageCsv`); asked for JSON, it is JSON.
+    if (typeof res === "string") throw new LatchkeyError({ status: 0, code: "http_200", detail: "The coverage came back as text, not JSON." });
+    return res;
+  }
+
+  /**
+   * The same rows as CSV (`Accept: text/csv`): the file, and its name from
+   * the answer's `Content-Disposition` (else `mfa-coverage.csv`).
+   */
+  async mfaCoverageCsv(): Promise<CoverageCsv> {
+    const { data, error, response } = await this.api.GET("/api/v1/mfa-coverage", {
+      headers: { accept: "text/csv" },
+      parseAs: "blob",
+    });
+    if (!response.ok || error !== undefined || !(data instanceof Blob)) throw LatchkeyError.fromResponse(response, error);
+    const disposition = response.headers.get("content-disposition") ?? "";
+    const filename = /filename\*?=(?:UTF-8'')?"?([^";]+)"?/i.exec(disposition)?.[1] ?? "mfa-coverage.csv";
+    return { blob: data, filename: decodeURIComponent(filename) };
+  }
+
+  /** The signed-in user with their MFA state (`mfa.setup_due_at`, `mfa.required_by`, ...) and permissions. */
+  me(): Promise<Me> {
+    return unwrap(this.api.GET("/api/v1/me"));
+  }
+
+  getAccount(): Promise<Account> {
+    return unwrap(this.api.GET("/api/v1/account"));
+  }
+
+  /**
+   * Changes the account. Any policy field (`require_mfa`, `require_mfa_from`,
+   * `mfa_methods`, `remember_device_days`) needs a step-up, even when its
+   * value is unchanged: send only what changed.
+   */
+  updateAccount(body: UpdateAccount): Promise<Account> {
+    return unwrap(this.api.PATCH("/api/v1/account", { body }));
+  }
+
+  /** A sub-account with a policy other than the default needs a step-up. */
+  createSubAccount(body: CreateSubAccount): Promise<SubAccount> {
+    return unwrap(this.api.POST("/api/v1/sub-accounts", { body }));
+  }
+
+  /** As `updateAccount`: policy fields need a step-up, so send only what changed. */
+  updateSubAccount(id: string, body: UpdateSubAccount): Promise<SubAccount> {
+    return unwrap(this.api.PATCH("/api/v1/sub-accounts/{id}", { params: { path: { id } }, body }));
+  }
+
+  /** Changes a user; `role` and `require_mfa` need a step-up (even unchanged: send only what changed). */
+  updateUser(id: string, body: UpdateUser): Promise<User> {
+    return unwrap(this.api.PATCH("/api/v1/users/{id}", { params: { path: { id } }, body }));
+  }
+
+  /** Requires MFA of one user whatever their scope's policy (at once), or stops requiring it. */
+  setUserRequireMfa(id: string, required: boolean): Promise<User> {
+    return this.updateUser(id, { require_mfa: required });
+  }
+
+  /** Reset MFA of another user: their factors, recovery token, devices and sessions end. */
+  async resetUserMfa(id: string): Promise<void> {
+    await unwrap(this.api.POST("/api/v1/users/{id}/mfa/reset", { params: { path: { id } } }));
+  }
+
   /** Ends the session on the server (best effort) and everywhere in this origin. */
   async signOut(): Promise<void> {
     const sessionId = this.access?.sessionId ?? (await this.readStored())?.sessionId ?? null;
@@ -749,6 +1013,7 @@ export class LatchkeyClient {
           status: "mfa_required",
           methods: res.methods,
           passkeyOptions: (res.passkey_options as unknown as PasskeyRequestOptions | null | undefined) ?? null,
+          rememberDeviceDays: res.remember_device_days ?? 0,
           expiresAt: this.now() + res.expires_in * 1000,
         });
         break;
@@ -771,19 +1036,55 @@ export class LatchkeyClient {
       return this.fetchImpl(request);
     }
     if (this.current.status !== "authenticated" && !(await this.readStored())) return this.fetchImpl(request);
-    const retry = request.clone();
+    // Kept unsent: a retry needs the body again.
+    const original = request.clone();
+    const again = () => {
+      const r = original.clone();
+      r.headers.set("authorization", `Bearer ${this.access!.token}`);
+      return r;
+    };
     const token = await this.accessToken();
     request.headers.set("authorization", `Bearer ${token}`);
-    const response = await this.fetchImpl(request);
-    if (response.status !== 401 || this.access?.token !== token) return response;
-    // The token was refused (clock skew, key rotation): one refresh, one retry.
-    try {
-      await this.refresh();
-    } catch {
-      return response;
+    let response = await this.fetchImpl(request);
+    // The token was refused (clock skew, key rotation): one refresh, one
+    // retry. Not for a 401 with another code (a wrong MFA code): a retry
+    // would count it twice.
+    if (response.status === 401 && this.access?.token === token && (await problemCode(response)) === "unauthorized") {
+      try {
+        await this.refresh();
+      } catch {
+        return response;
+      }
+      if (!this.access) return response;
+      response = await this.fetchImpl(again());
     }
-    retry.headers.set("authorization", `Bearer ${this.access!.token}`);
-    return this.fetchImpl(retry);
+    // A change that needs a factor proven within 10 minutes: the app's
+    // step-up (a dialog), then this call once more with the fresh tokens.
+    if (response.status === 403 && this.stepUpHandler && (await problemCode(response)) === "step_up_required") {
+      const steppedUp = await this.promptStepUp({ method: request.method, url: request.url });
+      if (steppedUp && this.access) response = await this.fetchImpl(again());
+    }
+    return response;
+  }
+
+  /** One step-up prompt at a time: calls refused together wait for the same one. */
+  private promptStepUp(request: StepUpRequest): Promise<boolean> {
+    const handler = this.stepUpHandler;
+    if (!handler) return Promise.resolve(false);
+    if (!this.stepUpPrompt) {
+      const prompt = (async () => {
+        try {
+          return (await handler(request)) === true;
+        } catch {
+          return false;
+        }
+      })();
+      this.stepUpPrompt = prompt;
+      void prompt.finally(() => {
+        if (this.stepUpPrompt === prompt) this.stepUpPrompt = null;
+      });
+    }
+    return this.stepUpPrompt;
   }
 
   private async adopt(res: Authenticated, fromTab = false): Promise<void> {
@@ -803,8 +1104,26 @@ export class LatchkeyClient {
     }
     this.mfaToken = null;
     this.enrollmentToken = null;
-    this.setState({ status: "authenticated", user: res.user, sessionId: res.session_id, claims: decodeClaims(res.access_token) });
+    // An answer without `mfa` (a refresh, another tab) keeps what this session was told.
+    const before = this.current;
+    const setupDueAt = res.mfa !== undefined
+      ? res.mfa?.setup_due_at ?? null
+      : before.status === "authenticated" && before.sessionId === res.session_id ? before.setupDueAt : null;
+    this.setState({
+      status: "authenticated", user: res.user, sessionId: res.session_id, claims: decodeClaims(res.access_token), setupDueAt,
+    });
     this.schedule();
+  }
+
+  /** Keeps the device token of a second step's answer under the user's email; whether there was one. */
+  private async keepDeviceToken(res: Authenticated): Promise<boolean> {
+    if (!res.device_token || !this.deviceTokens) return false;
+    try {
+      await this.deviceTokens.set(normalizeEmail(res.user.email), res.device_token);
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   private onTabMessage(m: TabMessage): void {
@@ -888,6 +1207,20 @@ export class LatchkeyClient {
   private setState(state: AuthState): void {
     this.current = state;
     for (const l of [...this.listeners]) l(state);
+  }
+}
+
+/**
+ * The problem `code` of an error answer, read from a copy (the answer stays
+ * readable); `unauthorized` when it has none (a 401 from a proxy).
+ */
+async function problemCode(response: Response): Promise<string> {
+  try {
+    const body: unknown = await response.clone().json();
+    const code = typeof body === "object" && body !== null ? (body as { code?: unknown }).code : undefined;
+    return typeof code === "string" ? code : "unauthorized";
+  } catch {
+    return "unauthorized";
   }
 }
 

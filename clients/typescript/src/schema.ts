@@ -245,6 +245,43 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/me/devices": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The user's remembered devices, newest first. */
+        get: operations["list_my_devices"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/me/devices/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Forget one of the user's remembered devices: its next sign-in asks for
+         *     the second factor again.
+         */
+        delete: operations["revoke_my_device"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/me/mfa": {
         parameters: {
             query?: never;
@@ -468,6 +505,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/mfa-coverage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * MFA coverage per scope (`users.view`): users, enrolled, by method, due
+         *     before a deadline and overdue; the account's own users first, then each
+         *     sub-account. `Accept: text/csv` gives the same rows as CSV.
+         */
+        get: operations["mfa_coverage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/passkeys/relying-party": {
         parameters: {
             query?: never;
@@ -624,6 +682,49 @@ export interface paths {
         post?: never;
         /** Sign out: end the current session (its tokens stop working at once). */
         delete: operations["delete_current_session"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sessions/current/step-up": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Step up: prove a second factor now (a TOTP code or a passkey assertion;
+         *     not the recovery token) without a new sign-in. The changes that need
+         *     one (others' MFA, roles, identity providers, MFA policies) then work
+         *     for 10 minutes. Fresh tokens for the same session; its earlier refresh
+         *     tokens stop working. Wrong codes count on the second-factor lockout.
+         */
+        post: operations["step_up"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sessions/current/step-up/options": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * What the current session can prove to step up: `totp` and/or `passkey`
+         *     (with WebAuthn request options bound to this session, 5 minutes).
+         */
+        post: operations["step_up_options"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -903,6 +1004,46 @@ export interface paths {
         patch: operations["update_user"];
         trace?: never;
     };
+    "/api/v1/users/{id}/devices": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A user's remembered devices (`users.view`; users within the actor's
+         *     reach).
+         */
+        get: operations["list_user_devices"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/{id}/devices/{device_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Forget one of a user's remembered devices: an action on their MFA
+         *     (`users.reset_mfa`, reach over the user, a step-up).
+         */
+        delete: operations["revoke_user_device"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/users/{id}/mfa/reset": {
         parameters: {
             query?: never;
@@ -1009,7 +1150,18 @@ export interface components {
             /** @description Which second factors count: `any` or `phishing_resistant` (passkeys). */
             mfa_methods: components["schemas"]["MfaMethods"];
             name: string;
+            /**
+             * Format: int32
+             * @description How many days "Remember this device" skips the second step (0: off).
+             */
+            remember_device_days: number;
             require_mfa: boolean;
+            /**
+             * Format: date-time
+             * @description With `require_mfa`: the deadline. Before it, users without MFA sign
+             *     in as usual and are told when setup is due; from it they must enroll.
+             */
+            require_mfa_from?: string | null;
         };
         AuditEventResponse: {
             actor_user_id?: string | null;
@@ -1028,11 +1180,18 @@ export interface components {
             /** @description EdDSA JWT; send as `Authorization: Bearer ...`. */
             access_token: string;
             /**
+             * @description `remember_device: true` on the second step, where the account
+             *     remembers devices: send it with the password next time to skip the
+             *     second step (`POST /api/v1/sessions {device_token}`). Shown once.
+             */
+            device_token?: string | null;
+            /**
              * Format: int64
              * @description Seconds until the access token expires.
              * @example 900
              */
             expires_in: number;
+            mfa?: null | components["schemas"]["SetupDue"];
             /** @description On the second step only: whether the recovery token was used. */
             recovery_token_used?: boolean | null;
             /** @description Single-use; exchange at `POST /api/v1/sessions/refresh`. */
@@ -1048,6 +1207,21 @@ export interface components {
         };
         /** @enum {string} */
         AuthenticatedStatus: "authenticated";
+        /**
+         * @description Users with each method (a user with both TOTP and a passkey counts in
+         *     both).
+         */
+        ByMethod: {
+            /** Format: int64 */
+            passkey: number;
+            /**
+             * Format: int64
+             * @description Linked to an identity provider trusted for MFA.
+             */
+            sso_mfa: number;
+            /** Format: int64 */
+            totp: number;
+        };
         ChangePasswordRequest: {
             current_password: string;
             new_password: string;
@@ -1064,6 +1238,56 @@ export interface components {
              */
             token: string;
         };
+        /** @description The report: one row per scope, the account's own users first. */
+        CoverageResponse: {
+            /** Format: date-time */
+            generated_at: string;
+            items: components["schemas"]["CoverageRow"][];
+        };
+        /** @description One scope's coverage. Disabled users are not counted. */
+        CoverageRow: {
+            by_method: components["schemas"]["ByMethod"];
+            /**
+             * Format: int64
+             * @description Required, without MFA, before the deadline.
+             */
+            due: number;
+            /**
+             * Format: date-time
+             * @description Their deadline (null when none are due).
+             */
+            due_at?: string | null;
+            /**
+             * Format: int64
+             * @description With MFA of their own.
+             */
+            enrolled: number;
+            /**
+             * @description What counts here (the stricter of the account's and the
+             *     sub-account's).
+             */
+            mfa_methods: components["schemas"]["MfaMethods"];
+            name: string;
+            /**
+             * Format: int64
+             * @description Required, without MFA, past the deadline or required at once: they
+             *     enroll at their next sign-in.
+             */
+            overdue: number;
+            require_mfa: boolean;
+            /** Format: date-time */
+            require_mfa_from?: string | null;
+            scope: components["schemas"]["CoverageScope"];
+            /** @description The sub-account (null for the account's own users). */
+            sub_account_id?: string | null;
+            /** Format: int64 */
+            users: number;
+        };
+        /**
+         * @description Which users a row counts.
+         * @enum {string}
+         */
+        CoverageScope: "account" | "sub_account";
         CreateIdentityProviderRequest: {
             /** @description 1 to 20 absolute URIs a sign-in may return to. */
             allowed_redirect_uris: string[];
@@ -1129,6 +1353,11 @@ export interface components {
             /** @example Globex (client) */
             name: string;
             require_mfa?: boolean;
+            /**
+             * Format: date-time
+             * @description The deadline of `require_mfa` (see the account's).
+             */
+            require_mfa_from?: string | null;
         };
         CreateUserRequest: {
             /** @example Ed Editor */
@@ -1146,6 +1375,23 @@ export interface components {
         };
         DeletePasskeyRequest: {
             password: string;
+        };
+        /** @description A remembered device: where and when it was remembered (never its token). */
+        DeviceResponse: {
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            expires_at: string;
+            id: string;
+            ip?: string | null;
+            /** Format: date-time */
+            last_used_at?: string | null;
+            /**
+             * @description The factor proven when it was remembered: `otp` or `hwk`.
+             * @example otp
+             */
+            method: string;
+            user_agent?: string | null;
         };
         DisableMfaRequest: {
             /** @description A current TOTP code or the recovery token. */
@@ -1214,7 +1460,7 @@ export interface components {
          * @description The kinds of audit event.
          * @enum {string}
          */
-        EventType: "login.succeeded" | "login.failed" | "login.locked" | "mfa.challenge_failed" | "mfa.replay_refused" | "mfa.enabled" | "mfa.disabled" | "mfa.reset" | "recovery_token.generated" | "recovery_token.used" | "account.policy_changed" | "sub_account.created" | "sub_account.policy_changed" | "sub_account.deleted" | "user.created" | "user.updated" | "user.deleted" | "session.revoked" | "password.changed" | "reauthentication.failed" | "role.created" | "role.updated" | "role.deleted" | "sso.login_succeeded" | "sso.login_failed" | "identity_provider.created" | "identity_provider.updated" | "identity_provider.deleted" | "sso.identity_linked" | "password.reset" | "password_reset.requested" | "invitation.created" | "invitation.resent" | "invitation.revoked" | "invitation.accepted" | "mail.failed" | "passkey.added" | "passkey.removed" | "passkey.renamed" | "passkey.counter_regressed";
+        EventType: "login.succeeded" | "login.failed" | "login.locked" | "mfa.challenge_failed" | "mfa.replay_refused" | "mfa.enabled" | "mfa.disabled" | "mfa.reset" | "recovery_token.generated" | "recovery_token.used" | "account.policy_changed" | "sub_account.created" | "sub_account.policy_changed" | "sub_account.deleted" | "user.created" | "user.updated" | "user.deleted" | "session.revoked" | "password.changed" | "reauthentication.failed" | "role.created" | "role.updated" | "role.deleted" | "sso.login_succeeded" | "sso.login_failed" | "identity_provider.created" | "identity_provider.updated" | "identity_provider.deleted" | "sso.identity_linked" | "password.reset" | "password_reset.requested" | "invitation.created" | "invitation.resent" | "invitation.revoked" | "invitation.accepted" | "mail.failed" | "passkey.added" | "passkey.removed" | "passkey.renamed" | "passkey.counter_regressed" | "device.remembered" | "device.revoked" | "session.stepped_up" | "user.mfa_policy_changed" | "mfa.reminder_sent";
         /** @description A user's second factors. */
         FactorsResponse: {
             passkeys: components["schemas"]["PasskeyResponse"][];
@@ -1337,6 +1583,13 @@ export interface components {
         /** @enum {string} */
         LinkRequiredStatus: "link_required";
         LoginRequest: {
+            /**
+             * @description A remembered device's token (from a second step with
+             *     `remember_device: true`): skips the second step while it is valid.
+             *     An unknown, expired or revoked one is ignored (the second step is
+             *     asked for as usual).
+             */
+            device_token?: string | null;
             /** @example ann@example.com */
             email: string;
             /** @example correct horse battery staple */
@@ -1372,6 +1625,13 @@ export interface components {
             passkey?: {
                 [key: string]: unknown;
             } | null;
+            /**
+             * @description Remember this device: the answer carries a `device_token` that
+             *     skips the second step for the account's `remember_device_days`
+             *     (nothing when the account does not remember devices, or for a
+             *     recovery token).
+             */
+            remember_device?: boolean;
         };
         /**
          * @description Which second factors count for an account or a sub-account
@@ -1408,6 +1668,12 @@ export interface components {
                 [key: string]: unknown;
             } | null;
             /**
+             * Format: int32
+             * @description The account remembers devices this many days: offer "Remember this
+             *     device" (`remember_device: true` on the second step) when above 0.
+             */
+            remember_device_days: number;
+            /**
              * @description discriminator enum property added by openapi-typescript
              * @enum {string}
              */
@@ -1428,7 +1694,7 @@ export interface components {
              */
             methods: components["schemas"]["MfaMethods"];
             recovery_token: components["schemas"]["RecoveryTokenStatus"];
-            /** @description A policy makes MFA mandatory for this user. */
+            /** @description A rule makes MFA mandatory for this user (now or from a deadline). */
             required: boolean;
             required_by?: null | components["schemas"]["RequiredBy"];
             /**
@@ -1439,6 +1705,12 @@ export interface components {
             reset_at?: string | null;
             /** @description Who reset it (display name; "Service operator" for the CLI). */
             reset_by?: string | null;
+            /**
+             * Format: date-time
+             * @description Required, without MFA yet, before the deadline: until when the user
+             *     may still sign in without it (from then on they must enroll).
+             */
+            setup_due_at?: string | null;
         };
         /** @description The list envelope of every collection. */
         Page_AuditEventResponse: {
@@ -1452,6 +1724,40 @@ export interface components {
                 target_user_id?: string | null;
                 /** @example mfa.reset */
                 type: string;
+                user_agent?: string | null;
+            }[];
+            /**
+             * Format: int64
+             * @example 1
+             */
+            page: number;
+            /**
+             * Format: int64
+             * @example 50
+             */
+            per_page: number;
+            /**
+             * Format: int64
+             * @description How many items the filters match, over all pages.
+             */
+            total: number;
+        };
+        /** @description The list envelope of every collection. */
+        Page_DeviceResponse: {
+            items: {
+                /** Format: date-time */
+                created_at: string;
+                /** Format: date-time */
+                expires_at: string;
+                id: string;
+                ip?: string | null;
+                /** Format: date-time */
+                last_used_at?: string | null;
+                /**
+                 * @description The factor proven when it was remembered: `otp` or `hwk`.
+                 * @example otp
+                 */
+                method: string;
                 user_agent?: string | null;
             }[];
             /**
@@ -1704,6 +2010,11 @@ export interface components {
                 mfa_methods: components["schemas"]["MfaMethods"];
                 name: string;
                 require_mfa: boolean;
+                /**
+                 * Format: date-time
+                 * @description With `require_mfa`: the deadline (see the account's).
+                 */
+                require_mfa_from?: string | null;
                 /** Format: int64 */
                 user_count: number;
             }[];
@@ -1743,7 +2054,16 @@ export interface components {
                  *     ended); null when none since the last correct code or Reset MFA.
                  */
                 mfa_locked_until?: string | null;
+                /**
+                 * @description A rule requires MFA of the user (their own, their sub-account's or
+                 *     the account's; now or from a deadline).
+                 */
                 mfa_required: boolean;
+                /**
+                 * @description MFA required of this user whatever their scope's policy
+                 *     (`PATCH /api/v1/users/{id} {require_mfa}`).
+                 */
+                require_mfa: boolean;
                 /**
                  * @description A built-in role (`administrator`, `manager`, `editor`, `creator`,
                  *     `lite`, `read_only`) or the id of one of the account's custom roles.
@@ -1930,10 +2250,10 @@ export interface components {
             name: string;
         };
         /**
-         * @description Which policy makes MFA mandatory for a user.
+         * @description Which rule makes MFA mandatory for a user.
          * @enum {string}
          */
-        RequiredBy: "account" | "sub_account";
+        RequiredBy: "user" | "sub_account" | "account";
         /** @description A custom role of the account. */
         RoleResponse: {
             /** Format: date-time */
@@ -1971,6 +2291,11 @@ export interface components {
             /** Format: date-time */
             last_used_at: string;
             user_agent?: string | null;
+        };
+        /** @description Until when a required user may still sign in without MFA. */
+        SetupDue: {
+            /** Format: date-time */
+            setup_due_at: string;
         };
         /** @description A provider a sign-in page may offer. */
         SignInProviderResponse: {
@@ -2019,6 +2344,39 @@ export interface components {
             /** @description Required when MFA is already enabled (re-enrollment). */
             password?: string | null;
         };
+        /** @description What the session can prove to step up. */
+        StepUpOptionsResponse: {
+            /**
+             * @description `totp` and/or `passkey`.
+             * @example [
+             *       "totp",
+             *       "passkey"
+             *     ]
+             */
+            methods: string[];
+            /** @description With `passkey`: WebAuthn request options (`publicKey`). */
+            passkey_options?: {
+                [key: string]: unknown;
+            } | null;
+        };
+        /**
+         * @description `POST /api/v1/sessions/current/step-up`: a TOTP code or a passkey
+         *     assertion (with the options of `.../step-up/options`).
+         */
+        StepUpRequest: {
+            /**
+             * @description The 6-digit TOTP code. Either `code` or `passkey`.
+             * @example 123456
+             */
+            code?: string | null;
+            /**
+             * @description The assertion of `navigator.credentials.get` with the step-up
+             *     options' `passkey_options`, as JSON. Either `code` or `passkey`.
+             */
+            passkey?: {
+                [key: string]: unknown;
+            } | null;
+        };
         SubAccountResponse: {
             /** Format: date-time */
             created_at: string;
@@ -2026,6 +2384,11 @@ export interface components {
             mfa_methods: components["schemas"]["MfaMethods"];
             name: string;
             require_mfa: boolean;
+            /**
+             * Format: date-time
+             * @description With `require_mfa`: the deadline (see the account's).
+             */
+            require_mfa_from?: string | null;
             /** Format: int64 */
             user_count: number;
         };
@@ -2038,8 +2401,24 @@ export interface components {
         UpdateAccountRequest: {
             mfa_methods?: null | components["schemas"]["MfaMethods"];
             name?: string | null;
-            /** @description Require MFA for the account's own users. Off never disables anyone's MFA. */
+            /**
+             * Format: int32
+             * @description "Remember this device" for this many days (0 turns it off and
+             *     forgets every device at the next sign-in; at most 90).
+             */
+            remember_device_days?: number | null;
+            /**
+             * @description Require MFA for the account's own users. Off never disables anyone's
+             *     MFA (and drops the deadline).
+             */
             require_mfa?: boolean | null;
+            /**
+             * Format: date-time
+             * @description The deadline of `require_mfa` (RFC 3339; null: at once). Before it,
+             *     users without MFA sign in and are told when setup is due; reminder
+             *     mails go 7, 3 and 1 days before.
+             */
+            require_mfa_from?: string | null;
         };
         UpdateIdentityProviderRequest: {
             allowed_redirect_uris?: string[] | null;
@@ -2063,11 +2442,21 @@ export interface components {
             mfa_methods?: null | components["schemas"]["MfaMethods"];
             name?: string | null;
             require_mfa?: boolean | null;
+            /**
+             * Format: date-time
+             * @description The deadline of `require_mfa` (RFC 3339; null: at once).
+             */
+            require_mfa_from?: string | null;
         };
         UpdateUserRequest: {
             /** @description A disabled user cannot sign in; their sessions end at once. */
             disabled?: boolean | null;
             display_name?: string | null;
+            /**
+             * @description Require MFA of this user whatever their scope's policy (at once:
+             *     no deadline). Needs a step-up.
+             */
+            require_mfa?: boolean | null;
             /**
              * @description A built-in role (`administrator`, `manager`, `editor`, `creator`,
              *     `lite`, `read_only`) or the id of one of the account's custom roles.
@@ -2094,7 +2483,16 @@ export interface components {
              *     ended); null when none since the last correct code or Reset MFA.
              */
             mfa_locked_until?: string | null;
+            /**
+             * @description A rule requires MFA of the user (their own, their sub-account's or
+             *     the account's; now or from a deadline).
+             */
             mfa_required: boolean;
+            /**
+             * @description MFA required of this user whatever their scope's policy
+             *     (`PATCH /api/v1/users/{id} {require_mfa}`).
+             */
+            require_mfa: boolean;
             /**
              * @description A built-in role (`administrator`, `manager`, `editor`, `creator`,
              *     `lite`, `read_only`) or the id of one of the account's custom roles.
@@ -2186,7 +2584,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `forbidden` (role) or `mfa_enrollment_required` */
+            /** @description `forbidden` (role), `mfa_enrollment_required`, or for a change that needs a step-up (others' MFA, roles, identity providers, MFA policies): `step_up_required` (no factor proven in this session within 10 minutes: `POST /api/v1/sessions/current/step-up`, then retry) or `mfa_required_for_action` (the actor has no MFA to prove) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2237,7 +2635,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `forbidden` (role) or `mfa_enrollment_required` */
+            /** @description `forbidden` (role), `mfa_enrollment_required`, or for a change that needs a step-up (others' MFA, roles, identity providers, MFA policies): `step_up_required` (no factor proven in this session within 10 minutes: `POST /api/v1/sessions/current/step-up`, then retry) or `mfa_required_for_action` (the actor has no MFA to prove) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2514,7 +2912,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `forbidden` (role) or `mfa_enrollment_required` */
+            /** @description `forbidden` (role), `mfa_enrollment_required`, or for a change that needs a step-up (others' MFA, roles, identity providers, MFA policies): `step_up_required` (no factor proven in this session within 10 minutes: `POST /api/v1/sessions/current/step-up`, then retry) or `mfa_required_for_action` (the actor has no MFA to prove) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2572,7 +2970,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `forbidden` (role) or `mfa_enrollment_required` */
+            /** @description `forbidden` (role), `mfa_enrollment_required`, or for a change that needs a step-up (others' MFA, roles, identity providers, MFA policies): `step_up_required` (no factor proven in this session within 10 minutes: `POST /api/v1/sessions/current/step-up`, then retry) or `mfa_required_for_action` (the actor has no MFA to prove) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2632,7 +3030,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `forbidden` (role) or `mfa_enrollment_required` */
+            /** @description `forbidden` (role), `mfa_enrollment_required`, or for a change that needs a step-up (others' MFA, roles, identity providers, MFA policies): `step_up_required` (no factor proven in this session within 10 minutes: `POST /api/v1/sessions/current/step-up`, then retry) or `mfa_required_for_action` (the actor has no MFA to prove) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2709,7 +3107,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `forbidden` (role) or `mfa_enrollment_required` */
+            /** @description `forbidden` (role), `mfa_enrollment_required`, or for a change that needs a step-up (others' MFA, roles, identity providers, MFA policies): `step_up_required` (no factor proven in this session within 10 minutes: `POST /api/v1/sessions/current/step-up`, then retry) or `mfa_required_for_action` (the actor has no MFA to prove) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2757,7 +3155,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `forbidden` (role) or `mfa_enrollment_required` */
+            /** @description `forbidden` (role), `mfa_enrollment_required`, or for a change that needs a step-up (others' MFA, roles, identity providers, MFA policies): `step_up_required` (no factor proven in this session within 10 minutes: `POST /api/v1/sessions/current/step-up`, then retry) or `mfa_required_for_action` (the actor has no MFA to prove) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2820,7 +3218,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `forbidden` (role) or `mfa_enrollment_required` */
+            /** @description `forbidden` (role), `mfa_enrollment_required`, or for a change that needs a step-up (others' MFA, roles, identity providers, MFA policies): `step_up_required` (no factor proven in this session within 10 minutes: `POST /api/v1/sessions/current/step-up`, then retry) or `mfa_required_for_action` (the actor has no MFA to prove) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2914,7 +3312,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `forbidden` (role) or `mfa_enrollment_required` */
+            /** @description `forbidden` (role), `mfa_enrollment_required`, or for a change that needs a step-up (others' MFA, roles, identity providers, MFA policies): `step_up_required` (no factor proven in this session within 10 minutes: `POST /api/v1/sessions/current/step-up`, then retry) or `mfa_required_for_action` (the actor has no MFA to prove) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2974,7 +3372,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `forbidden` (role) or `mfa_enrollment_required` */
+            /** @description `forbidden` (role), `mfa_enrollment_required`, or for a change that needs a step-up (others' MFA, roles, identity providers, MFA policies): `step_up_required` (no factor proven in this session within 10 minutes: `POST /api/v1/sessions/current/step-up`, then retry) or `mfa_required_for_action` (the actor has no MFA to prove) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3145,7 +3543,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `forbidden` (role) or `mfa_enrollment_required` */
+            /** @description `forbidden` (role), `mfa_enrollment_required`, or for a change that needs a step-up (others' MFA, roles, identity providers, MFA policies): `step_up_required` (no factor proven in this session within 10 minutes: `POST /api/v1/sessions/current/step-up`, then retry) or `mfa_required_for_action` (the actor has no MFA to prove) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3204,7 +3602,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `forbidden` (role) or `mfa_enrollment_required` */
+            /** @description `forbidden` (role), `mfa_enrollment_required`, or for a change that needs a step-up (others' MFA, roles, identity providers, MFA policies): `step_up_required` (no factor proven in this session within 10 minutes: `POST /api/v1/sessions/current/step-up`, then retry) or `mfa_required_for_action` (the actor has no MFA to prove) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3280,6 +3678,121 @@ export interface operations {
             };
         };
     };
+    list_my_devices: {
+        parameters: {
+            query?: {
+                /**
+                 * @description 1-based page number (default 1).
+                 * @example 1
+                 */
+                page?: number;
+                /**
+                 * @description Items per page, 1 to 100 (default 50).
+                 * @example 50
+                 */
+                per_page?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Devices */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_DeviceResponse"];
+                };
+            };
+            /** @description `unauthorized`: missing, invalid, expired or revoked access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `mfa_enrollment_required`: an enrollment token was sent */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `validation_failed`: an invalid query parameter */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    revoke_my_device: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Device id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Forgotten */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `unauthorized`: missing, invalid, expired or revoked access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `mfa_enrollment_required`: an enrollment token was sent */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `validation_failed`: the id is not a UUID */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     disable_mfa: {
         parameters: {
             query?: never;
@@ -3318,7 +3831,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `mfa_enforced`, `mfa_required_for_action` or `reauthentication_required` */
+            /** @description `mfa_enforced`, `mfa_required_for_action`, `reauthentication_required`, or `phishing_resistant_required` (a code where only passkeys count: delete the passkeys instead) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4238,6 +4751,45 @@ export interface operations {
             };
         };
     };
+    mfa_coverage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One row per scope */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CoverageResponse"];
+                    "text/csv": string;
+                };
+            };
+            /** @description `unauthorized`: missing, invalid, expired or revoked access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `forbidden` (role), `mfa_enrollment_required`, or for a change that needs a step-up (others' MFA, roles, identity providers, MFA policies): `step_up_required` (no factor proven in this session within 10 minutes: `POST /api/v1/sessions/current/step-up`, then retry) or `mfa_required_for_action` (the actor has no MFA to prove) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     relying_party: {
         parameters: {
             query?: never;
@@ -4488,7 +5040,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `forbidden` (role) or `mfa_enrollment_required` */
+            /** @description `forbidden` (role), `mfa_enrollment_required`, or for a change that needs a step-up (others' MFA, roles, identity providers, MFA policies): `step_up_required` (no factor proven in this session within 10 minutes: `POST /api/v1/sessions/current/step-up`, then retry) or `mfa_required_for_action` (the actor has no MFA to prove) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4548,7 +5100,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `forbidden` (role) or `mfa_enrollment_required` */
+            /** @description `forbidden` (role), `mfa_enrollment_required`, or for a change that needs a step-up (others' MFA, roles, identity providers, MFA policies): `step_up_required` (no factor proven in this session within 10 minutes: `POST /api/v1/sessions/current/step-up`, then retry) or `mfa_required_for_action` (the actor has no MFA to prove) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4625,7 +5177,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `forbidden` (role) or `mfa_enrollment_required` */
+            /** @description `forbidden` (role), `mfa_enrollment_required`, or for a change that needs a step-up (others' MFA, roles, identity providers, MFA policies): `step_up_required` (no factor proven in this session within 10 minutes: `POST /api/v1/sessions/current/step-up`, then retry) or `mfa_required_for_action` (the actor has no MFA to prove) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4673,7 +5225,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `forbidden` (role) or `mfa_enrollment_required` */
+            /** @description `forbidden` (role), `mfa_enrollment_required`, or for a change that needs a step-up (others' MFA, roles, identity providers, MFA policies): `step_up_required` (no factor proven in this session within 10 minutes: `POST /api/v1/sessions/current/step-up`, then retry) or `mfa_required_for_action` (the actor has no MFA to prove) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4745,7 +5297,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `forbidden` (role) or `mfa_enrollment_required` */
+            /** @description `forbidden` (role), `mfa_enrollment_required`, or for a change that needs a step-up (others' MFA, roles, identity providers, MFA policies): `step_up_required` (no factor proven in this session within 10 minutes: `POST /api/v1/sessions/current/step-up`, then retry) or `mfa_required_for_action` (the actor has no MFA to prove) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4894,6 +5446,131 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description `unauthorized`: missing, invalid, expired or revoked access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `mfa_enrollment_required`: an enrollment token was sent */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    step_up: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StepUpRequest"];
+            };
+        };
+        responses: {
+            /** @description Stepped up: fresh tokens */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuthenticatedResponse"];
+                };
+            };
+            /** @description `bad_request`: malformed JSON or no body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unauthorized`: missing, invalid, expired or revoked access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `mfa_enrollment_required`: an enrollment token was sent */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `payload_too_large`: body over 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unsupported_media_type`: not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `validation_failed`: `errors` names each invalid field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `too_many_attempts`: the second factor is locked */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    step_up_options: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Methods */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StepUpOptionsResponse"];
+                };
             };
             /** @description `unauthorized`: missing, invalid, expired or revoked access token */
             401: {
@@ -5542,7 +6219,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `forbidden` (role) or `mfa_enrollment_required` */
+            /** @description `forbidden` (role), `mfa_enrollment_required`, or for a change that needs a step-up (others' MFA, roles, identity providers, MFA policies): `step_up_required` (no factor proven in this session within 10 minutes: `POST /api/v1/sessions/current/step-up`, then retry) or `mfa_required_for_action` (the actor has no MFA to prove) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5602,7 +6279,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `forbidden` (role) or `mfa_enrollment_required` */
+            /** @description `forbidden` (role), `mfa_enrollment_required`, or for a change that needs a step-up (others' MFA, roles, identity providers, MFA policies): `step_up_required` (no factor proven in this session within 10 minutes: `POST /api/v1/sessions/current/step-up`, then retry) or `mfa_required_for_action` (the actor has no MFA to prove) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5670,7 +6347,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `forbidden` (role) or `mfa_enrollment_required` */
+            /** @description `forbidden` (role), `mfa_enrollment_required`, or for a change that needs a step-up (others' MFA, roles, identity providers, MFA policies): `step_up_required` (no factor proven in this session within 10 minutes: `POST /api/v1/sessions/current/step-up`, then retry) or `mfa_required_for_action` (the actor has no MFA to prove) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5718,7 +6395,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `forbidden` (role) or `mfa_enrollment_required` */
+            /** @description `forbidden` (role), `mfa_enrollment_required`, or for a change that needs a step-up (others' MFA, roles, identity providers, MFA policies): `step_up_required` (no factor proven in this session within 10 minutes: `POST /api/v1/sessions/current/step-up`, then retry) or `mfa_required_for_action` (the actor has no MFA to prove) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5790,7 +6467,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `forbidden` (role) or `mfa_enrollment_required` */
+            /** @description `forbidden` (role), `mfa_enrollment_required`, or for a change that needs a step-up (others' MFA, roles, identity providers, MFA policies): `step_up_required` (no factor proven in this session within 10 minutes: `POST /api/v1/sessions/current/step-up`, then retry) or `mfa_required_for_action` (the actor has no MFA to prove) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5874,7 +6551,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `forbidden` (role) or `mfa_enrollment_required` */
+            /** @description `forbidden` (role), `mfa_enrollment_required`, or for a change that needs a step-up (others' MFA, roles, identity providers, MFA policies): `step_up_required` (no factor proven in this session within 10 minutes: `POST /api/v1/sessions/current/step-up`, then retry) or `mfa_required_for_action` (the actor has no MFA to prove) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5934,7 +6611,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `forbidden` (role) or `mfa_enrollment_required` */
+            /** @description `forbidden` (role), `mfa_enrollment_required`, or for a change that needs a step-up (others' MFA, roles, identity providers, MFA policies): `step_up_required` (no factor proven in this session within 10 minutes: `POST /api/v1/sessions/current/step-up`, then retry) or `mfa_required_for_action` (the actor has no MFA to prove) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6011,7 +6688,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `forbidden` (role) or `mfa_enrollment_required` */
+            /** @description `forbidden` (role), `mfa_enrollment_required`, or for a change that needs a step-up (others' MFA, roles, identity providers, MFA policies): `step_up_required` (no factor proven in this session within 10 minutes: `POST /api/v1/sessions/current/step-up`, then retry) or `mfa_required_for_action` (the actor has no MFA to prove) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6059,7 +6736,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `forbidden` (role) or `mfa_enrollment_required` */
+            /** @description `forbidden` (role), `mfa_enrollment_required`, or for a change that needs a step-up (others' MFA, roles, identity providers, MFA policies): `step_up_required` (no factor proven in this session within 10 minutes: `POST /api/v1/sessions/current/step-up`, then retry) or `mfa_required_for_action` (the actor has no MFA to prove) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6131,7 +6808,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `forbidden` (role) or `mfa_enrollment_required` */
+            /** @description `forbidden` (role), `mfa_enrollment_required`, or for a change that needs a step-up (others' MFA, roles, identity providers, MFA policies): `step_up_required` (no factor proven in this session within 10 minutes: `POST /api/v1/sessions/current/step-up`, then retry) or `mfa_required_for_action` (the actor has no MFA to prove) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6177,6 +6854,135 @@ export interface operations {
                 };
             };
             /** @description `validation_failed`: `errors` names each invalid field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_user_devices: {
+        parameters: {
+            query?: {
+                /**
+                 * @description 1-based page number (default 1).
+                 * @example 1
+                 */
+                page?: number;
+                /**
+                 * @description Items per page, 1 to 100 (default 50).
+                 * @example 50
+                 */
+                per_page?: number;
+            };
+            header?: never;
+            path: {
+                /** @description User id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Devices */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_DeviceResponse"];
+                };
+            };
+            /** @description `unauthorized`: missing, invalid, expired or revoked access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `forbidden` (role), `mfa_enrollment_required`, or for a change that needs a step-up (others' MFA, roles, identity providers, MFA policies): `step_up_required` (no factor proven in this session within 10 minutes: `POST /api/v1/sessions/current/step-up`, then retry) or `mfa_required_for_action` (the actor has no MFA to prove) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `validation_failed`: an invalid query parameter */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    revoke_user_device: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description User id */
+                id: string;
+                /** @description Device id */
+                device_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Forgotten */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `unauthorized`: missing, invalid, expired or revoked access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `forbidden` (role), `mfa_enrollment_required`, or for a change that needs a step-up (others' MFA, roles, identity providers, MFA policies): `step_up_required` (no factor proven in this session within 10 minutes: `POST /api/v1/sessions/current/step-up`, then retry) or `mfa_required_for_action` (the actor has no MFA to prove) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `validation_failed`: an id is not a UUID */
             422: {
                 headers: {
                     [name: string]: unknown;

@@ -35,3 +35,44 @@ export function webStorage(storage: Storage, key = "latchkey.session"): TokenSto
     remove: () => storage.removeItem(key),
   };
 }
+
+/**
+ * Where "Remember this device" tokens are kept, one per email (the server
+ * binds each token to one user). A token skips the second step of the
+ * password sign-in of that email until it expires or is forgotten; the
+ * server ignores a stale one (the second step is then asked as usual).
+ * Unlike the refresh token, it outlives sign-out: that is its point.
+ */
+export interface DeviceTokenStore {
+  get(email: string): string | null | Promise<string | null>;
+  set(email: string, token: string): void | Promise<void>;
+  remove(email: string): void | Promise<void>;
+}
+
+/** An email as the server keys users by it: trimmed and lower-cased. */
+export function normalizeEmail(email: string): string {
+  return email.trim().toLowerCase();
+}
+
+/** Device tokens in this JavaScript realm only (the default: a reload forgets them). */
+export function memoryDeviceTokens(): DeviceTokenStore {
+  const tokens = new Map<string, string>();
+  return {
+    get: (email) => tokens.get(normalizeEmail(email)) ?? null,
+    set: (email, token) => { tokens.set(normalizeEmail(email), token); },
+    remove: (email) => { tokens.delete(normalizeEmail(email)); },
+  };
+}
+
+/**
+ * Device tokens in a `Storage` (`localStorage`: this browser remembers
+ * the device across restarts), one key per normalized email:
+ * `<prefix><email>`.
+ */
+export function webDeviceTokens(storage: Storage, prefix = "latchkey.device:"): DeviceTokenStore {
+  return {
+    get: (email) => storage.getItem(prefix + normalizeEmail(email)),
+    set: (email, token) => storage.setItem(prefix + normalizeEmail(email), token),
+    remove: (email) => storage.removeItem(prefix + normalizeEmail(email)),
+  };
+}

@@ -1,7 +1,9 @@
 import { useState, type FormEvent } from "react";
-import { unwrap, type Schemas } from "@latchkey/client";
+import { unwrap, type CreateSubAccount, type Schemas, type UpdateSubAccount } from "@latchkey/client";
 import { client } from "../api";
-import { ActionMenu, Dialog, Empty, ErrorMessage, Field, Loading, Pager, useAsync, when } from "../ui";
+import {
+  ActionMenu, DeadlineField, Dialog, Empty, ErrorMessage, Field, Loading, Pager, fromLocalInput, toLocalInput, useAsync, when, whenShort,
+} from "../ui";
 
 type Sub = Schemas["SubAccountResponse"];
 
@@ -48,7 +50,10 @@ export function MyGlue() {
                 <tr key={s.id} data-testid="subaccount-row">
                   <td>{s.name}</td>
                   <td>{s.user_count}</td>
-                  <td>{s.require_mfa ? "Yes" : "No"}</td>
+                  <td data-testid="subaccount-require">
+                    {s.require_mfa ? "Yes" : "No"}
+                    {s.require_mfa && s.require_mfa_from && <><br /><small>from {whenShort(s.require_mfa_from)}</small></>}
+                  </td>
                   <td data-testid="subaccount-methods">{s.mfa_methods === "phishing_resistant" ? "Passkeys only" : "Any"}</td>
                   <td>{when(s.created_at)}</td>
                   <td>
@@ -82,15 +87,28 @@ function EditSubAccount({ sub, onClose }: { sub: Sub | null; onClose: (changed: 
   const [name, setName] = useState(sub?.name ?? "");
   const [require, setRequire] = useState(sub?.require_mfa ?? false);
   const [passkeysOnly, setPasskeysOnly] = useState(sub?.mfa_methods === "phishing_resistant");
+  const [deadline, setDeadline] = useState(() => toLocalInput(sub?.require_mfa_from));
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
   async function submit(e: FormEvent) {
     e.preventDefault();
     setBusy(true); setError(null);
     try {
-      const body = { name, require_mfa: require, mfa_methods: passkeysOnly ? "phishing_resistant" as const : "any" as const };
-      if (sub) await unwrap(client.api.PATCH("/api/v1/sub-accounts/{id}", { params: { path: { id: sub.id } }, body }));
-      else await unwrap(client.api.POST("/api/v1/sub-accounts", { body }));
+      const methods = passkeysOnly ? "phishing_resistant" as const : "any" as const;
+      if (sub) {
+        // Only what changed: a policy field in the request asks for a step-up, even unchanged.
+        const body: UpdateSubAccount = {};
+        if (name !== sub.name) body.name = name;
+        if (require !== sub.require_mfa) body.require_mfa = require;
+        if (require && deadline !== toLocalInput(sub.require_mfa_from)) body.require_mfa_from = fromLocalInput(deadline);
+        if (methods !== sub.mfa_methods) body.mfa_methods = methods;
+        if (Object.keys(body).length > 0) await client.updateSubAccount(sub.id, body);
+      } else {
+        const body: CreateSubAccount = {
+          name, require_mfa: require, mfa_methods: methods, ...(require && deadline ? { require_mfa_from: fromLocalInput(deadline) } : {}),
+        };
+        await client.createSubAccount(body);
+      }
       onClose(true);
     } catch (err) {
       setError(err);
@@ -107,6 +125,7 @@ function EditSubAccount({ sub, onClose }: { sub: Sub | null; onClose: (changed: 
           <label htmlFor="sub-require">Require MFA for access to this MyGlue account</label>
         </div>
         <p className="hint">Covers only the users of this MyGlue account.</p>
+        <DeadlineField value={deadline} onChange={setDeadline} disabled={!require} error={error} />
         <div className="field checkbox">
           <input id="sub-phishing-resistant" type="checkbox" checked={passkeysOnly} aria-describedby="sub-phishing-resistant-hint"
             onChange={(e) => setPasskeysOnly(e.target.checked)} />

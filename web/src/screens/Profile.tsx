@@ -1,8 +1,9 @@
 import { useState, type FormEvent } from "react";
-import { LatchkeyError, unwrap, type Me } from "@latchkey/client";
+import { LatchkeyError, unwrap, type Device, type Me } from "@latchkey/client";
 import { client } from "../api";
 import { useAuth } from "../auth";
-import { Dialog, Empty, ErrorMessage, Field, Loading, PadlockIcon, useAsync, validationMessage, when } from "../ui";
+import { Dialog, Empty, ErrorMessage, Field, Loading, PadlockIcon, useAsync, validationMessage, when, whenShort } from "../ui";
+import { DeviceTable } from "./Devices";
 import { compactCode } from "../errors";
 import { EnableMfaDialog, RecoveryToken } from "./EnableMfa";
 import { AddPasskeyDialog, LOST_PASSKEYS, NO_RECOVERY_TOKEN, PasskeyList, PasskeysElsewhere } from "./Passkeys";
@@ -34,6 +35,7 @@ export function Profile() {
           </section>
           <MfaSettings me={me.data} reload={me.reload} />
           <ChangePassword />
+          <RememberedDevices />
           <MySessions key={amr} />
         </>
       )}
@@ -42,6 +44,9 @@ export function Profile() {
 }
 
 function requiredReason(me: Me, subAccountName: string | undefined): string {
+  if (me.mfa.required_by === "user") {
+    return "MFA is required for your profile by your administrator, so it cannot be disabled.";
+  }
   if (me.mfa.required_by === "sub_account") {
     return subAccountName
       ? `MFA is required for access to the MyGlue account "${subAccountName}", so it cannot be disabled.`
@@ -130,7 +135,12 @@ function MfaSettings({ me, reload }: { me: Me; reload: () => void }) {
       ) : (
         <>
           <p data-testid="mfa-status"><PadlockIcon open /> MFA is not enabled.</p>
-          {mfa.required && <p className="notice">{reason?.replace(", so it cannot be disabled", "")}</p>}
+          {mfa.required && (
+            <p className="notice" data-testid="mfa-required-notice">
+              {reason?.replace(", so it cannot be disabled", "")}
+              {mfa.setup_due_at && <> <strong>Set up MFA by {whenShort(mfa.setup_due_at)}</strong>: until then your password alone signs you in; from then on you must set it up before you can sign in.</>}
+            </p>
+          )}
           <p className="hint">
             With MFA you sign in with your password plus a code from an authenticator application on your phone
             (Google Authenticator, Microsoft Authenticator, Authy, …), or with a passkey.
@@ -289,6 +299,47 @@ function ChangePassword() {
   );
 }
 
+/**
+ * Remembered devices: the browsers where "Remember this device" skips the
+ * MFA step. Forget one to be asked for the second factor there again.
+ */
+function RememberedDevices() {
+  const devices = useAsync(() => client.listMyDevices({ per_page: 100 }), []);
+  const [error, setError] = useState<unknown>(null);
+  const [done, setDone] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  async function forget(d: Device) {
+    setBusy(true); setError(null); setDone(null);
+    try {
+      await client.forgetMyDevice(d.id);
+      setDone("The device is forgotten: signing in there asks for your second factor again.");
+      devices.reload();
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  }
+  return (
+    <section className="card" aria-labelledby="devices-h">
+      <h2 id="devices-h">Remembered devices</h2>
+      <ErrorMessage error={error ?? devices.error} />
+      <p role="status" className="ok">{done}</p>
+      {devices.loading && !devices.data ? <Loading /> : devices.data && (devices.data.items.length === 0 ? (
+        <p className="hint" data-testid="no-devices">
+          No remembered devices. Where your administrator allows it, the MFA step at sign-in offers "Remember this device":
+          your password alone then signs you in on that browser for a while.
+        </p>
+      ) : (
+        <>
+          <p className="hint">These browsers skip the MFA step when you sign in with your password. Forget any you no longer use or do not recognize.</p>
+          <DeviceTable devices={devices.data.items} busy={busy} onForget={(d) => void forget(d)} />
+        </>
+      ))}
+    </section>
+  );
+}
+
 function MySessions() {
   const sessions = useAsync(() => unwrap(client.api.GET("/api/v1/me/sessions", { params: { query: { per_page: 100 } } })), []);
   const [error, setError] = useState<unknown>(null);
@@ -331,6 +382,7 @@ function signInMethod(amr: string[], aal: string): string {
   if (amr.includes("hwk") && amr.includes("user") && !amr.includes("pwd") && !amr.includes("sso")) return "Passkey (no password)";
   const first = amr.includes("sso") ? "Single sign-on" : "Password";
   if (amr.includes("sso") && amr.includes("mfa")) return "Single sign-on + MFA at the identity provider";
+  if (amr.includes("dev")) return `${first} + remembered device`;
   if (aal !== "aal2" && !amr.includes("otp") && !amr.includes("rec") && !amr.includes("hwk")) return first;
   return `${first} + ${amr.includes("hwk") ? "passkey" : `MFA${amr.includes("rec") ? " (recovery token)" : ""}`}`;
 }

@@ -49,6 +49,8 @@ export function SignIn({ setHold }: { setHold: (hold: boolean) => void }) {
   // Whether the challenge of the last wrong code offered the recovery token
   // (after the last attempt the state, and its methods, are gone).
   const [recoveryOffered, setRecoveryOffered] = useState(false);
+  // "Remember this device" at the MFA step (offered while the account remembers devices).
+  const [remember, setRemember] = useState(false);
   const here = usePasskeysHere();
 
   async function submitPassword(e: FormEvent) {
@@ -88,7 +90,7 @@ export function SignIn({ setHold }: { setHold: (hold: boolean) => void }) {
     if (auth.status !== "mfa_required" || !auth.passkeyOptions) return;
     setBusy(true); setError(null);
     try {
-      await client.submitMfaPasskey(await getPasskey(auth.passkeyOptions));
+      await client.submitMfaPasskey(await getPasskey(auth.passkeyOptions), { rememberDevice: remember && auth.rememberDeviceDays > 0 });
     } catch (err) {
       if (err instanceof LatchkeyError && err.code === "mfa_code_invalid") {
         const again = client.state.status === "mfa_required";
@@ -109,7 +111,9 @@ export function SignIn({ setHold }: { setHold: (hold: boolean) => void }) {
     setBusy(true); setError(null);
     setRecoveryOffered(auth.status === "mfa_required" && auth.methods.includes("recovery_token"));
     try {
-      const r = await client.submitMfaCode(compactCode(code));
+      const r = await client.submitMfaCode(compactCode(code), {
+        rememberDevice: remember && auth.status === "mfa_required" && auth.rememberDeviceDays > 0,
+      });
       if (r.recoveryTokenUsed) sessionStorage.setItem("latchkey.recoveryUsed", "1");
     } catch (err) {
       setError(err);
@@ -171,6 +175,17 @@ export function SignIn({ setHold }: { setHold: (hold: boolean) => void }) {
         ? "Enter the 6-digit code from your authenticator application, or your one-time recovery token if you do not have your phone."
         : "Enter the 6-digit code from your authenticator application.";
     const back = <button type="button" onClick={() => { client.cancelSignIn(); setError(null); }}>Back</button>;
+    const days = auth.rememberDeviceDays;
+    const rememberBox = days > 0 && (
+      <div className="field checkbox remember">
+        <input id="remember-device" type="checkbox" checked={remember} onChange={(e) => setRemember(e.target.checked)}
+          aria-describedby="remember-device-hint" />
+        <label htmlFor="remember-device">Remember this device for {days} {days === 1 ? "day" : "days"}</label>
+        <small id="remember-device-hint" className="hint">
+          Your password alone then signs you in on this browser. Not on a shared or public computer.
+        </small>
+      </div>
+    );
     const who = signingInAs && (
       <p id="signing-in-as" data-testid="signing-in-as">Signing in as <strong>{signingInAs}</strong></p>
     );
@@ -202,6 +217,7 @@ export function SignIn({ setHold }: { setHold: (hold: boolean) => void }) {
                       : "This sign-in can no longer be finished. Go back and sign in again."}
               </p>
             )}
+            {passkey && rememberBox}
             <ErrorMessage error={error} lock="code" />
             <div className="actions">{back}{usePasskeyButton}</div>
           </div>
@@ -217,6 +233,7 @@ export function SignIn({ setHold }: { setHold: (hold: boolean) => void }) {
           <Field label="MFA Code" name="mfa_code" autoComplete="one-time-code" autoFocus required autoCapitalize="characters"
             spellCheck={false} value={code} onChange={(e) => setCode(e.target.value)} hint={accepts}
             {...validationMessage(accepts)} />
+          {rememberBox}
           <ErrorMessage error={error} lock="code" hints={codeHints} />
           <div className="actions">
             {back}

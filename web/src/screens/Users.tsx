@@ -1,12 +1,13 @@
 import { useEffect, useState, type FormEvent } from "react";
-import { LatchkeyError, unwrap, type Permission, type Schemas, type User } from "@latchkey/client";
+import { LatchkeyError, unwrap, type Device, type Permission, type Schemas, type UpdateUser, type User } from "@latchkey/client";
 import { client } from "../api";
 import { useAuth } from "../auth";
-import { Link, navigate } from "../router";
+import { Link, navigate, useLocation } from "../router";
 import { Dialog, Empty, ErrorMessage, Field, Loading, PadlockIcon, Pager, SelectField, useAsync, when } from "../ui";
 import { RoleOptions, roleLabel, useCustomRoles, type CustomRole, type Role } from "../roles";
 import { useCan } from "../permissions";
 import { InviteUserDialog, PendingInvitations } from "./Invitations";
+import { DeviceTable } from "./Devices";
 
 const PER_PAGE = 10;
 
@@ -38,15 +39,24 @@ export function Padlock({ user }: { user: Pick<User, "mfa_enabled" | "mfa_requir
   return <span className={user.mfa_enabled ? "lock closed" : "lock open"} role="img" aria-label={label} title={label}><PadlockIcon open={!user.mfa_enabled} /></span>;
 }
 
+/**
+ * Account → Users. The filters start from the address's query
+ * (`?mfa_enabled=false&sub_account_id=…&role=…&q=…`: the links of MFA
+ * coverage); the app shell gives each query a fresh list.
+ */
 export function Users() {
   const can = useCan();
   const mayCreate = can("users.manage");
   const mayOpen = mayOpenUser(can);
-  const [q, setQ] = useState("");
-  const [query, setQuery] = useState("");
-  const [role, setRole] = useState("");
-  const [mfa, setMfa] = useState("");
-  const [sub, setSub] = useState("");
+  const { query: params } = useLocation();
+  const [q, setQ] = useState(() => params.get("q")?.trim() ?? "");
+  const [query, setQuery] = useState(() => params.get("q")?.trim() ?? "");
+  const [role, setRole] = useState(() => params.get("role") ?? "");
+  const [mfa, setMfa] = useState(() => {
+    const m = params.get("mfa_enabled");
+    return m === "false" ? "not_set_up" : m === "true" ? "enabled" : "";
+  });
+  const [sub, setSub] = useState(() => params.get("sub_account_id") ?? "");
   const [page, setPage] = useState(1);
   const [creating, setCreating] = useState(false);
   const [inviting, setInviting] = useState(false);
@@ -109,6 +119,13 @@ export function Users() {
           </SelectField>
         )}
       </form>
+      {sub && !subs.loading && !subs.data?.items.some((s) => s.id === sub) && (
+        // Filtered by a link (MFA coverage) to a MyGlue account this role cannot list by name.
+        <p className="notice" data-testid="sub-filter">
+          Showing the users of one MyGlue account only.{" "}
+          <button type="button" className="link" onClick={() => { setSub(""); setPage(1); }}>Show all users</button>
+        </p>
+      )}
       <ErrorMessage error={users.error} />
       {users.loading && !users.data ? <Loading what="Loading users" /> : users.data && (
         users.data.items.length === 0 ? (
@@ -237,7 +254,7 @@ async function loadUser(id: string, manage: boolean, email: string | undefined):
   }
 }
 
-type Problem = { at: "save" | "reset" | "delete"; error: unknown };
+type Problem = { at: "save" | "reset" | "delete" | "require"; error: unknown };
 
 /**
  * Edit User. With `users.manage`: name, role, disabled, delete. With
@@ -257,8 +274,15 @@ export function EditUser({ id }: { id: string }) {
   const [reset, setReset] = useState<string | null>(null);
   const [confirm, setConfirm] = useState<null | "delete" | "reset">(null);
   const [busy, setBusy] = useState(false);
+  // The Require MFA toggle shows what was asked at once; a refusal (or a cancelled step-up) puts it back.
+  const [requireMfa, setRequireMfa] = useState(false);
+  const [requireNote, setRequireNote] = useState<string | null>(null);
+  const [devicesVersion, setDevicesVersion] = useState(0);
   useEffect(() => {
-    if (user.data) setForm({ display_name: user.data.display_name, role: user.data.role, disabled: user.data.disabled });
+    if (user.data) {
+      setForm({ display_name: user.data.display_name, role: user.data.role, disabled: user.data.disabled });
+      setRequireMfa(user.data.require_mfa);
+    }
   }, [user.data]);
 
   if (user.loading && !user.data) return <main><h1>Edit User</h1><Loading /></main>;
@@ -268,18 +292,27 @@ export function EditUser({ id }: { id: string }) {
 
   const mayReset = can("users.reset_mfa");
   const aal2 = auth.status === "authenticated" && auth.claims.aal === "aal2";
+  // What a change to another user's MFA (Reset MFA, Require MFA, forgetting their devices) needs of the one who makes it.
+  const mfaChangeBlocked = (what: string) => !mayReset ? `Your role cannot change a user's MFA (${what}).`
+    : me.data && !me.data.mfa.enabled ? `To ${what}, enable MFA on your own profile first.`
+    : !aal2 ? `To ${what}, sign in with your own MFA code (this session was signed in without it).`
+    : null;
   const resetBlocked = !u.mfa_enabled ? "This user has not set up MFA, so there is nothing to reset."
     : !mayReset ? "Your role cannot reset a user's MFA."
-    : me.data && !me.data.mfa.enabled ? "To reset another user's MFA, enable MFA on your own profile first."
-    : !aal2 ? "To reset another user's MFA, sign in with your own MFA code (this session was signed in without it)."
-    : null;
+    : mfaChangeBlocked("reset another user's MFA");
+  const requireBlocked = mfaChangeBlocked("require MFA for a user");
 
   async function save(e: FormEvent) {
     e.preventDefault();
     if (!form) return;
     setBusy(true); setProblem(null); setSaved(null); setReset(null);
     try {
-      await unwrap(client.api.PATCH("/api/v1/users/{id}", { params: { path: { id } }, body: form }));
+      // Only what changed: a role in the request asks for a step-up even when it is the same one.
+      const body: UpdateUser = {};
+      if (form.display_name !== u.display_name) body.display_name = form.display_name;
+      if (form.role !== u.role) body.role = form.role;
+      if (form.disabled !== u.disabled) body.disabled = form.disabled;
+      if (Object.keys(body).length > 0) await client.updateUser(id, body);
       setSaved("The user has been saved.");
       user.reload();
     } catch (err) {
@@ -288,6 +321,23 @@ export function EditUser({ id }: { id: string }) {
       setBusy(false);
     }
   }
+  async function changeRequireMfa(required: boolean) {
+    setRequireMfa(required);
+    setBusy(true); setProblem(null); setRequireNote(null); setSaved(null); setReset(null);
+    try {
+      const updated = await client.setUserRequireMfa(id, required);
+      setRequireNote(required
+        ? `MFA is now required for ${updated.display_name}${updated.mfa_enabled ? "." : ": they will set it up at their next sign-in."}`
+        : `MFA is no longer required for ${updated.display_name} by their own setting.`);
+      user.reload();
+    } catch (err) {
+      setRequireMfa(!required);
+      setProblem({ at: "require", error: err });
+    } finally {
+      setBusy(false);
+    }
+  }
+
   async function act() {
     const what = confirm;
     if (!what) return;
@@ -298,9 +348,10 @@ export function EditUser({ id }: { id: string }) {
         navigate("/account/users");
         return;
       }
-      await unwrap(client.api.POST("/api/v1/users/{id}/mfa/reset", { params: { path: { id } } }));
+      await client.resetUserMfa(id);
       setReset(`MFA of ${u.display_name} has been reset. They will be asked to set it up again if MFA is required.`);
       user.reload();
+      setDevicesVersion((v) => v + 1);
     } catch (err) {
       setProblem({ at: what, error: err });
     } finally {
@@ -336,7 +387,24 @@ export function EditUser({ id }: { id: string }) {
       </section>
       <section className="card">
         <h2>MFA</h2>
-        <p>{u.mfa_enabled ? "MFA is enabled." : "MFA is not set up."}{u.mfa_required ? " A policy requires MFA for this user." : ""}</p>
+        <p data-testid="user-mfa-status">
+          {u.mfa_enabled ? "MFA is enabled." : "MFA is not set up."}
+          {u.require_mfa ? " MFA is required for this user (their own setting)." : u.mfa_required ? " A policy requires MFA for this user." : ""}
+        </p>
+        {manage && (
+          <>
+            <div className="field checkbox">
+              <input id="eu-require-mfa" type="checkbox" checked={requireMfa} disabled={busy || requireBlocked !== null}
+                aria-describedby="eu-require-mfa-hint" onChange={(e) => void changeRequireMfa(e.target.checked)} />
+              <label htmlFor="eu-require-mfa">Require MFA for this user</label>
+            </div>
+            <p className="hint" id="eu-require-mfa-hint">
+              {requireBlocked ?? "Whatever the policy of their account or MyGlue account, and at once: without MFA they set it up at their next sign-in."}
+            </p>
+            <ErrorMessage error={errorAt("require")} />
+            {requireNote && <p role="status" className="ok">{requireNote}</p>}
+          </>
+        )}
         {lockedNow(u) && (
           <p className="notice">
             Locked out after too many wrong MFA codes until {when(u.mfa_locked_until)}. Reset MFA lifts the lock; the user then sets up MFA again.
@@ -350,6 +418,9 @@ export function EditUser({ id }: { id: string }) {
           <p className="hint" data-testid="reset-reason">Reset MFA is not available: {resetBlocked}</p>
         )}
       </section>
+      {can("users.view") && (
+        <UserDevices key={devicesVersion} user={u} forgetBlocked={mfaChangeBlocked("forget another user's devices")} />
+      )}
       {manage && (
         <section className="card">
           <h2>Delete</h2>
@@ -369,6 +440,51 @@ export function EditUser({ id }: { id: string }) {
         </Dialog>
       )}
     </main>
+  );
+}
+
+/**
+ * The user's remembered devices (`users.view`): each skips their second
+ * step until it expires. Forget (`users.reset_mfa`, a change to their MFA:
+ * it may ask to confirm with the administrator's own second factor).
+ */
+function UserDevices({ user, forgetBlocked }: { user: User; forgetBlocked: string | null }) {
+  const devices = useAsync(() => client.listUserDevices(user.id, { per_page: 100 }), [user.id]);
+  const [error, setError] = useState<unknown>(null);
+  const [done, setDone] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  async function forget(d: Device) {
+    setBusy(true); setError(null); setDone(null);
+    try {
+      await client.forgetUserDevice(user.id, d.id);
+      setDone(`The device is forgotten: ${user.display_name} will be asked for the second factor there at the next sign-in.`);
+      devices.reload();
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  }
+  return (
+    <section className="card" aria-labelledby="user-devices-h">
+      <h2 id="user-devices-h">Remembered devices</h2>
+      {devices.error instanceof LatchkeyError && devices.error.code === "forbidden" ? (
+        // Out of the caller's reach (the user holds permissions the caller lacks): said plainly, not as an error.
+        <p className="hint" data-testid="devices-out-of-reach">
+          You cannot see the remembered devices of {user.display_name}: they hold permissions that your role does not.
+        </p>
+      ) : <ErrorMessage error={devices.error} />}
+      <ErrorMessage error={error} />
+      {done && <p role="status" className="ok">{done}</p>}
+      {devices.loading && !devices.data ? <Loading /> : devices.data && (devices.data.items.length === 0 ? (
+        <p className="hint" data-testid="no-devices">No remembered devices: every sign-in of {user.display_name} asks for the second factor.</p>
+      ) : (
+        <>
+          <DeviceTable devices={devices.data.items} busy={busy} onForget={forgetBlocked === null ? (d) => void forget(d) : undefined} />
+          {forgetBlocked && <p className="hint">{forgetBlocked}</p>}
+        </>
+      ))}
+    </section>
   );
 }
 
