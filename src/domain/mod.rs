@@ -24,6 +24,7 @@ pub mod principals;
 pub mod profile;
 pub mod reauth;
 pub mod reminders;
+pub mod requirement;
 pub mod roles;
 pub mod sending;
 pub mod sessions;
