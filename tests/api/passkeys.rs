@@ -7,7 +7,7 @@ use actix_web::http::Method;
 use serde_json::{json, Value};
 
 use crate::authenticator::SoftKey;
-use crate::support::{mfa_admin, Resp, Session, Srv, TestApp, PASSWORD};
+use crate::support::{amr_of, mfa_admin, Resp, Session, Srv, TestApp, PASSWORD};
 
 /// Registers `key` for the holder of `token` (a session or an enrollment
 /// token); returns the answer.
@@ -46,15 +46,6 @@ async fn login_with_passkey(app: &TestApp, email: &str, key: &mut SoftKey) -> Re
         json!({"mfa_token": r.body["mfa_token"], "passkey": assertion}),
     )
     .await
-}
-
-fn amr_of(token: &str) -> Value {
-    use base64::Engine;
-    let payload = token.split('.').nth(1).unwrap();
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload)
-        .unwrap();
-    serde_json::from_slice::<Value>(&bytes).unwrap()["amr"].clone()
 }
 
 #[actix_web::test]

@@ -10,20 +10,11 @@ use serde_json::{json, Value};
 use crate::authenticator::SoftKey;
 use crate::mail::mails_to;
 use crate::passkeys::register;
-use crate::support::{build_request, mfa_admin, to_resp, Resp, Session, TestApp, PASSWORD};
+use crate::support::{amr_of, build_request, mfa_admin, to_resp, Resp, Session, TestApp, PASSWORD};
 
 /// RFC 3339 for `days` from the test clock's now.
 fn in_days(app: &TestApp, days: i64) -> String {
     (app.clock.now() + Duration::days(days)).to_rfc3339_opts(SecondsFormat::Secs, true)
-}
-
-fn amr_of(token: &str) -> Value {
-    use base64::Engine;
-    let payload = token.split('.').nth(1).unwrap();
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload)
-        .unwrap();
-    serde_json::from_slice::<Value>(&bytes).unwrap()["amr"].clone()
 }
 
 fn same_instant(a: &Value, b: &str) {

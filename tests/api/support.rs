@@ -631,3 +631,14 @@ pub async fn mfa_admin(app: &TestApp, email: &str) -> (Session, String) {
     aal2.account_id = s.account_id;
     (aal2, secret)
 }
+
+/// The `amr` claim of an access token (read without checking it: the
+/// server's answer is what is under test).
+pub fn amr_of(token: &str) -> Value {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .unwrap();
+    serde_json::from_slice::<Value>(&bytes).unwrap()["amr"].clone()
+}
