@@ -130,6 +130,7 @@ pub(crate) fn new_sso_challenge(
         user,
         first_factor,
         Some(origin),
+        None,
         ttl,
         now,
     )
@@ -143,6 +144,7 @@ fn insert_challenge(
     user: &User,
     first_factor: &Amr,
     origin: Option<&SsoOrigin<'_>>,
+    passkey_state: Option<String>,
     ttl: std::time::Duration,
     now: NaiveDateTime,
 ) -> ApiResult<String> {
@@ -162,6 +164,7 @@ fn insert_challenge(
             provider_id: origin.map(|o| o.provider_id.to_string()),
             subject: origin.map(|o| o.subject.to_string()),
             code_challenge: origin.and_then(|o| o.code_challenge.map(String::from)),
+            passkey_state,
         },
     )?;
     Ok(token)
@@ -206,6 +209,11 @@ pub(crate) fn after_first_factor(
                 return Ok(LoginOutcome::Authenticated(Box::new(issued)));
             }
         }
+        let pending = super::passkeys::second_factor_options(conn, config, user)?;
+        let (passkey_options, passkey_state) = match pending {
+            Some(p) => (Some(p.options), Some(p.state)),
+            None => (None, None),
+        };
         let mfa_token = insert_challenge(
             conn,
             KIND_MFA,
@@ -213,14 +221,8 @@ pub(crate) fn after_first_factor(
             user,
             first_factor,
             sso,
+            passkey_state,
             config.mfa_challenge_ttl,
-            ctx.now,
-        )?;
-        let passkey_options = super::passkeys::second_factor_options(
-            conn,
-            config,
-            user,
-            &tokens::sha256_hex(&mfa_token),
             ctx.now,
         )?;
         let remember_device_days = crate::store::accounts::find(conn, &user.account_id)?
@@ -245,6 +247,7 @@ pub(crate) fn after_first_factor(
             user,
             first_factor,
             sso,
+            None,
             config.enrollment_ttl,
             ctx.now,
         )?;
@@ -398,8 +401,13 @@ pub fn complete_mfa(
         let code = match input {
             SecondFactorInput::Code(code) => code,
             SecondFactorInput::Passkey(credential) => {
+                // The request was kept with the challenge, which spends both.
+                let state = challenge
+                    .passkey_state
+                    .as_deref()
+                    .ok_or(ApiError::ChallengeExpired)?;
                 return match super::passkeys::check_second_factor(
-                    conn, config, &user, &hash, credential, ctx,
+                    conn, config, &user, state, credential, ctx,
                 )? {
                     super::passkeys::Assertion::Accepted => {
                         if challenge_store::consume(conn, &challenge.id, ctx.now)? == 0 {

@@ -1,10 +1,12 @@
 //! Passkeys (WebAuthn, through webauthn-rs): registration and management
 //! under the assurance of other MFA changes, the second step with an
 //! assertion, and passwordless sign-in with a discoverable credential.
-//! Ceremony state lives in `webauthn_ceremonies` (any node finishes what
-//! another started; 5 minutes; single use). A signature counter that goes
-//! backwards is refused and audited; failed assertions count on the
-//! second-factor lockout like wrong codes.
+//! Ceremony state lives in the database, so any node finishes what another
+//! started: a sign-in's second step keeps it with its MFA challenge, the
+//! others in `webauthn_ceremonies` (5 minutes; single use). The signature
+//! counter must move forward from the last accepted use (one conditional
+//! UPDATE); one that does not is refused and audited. Failed assertions
+//! count on the second-factor lockout like wrong codes.
 
 use chrono::{Duration, NaiveDateTime};
 use serde_json::Value;
@@ -22,7 +24,7 @@ use super::sessions::{self, Issued};
 use super::{commit_then_refuse, lockout, mfa, policy, Ctx, Verdict};
 use crate::config::Config;
 use crate::error::{ApiError, ApiResult};
-use crate::store::passkeys::{self as passkey_store, Ceremony, PasskeyRow};
+use crate::store::passkeys::{self as passkey_store, Ceremony, PasskeyRow, Spend};
 use crate::store::totp as totp_store;
 use crate::store::types::{Amr, Method, MfaMethods};
 use crate::store::users::{self as user_store, User};
@@ -45,7 +47,7 @@ fn rp(config: &Config) -> ApiResult<RelyingParty> {
 pub const CEREMONY_TTL: Duration = Duration::minutes(5);
 
 const REGISTRATION: &str = "registration";
-const SECOND_FACTOR: &str = "second_factor";
+const STEP_UP: &str = "step_up";
 const PASSWORDLESS: &str = "passwordless";
 
 /// The relying party of `config` (`LATCHKEY_WEBAUTHN_RP_ID`,
@@ -245,15 +247,15 @@ pub fn register(
                 grant.first_factor.clone(),
             ),
         };
-        let Some(ceremony) =
-            passkey_store::live_bound(conn, REGISTRATION, binding(actor), ctx.now)?
+        let Some(ceremony) = passkey_store::spend_ceremony(
+            conn,
+            REGISTRATION,
+            Spend::BoundTo(binding(actor)),
+            ctx.now,
+        )?
         else {
             return Err(ApiError::NoPendingEnrollment);
         };
-        if passkey_store::spend_ceremony(conn, &ceremony.id, REGISTRATION, None, ctx.now)?.is_none()
-        {
-            return Err(ApiError::NoPendingEnrollment);
-        }
         let state: PasskeyRegistration = from_json(&ceremony.state)?;
         let passkey = match rp.finish_passkey_registration(credential, &state) {
             Ok(passkey) => passkey,
@@ -265,7 +267,7 @@ pub fn register(
                 )));
             }
         };
-        let backed_up = Credential::from(passkey.clone()).backup_state;
+        let registered = Credential::from(passkey.clone());
         let row = PasskeyRow {
             id: super::new_id(),
             user_id: user.id.clone(),
@@ -274,7 +276,8 @@ pub fn register(
             passkey: to_json(&passkey)?,
             created_at: ctx.now,
             last_used_at: None,
-            backed_up,
+            backed_up: registered.backup_state,
+            sign_count: i64::from(registered.counter),
         };
         passkey_store::insert(conn, &row)
             .map_err(super::taken("This passkey is registered already."))?;
@@ -431,16 +434,22 @@ pub fn delete(
     })
 }
 
-/// Request options for the second step of `user`, bound to the MFA
-/// challenge `challenge_id`; `None` when the user has no passkey.
-/// Inside the transaction that creates the challenge.
+/// Request options for an assertion by one of `user`'s passkeys, and the
+/// state that checks the answer: `None` when the user has no passkey.
+pub struct PendingAssertion {
+    /// WebAuthn request options, for the client.
+    pub options: Value,
+    /// webauthn-rs's state as JSON, for [`check_second_factor`].
+    pub state: String,
+}
+
+/// [`PendingAssertion`] for the second step of a sign-in: the caller keeps
+/// the state with the MFA challenge, which spends both at once.
 pub fn second_factor_options(
     conn: &mut DbConn,
     config: &Config,
     user: &User,
-    challenge_id: &str,
-    now: NaiveDateTime,
-) -> ApiResult<Option<Value>> {
+) -> ApiResult<Option<PendingAssertion>> {
     let rows = passkey_store::of_user(conn, &user.id)?;
     if rows.is_empty() {
         return Ok(None);
@@ -448,17 +457,33 @@ pub fn second_factor_options(
     let (options, state) = rp(config)?
         .start_passkey_authentication(&credentials(&rows)?)
         .map_err(ApiError::internal)?;
+    Ok(Some(PendingAssertion {
+        options: serde_json::to_value(options).map_err(ApiError::internal)?,
+        state: to_json(&state)?,
+    }))
+}
+
+/// Request options for a step-up of `session_id`: a ceremony bound to the
+/// session (5 minutes, single use); `None` without a passkey.
+pub fn step_up_options(
+    conn: &mut DbConn,
+    config: &Config,
+    user: &User,
+    session_id: &str,
+    now: NaiveDateTime,
+) -> ApiResult<Option<Value>> {
+    let Some(pending) = second_factor_options(conn, config, user)? else {
+        return Ok(None);
+    };
     new_ceremony(
         conn,
-        SECOND_FACTOR,
+        STEP_UP,
         Some(&user.id),
-        Some(challenge_id),
-        to_json(&state)?,
+        Some(session_id),
+        pending.state,
         now,
     )?;
-    Ok(Some(
-        serde_json::to_value(options).map_err(ApiError::internal)?,
-    ))
+    Ok(Some(pending.options))
 }
 
 /// The outcome of checking an assertion.
@@ -467,67 +492,63 @@ pub enum Assertion {
     Rejected,
 }
 
-/// Records a verified assertion on its passkey (the new counter, backup
-/// state, when) — or, for a counter that went backwards (a cloned
-/// authenticator?), audits it. Returns whether it counts.
+/// Records a verified assertion on its passkey — the new counter, backup
+/// state and when, in one conditional UPDATE that wants the counter ahead
+/// of the last accepted use — or, for a counter that did not move forward
+/// (a cloned authenticator?), audits it. Returns whether it counts.
 fn settle(
     conn: &mut DbConn,
     user: &User,
     verified: Result<webauthn_rs::prelude::AuthenticationResult, WebauthnError>,
     ctx: &Ctx,
 ) -> ApiResult<Assertion> {
-    match verified {
+    let regressed = match verified {
         Ok(result) => {
-            let Some(row) = passkey_store::find_by_credential(conn, &encode_id(result.cred_id()))?
-                .filter(|r| r.user_id == user.id)
-            else {
-                return Ok(Assertion::Rejected);
-            };
-            let mut passkey: Passkey = from_json(&row.passkey)?;
-            passkey.update_credential(&result);
-            passkey_store::record_use(
+            let credential_id = encode_id(result.cred_id());
+            let recorded = passkey_store::record_use(
                 conn,
-                &row.id,
-                &to_json(&passkey)?,
+                &user.id,
+                &credential_id,
+                result.counter(),
                 result.backup_state(),
                 ctx.now,
             )?;
-            Ok(Assertion::Accepted)
+            if recorded == 1 {
+                return Ok(Assertion::Accepted);
+            }
+            // Behind the last use, or deleted since the options were made.
+            passkey_store::find_by_credential(conn, &credential_id)?
+                .is_some_and(|row| row.user_id == user.id)
         }
-        Err(WebauthnError::CredentialPossibleCompromise) => {
-            audit::record(
-                conn,
-                ctx,
-                Event::own(audit::PASSKEY_COUNTER_REGRESSED, &user.account_id, &user.id),
-            )?;
-            Ok(Assertion::Rejected)
-        }
+        Err(WebauthnError::CredentialPossibleCompromise) => true,
         Err(e) => {
             tracing::info!(error = %e, "passkey assertion refused");
-            Ok(Assertion::Rejected)
+            false
         }
+    };
+    if regressed {
+        audit::record(
+            conn,
+            ctx,
+            Event::own(audit::PASSKEY_COUNTER_REGRESSED, &user.account_id, &user.id),
+        )?;
     }
+    Ok(Assertion::Rejected)
 }
 
-/// Checks a passkey assertion for the second step of `challenge_id`
-/// (inside the caller's transaction, holding the user's lock). An accepted
-/// assertion spends the ceremony (and the caller the challenge); a rejected
-/// one counts on the second-factor lockout and leaves both for another try,
-/// as a wrong code does (the challenge allows five).
+/// Checks a passkey assertion against the `state` of its options
+/// (inside the caller's transaction, holding the user's lock): one
+/// signature check and one conditional UPDATE of the passkey. A rejected
+/// one counts on the second-factor lockout, as a wrong code does.
 pub fn check_second_factor(
     conn: &mut DbConn,
     config: &Config,
     user: &User,
-    challenge_id: &str,
+    state: &str,
     credential: &PublicKeyCredential,
     ctx: &Ctx,
 ) -> ApiResult<Assertion> {
-    let ceremony = passkey_store::live_bound(conn, SECOND_FACTOR, challenge_id, ctx.now)?
-        .filter(|c| c.user_id.as_deref() == Some(user.id.as_str()));
-    let Some(ceremony) = ceremony else {
-        return Err(ApiError::ChallengeExpired);
-    };
-    let state: PasskeyAuthentication = from_json(&ceremony.state)?;
+    let state: PasskeyAuthentication = from_json(state)?;
     let outcome = settle(
         conn,
         user,
@@ -535,11 +556,7 @@ pub fn check_second_factor(
         ctx,
     )?;
     match outcome {
-        Assertion::Accepted => {
-            passkey_store::spend_ceremony(conn, &ceremony.id, SECOND_FACTOR, None, ctx.now)?
-                .ok_or(ApiError::ChallengeExpired)?;
-            lockout::second_factor_cleared_for(conn, user)?
-        }
+        Assertion::Accepted => lockout::second_factor_cleared_for(conn, user)?,
         Assertion::Rejected => lockout::second_factor_failed(
             conn,
             user,
@@ -547,6 +564,31 @@ pub fn check_second_factor(
             audit::MFA_CHALLENGE_FAILED,
             "wrong_passkey_assertion",
         )?,
+    }
+    Ok(outcome)
+}
+
+/// [`check_second_factor`] for a step-up of `session_id`, with the
+/// ceremony of [`step_up_options`]: spent by an accepted assertion, left
+/// for another try by a rejected one. 401 `challenge_expired` without one.
+pub fn check_step_up(
+    conn: &mut DbConn,
+    config: &Config,
+    user: &User,
+    session_id: &str,
+    credential: &PublicKeyCredential,
+    ctx: &Ctx,
+) -> ApiResult<Assertion> {
+    let ceremony =
+        passkey_store::spend_ceremony(conn, STEP_UP, Spend::BoundTo(session_id), ctx.now)?
+            .filter(|c| c.user_id.as_deref() == Some(user.id.as_str()));
+    let Some(ceremony) = ceremony else {
+        // An error: the caller's transaction, and any spend, roll back.
+        return Err(ApiError::ChallengeExpired);
+    };
+    let outcome = check_second_factor(conn, config, user, &ceremony.state, credential, ctx)?;
+    if let Assertion::Rejected = outcome {
+        passkey_store::reopen_ceremony(conn, &ceremony.id)?;
     }
     Ok(outcome)
 }
@@ -594,7 +636,7 @@ pub fn sign_in(
     let cred_id = encode_id(cred_id);
     commit_then_refuse(conn, |conn| {
         let Some(ceremony) =
-            passkey_store::spend_ceremony(conn, ceremony_id, PASSWORDLESS, None, ctx.now)?
+            passkey_store::spend_ceremony(conn, PASSWORDLESS, Spend::Id(ceremony_id), ctx.now)?
         else {
             return Err(ApiError::InvalidCredentials);
         };

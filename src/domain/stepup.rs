@@ -46,13 +46,8 @@ pub fn options(
             return Err(ApiError::MfaRequiredForAction);
         }
         let allowed = policy::methods_for(conn, &current.user)?;
-        let passkey_options = passkeys::second_factor_options(
-            conn,
-            config,
-            &current.user,
-            &current.session.id,
-            ctx.now,
-        )?;
+        let passkey_options =
+            passkeys::step_up_options(conn, config, &current.user, &current.session.id, ctx.now)?;
         let mut methods = Vec::new();
         let has_totp =
             crate::store::totp::find(conn, &current.user.id, crate::store::totp::STATUS_ACTIVE)?
@@ -110,7 +105,7 @@ pub fn step_up(
                 }
             }
             SecondFactorInput::Passkey(credential) => {
-                match passkeys::check_second_factor(
+                match passkeys::check_step_up(
                     conn,
                     config,
                     user,

@@ -39,6 +39,9 @@ pub struct Challenge {
     /// The PKCE challenge (S256) of the client that started the single
     /// sign-on, if it sent one: spending the login code needs its verifier.
     pub code_challenge: Option<String>,
+    /// An MFA challenge's passkey request, as webauthn-rs's state (JSON):
+    /// spent with the challenge.
+    pub passkey_state: Option<String>,
 }
 
 pub fn insert(conn: &mut DbConn, challenge: &Challenge) -> QueryResult<()> {

@@ -15,11 +15,15 @@ pub struct PasskeyRow {
     /// base64url of the credential id.
     pub credential_id: String,
     pub name: String,
-    /// webauthn-rs's `Passkey` as JSON (public key and counter).
+    /// webauthn-rs's `Passkey` as JSON, as registered (the public key);
+    /// the counter and backup state of later uses are the columns.
     pub passkey: String,
     pub created_at: NaiveDateTime,
     pub last_used_at: Option<NaiveDateTime>,
     pub backed_up: bool,
+    /// The signature counter of the last accepted assertion (0: the
+    /// authenticator keeps none).
+    pub sign_count: i64,
 }
 
 pub fn insert(conn: &mut DbConn, row: &PasskeyRow) -> QueryResult<()> {
@@ -71,21 +75,36 @@ pub fn rename(conn: &mut DbConn, id: &str, name: &str) -> QueryResult<usize> {
         .execute(conn)
 }
 
-/// After an assertion: the new counter and backup state, and when.
+/// An accepted assertion of `user_id`'s credential, in one conditional
+/// statement: the counter must move forward from the last accepted use
+/// (or stay 0 on an authenticator that keeps none). 0 rows when it did not
+/// (a cloned authenticator?) or the passkey is gone.
 pub fn record_use(
     conn: &mut DbConn,
-    id: &str,
-    passkey: &str,
+    user_id: &str,
+    credential_id: &str,
+    counter: u32,
     backed_up: bool,
     now: NaiveDateTime,
 ) -> QueryResult<usize> {
-    diesel::update(passkeys::table.find(id))
-        .set((
-            passkeys::passkey.eq(passkey),
-            passkeys::backed_up.eq(backed_up),
-            passkeys::last_used_at.eq(now),
-        ))
-        .execute(conn)
+    let counter = i64::from(counter);
+    let target = passkeys::table
+        .filter(passkeys::credential_id.eq(credential_id))
+        .filter(passkeys::user_id.eq(user_id));
+    let set = (
+        passkeys::sign_count.eq(counter),
+        passkeys::backed_up.eq(backed_up),
+        passkeys::last_used_at.eq(now),
+    );
+    if counter == 0 {
+        diesel::update(target.filter(passkeys::sign_count.eq(0)))
+            .set(set)
+            .execute(conn)
+    } else {
+        diesel::update(target.filter(passkeys::sign_count.lt(counter)))
+            .set(set)
+            .execute(conn)
+    }
 }
 
 pub fn delete(conn: &mut DbConn, id: &str) -> QueryResult<usize> {
@@ -102,7 +121,7 @@ pub fn delete_all(conn: &mut DbConn, user_id: &str) -> QueryResult<usize> {
 #[diesel(table_name = webauthn_ceremonies)]
 pub struct Ceremony {
     pub id: String,
-    /// `registration`, `second_factor` or `passwordless`.
+    /// `registration`, `step_up` or `passwordless`.
     pub kind: String,
     pub user_id: Option<String>,
     /// The session, enrollment challenge or MFA challenge it belongs to.
@@ -121,64 +140,81 @@ pub fn insert_ceremony(conn: &mut DbConn, row: &Ceremony) -> QueryResult<()> {
         .map(drop)
 }
 
-/// Spends a live ceremony of `kind` (bound to `bound_to`, when given): the
-/// row for the one caller that wins, in one statement.
+/// `UPDATE … SET consumed_at = now WHERE id = ($id) AND consumed_at IS
+/// NULL RETURNING *` on either backend (RETURNING needs the concrete one).
+macro_rules! spend_returning {
+    ($conn:expr, $id:expr, $now:expr) => {{
+        let spend = diesel::update(
+            webauthn_ceremonies::table
+                .filter(webauthn_ceremonies::id.nullable().eq($id))
+                .filter(webauthn_ceremonies::consumed_at.is_null()),
+        )
+        .set(webauthn_ceremonies::consumed_at.eq($now));
+        match $conn {
+            DbConn::Postgres(pg) => spend
+                .returning(Ceremony::as_returning())
+                .get_result(pg)
+                .optional(),
+            DbConn::Sqlite(lite) => spend
+                .returning(Ceremony::as_returning())
+                .get_result(lite)
+                .optional(),
+        }
+    }};
+}
+
+/// Which ceremony to spend.
+#[derive(Clone, Copy, Debug)]
+pub enum Spend<'a> {
+    /// The one with this id (passwordless: the client holds the id).
+    Id(&'a str),
+    /// The newest bound to this session or challenge.
+    BoundTo(&'a str),
+}
+
+/// Spends a live ceremony of `kind` and returns it, in one statement: the
+/// row for the one caller that wins.
 pub fn spend_ceremony(
     conn: &mut DbConn,
-    id: &str,
     kind: &str,
-    bound_to: Option<&str>,
+    which: Spend,
     now: NaiveDateTime,
 ) -> QueryResult<Option<Ceremony>> {
-    let target = webauthn_ceremonies::table
-        .filter(webauthn_ceremonies::id.eq(id))
-        .filter(webauthn_ceremonies::kind.eq(kind))
-        .filter(webauthn_ceremonies::consumed_at.is_null())
-        .filter(webauthn_ceremonies::expires_at.gt(now))
-        .into_boxed();
-    let target = match bound_to {
-        Some(bound) => target.filter(webauthn_ceremonies::bound_to.eq(bound.to_string())),
-        None => target,
-    };
-    let ids: Vec<String> = target.select(webauthn_ceremonies::id).load(conn)?;
-    let Some(found) = ids.into_iter().next() else {
-        return Ok(None);
-    };
-    let spend = diesel::update(
-        webauthn_ceremonies::table
-            .filter(webauthn_ceremonies::id.eq(found))
-            .filter(webauthn_ceremonies::consumed_at.is_null()),
-    )
-    .set(webauthn_ceremonies::consumed_at.eq(now));
-    match conn {
-        DbConn::Postgres(pg) => spend
-            .returning(Ceremony::as_returning())
-            .get_result(pg)
-            .optional(),
-        DbConn::Sqlite(lite) => spend
-            .returning(Ceremony::as_returning())
-            .get_result(lite)
-            .optional(),
+    // The subquery reads the table under another name: SQL would bind its
+    // columns to the nearest table anyway; diesel wants it said.
+    diesel::alias!(webauthn_ceremonies as live: LiveCeremonies);
+    let candidates = live
+        .filter(live.field(webauthn_ceremonies::kind).eq(kind))
+        .filter(live.field(webauthn_ceremonies::consumed_at).is_null())
+        .filter(live.field(webauthn_ceremonies::expires_at).gt(now));
+    match which {
+        Spend::Id(id) => {
+            let one = candidates
+                .filter(live.field(webauthn_ceremonies::id).eq(id))
+                .select(live.field(webauthn_ceremonies::id))
+                .single_value();
+            spend_returning!(conn, one, now)
+        }
+        Spend::BoundTo(bound) => {
+            let newest = candidates
+                .filter(live.field(webauthn_ceremonies::bound_to).eq(bound))
+                .order((
+                    live.field(webauthn_ceremonies::created_at).desc(),
+                    live.field(webauthn_ceremonies::id).desc(),
+                ))
+                .select(live.field(webauthn_ceremonies::id))
+                .single_value();
+            spend_returning!(conn, newest, now)
+        }
     }
 }
 
-/// The live ceremony bound to `bound_to` of `kind` (the second step's
-/// passkey request, read with its challenge).
-pub fn live_bound(
-    conn: &mut DbConn,
-    kind: &str,
-    bound_to: &str,
-    now: NaiveDateTime,
-) -> QueryResult<Option<Ceremony>> {
-    webauthn_ceremonies::table
-        .filter(webauthn_ceremonies::kind.eq(kind))
-        .filter(webauthn_ceremonies::bound_to.eq(bound_to))
-        .filter(webauthn_ceremonies::consumed_at.is_null())
-        .filter(webauthn_ceremonies::expires_at.gt(now))
-        .order(webauthn_ceremonies::created_at.desc())
-        .select(Ceremony::as_select())
-        .first(conn)
-        .optional()
+/// Gives a ceremony spent by this transaction back (a refused assertion
+/// may be tried again, as a wrong code may).
+pub fn reopen_ceremony(conn: &mut DbConn, id: &str) -> QueryResult<usize> {
+    diesel::update(webauthn_ceremonies::table.find(id))
+        .set(webauthn_ceremonies::consumed_at.eq(None::<NaiveDateTime>))
+        .execute(conn)
 }
 
 /// Deletes ceremonies that ended before `before`.

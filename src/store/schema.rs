@@ -88,6 +88,7 @@ diesel::table! {
         provider_id -> Nullable<Text>,
         subject -> Nullable<Text>,
         code_challenge -> Nullable<Text>,
+        passkey_state -> Nullable<Text>,
     }
 }
 
@@ -345,6 +346,7 @@ diesel::table! {
         created_at -> Timestamp,
         last_used_at -> Nullable<Timestamp>,
         backed_up -> Bool,
+        sign_count -> BigInt,
     }
 }
 

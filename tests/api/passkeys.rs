@@ -213,6 +213,47 @@ async fn a_counter_that_goes_backwards_is_refused_and_audited_and_bad_assertions
     .problem(429, "too_many_attempts");
 }
 
+/// The counter is checked against the last accepted use, not against the
+/// one the options were made with: a clone that answers a challenge opened
+/// before the original's last use is still behind.
+#[actix_web::test]
+async fn a_counter_is_checked_against_the_last_use_even_for_a_challenge_opened_before_it() {
+    let app = TestApp::new().await;
+    let s = app.signup_and_login("ann@example.com").await;
+    let mut key = SoftKey::new();
+    register(&app, &s.token, &mut key, None).await.ok(201);
+    let first = app.login_raw("ann@example.com", PASSWORD).await.ok(200);
+    let second = app.login_raw("ann@example.com", PASSWORD).await.ok(200);
+    let copy = key.passkey().expect("a stored passkey");
+    let assertion = key.assert(&first.body["passkey_options"]).await;
+    let admin = app
+        .post(
+            "/api/v1/sessions/mfa",
+            None,
+            json!({"mfa_token": first.body["mfa_token"], "passkey": assertion}),
+        )
+        .await
+        .ok(200);
+    // The clone signs the second challenge with the counter just used.
+    key.restore(copy);
+    let assertion = key.assert(&second.body["passkey_options"]).await;
+    app.post(
+        "/api/v1/sessions/mfa",
+        None,
+        json!({"mfa_token": second.body["mfa_token"], "passkey": assertion}),
+    )
+    .await
+    .problem(401, "mfa_code_invalid");
+    let events = app
+        .get(
+            "/api/v1/audit-events?type=passkey.counter_regressed",
+            admin.body["access_token"].as_str().unwrap(),
+        )
+        .await
+        .ok(200);
+    assert_eq!(events.body["total"], 1, "{}", events.text);
+}
+
 async fn passwordless(app: &TestApp, key: &mut SoftKey) -> Resp {
     let options = app
         .post("/api/v1/sessions/passkey/options", None, json!({}))
@@ -303,6 +344,25 @@ async fn a_ceremony_started_on_one_node_finishes_on_another() {
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
+    // The second step's request is kept with the MFA challenge: node B
+    // finishes what node A started, once.
+    let pending = app.login_raw("ann@example.com", PASSWORD).await.ok(200);
+    let assertion = key.assert(&pending.body["passkey_options"]).await;
+    let finish = || {
+        node_b.call(
+            Method::POST,
+            "/api/v1/sessions/mfa",
+            None,
+            Some(json!({"mfa_token": pending.body["mfa_token"], "passkey": assertion})),
+        )
+    };
+    let r = finish().await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        amr_of(r.body["access_token"].as_str().unwrap()),
+        json!(["pwd", "hwk"])
+    );
+    finish().await.problem(401, "challenge_expired");
 }
 
 #[actix_web::test]
@@ -431,6 +491,17 @@ async fn deleting_a_passkey_ends_the_sessions_from_before() {
         .ok(200);
     let before = before.body["access_token"].as_str().unwrap().to_string();
     app.get("/api/v1/me", &before).await.ok(200);
+    // A second step and a step-up opened before the deletion, their
+    // options naming the phone.
+    let pending = app.login_raw("ann@example.com", PASSWORD).await.ok(200);
+    let phone_step_up = app
+        .post(
+            "/api/v1/sessions/current/step-up/options",
+            Some(&first),
+            json!({}),
+        )
+        .await
+        .ok(200);
     app.call(
         Method::DELETE,
         &format!("/api/v1/me/mfa/passkeys/{phone_id}"),
@@ -444,6 +515,35 @@ async fn deleting_a_passkey_ends_the_sessions_from_before() {
         .problem(401, "unauthorized");
     app.get("/api/v1/me", &first).await.ok(200);
     // The deleted passkey opens nothing any more; the other one still does.
+    // Deleting spent the second steps opened before it.
+    let assertion = phone.assert(&pending.body["passkey_options"]).await;
+    app.post(
+        "/api/v1/sessions/mfa",
+        None,
+        json!({"mfa_token": pending.body["mfa_token"], "passkey": assertion}),
+    )
+    .await
+    .problem(401, "challenge_expired");
+    // A step-up whose options named the phone, opened before the deletion
+    // by the session that deleted it: the signature still verifies against
+    // those options, the deleted passkey records no use.
+    let step = phone.assert(&phone_step_up.body["passkey_options"]).await;
+    let r = app
+        .post(
+            "/api/v1/sessions/current/step-up",
+            Some(&first),
+            json!({"passkey": step}),
+        )
+        .await;
+    r.problem(401, "mfa_code_invalid");
+    let regressed = app
+        .get(
+            "/api/v1/audit-events?type=passkey.counter_regressed",
+            &first,
+        )
+        .await
+        .ok(200);
+    assert_eq!(regressed.body["total"], 0, "a deleted key is no clone");
     passwordless(&app, &mut phone)
         .await
         .problem(401, "invalid_credentials");
