@@ -10,6 +10,7 @@ use chrono::{Duration, NaiveDateTime};
 
 use super::audit::{self, Event};
 use super::auth::Principal;
+use super::requirement::ScopeRules;
 use super::{parse_id, Ctx};
 use crate::crypto::tokens;
 use crate::error::{ApiError, ApiResult};
@@ -71,7 +72,7 @@ pub(super) fn recognize(
     conn: &mut DbConn,
     user: &User,
     token: &str,
-    allowed: MfaMethods,
+    rules: &ScopeRules,
     now: NaiveDateTime,
 ) -> ApiResult<bool> {
     if !token.starts_with(tokens::DEVICE_PREFIX) || token.len() > 200 {
@@ -80,12 +81,12 @@ pub(super) fn recognize(
     let Some(device) = device_store::find_by_hash(conn, &tokens::sha256_hex(token))? else {
         return Ok(false);
     };
-    let days = accounts::find(conn, &user.account_id)?.map_or(0, |a| a.remember_device_days);
+    let days = rules.remember_device_days;
     let counts = device.user_id == user.id
         && device.expires_at > now
         && days > 0
         && device.created_at + Duration::days(i64::from(days)) > now
-        && (allowed == MfaMethods::Any || device.method == Method::Hwk.as_str());
+        && (rules.methods == MfaMethods::Any || device.method == Method::Hwk.as_str());
     if counts {
         device_store::touch(conn, &device.id, now)?;
     }

@@ -187,14 +187,23 @@ pub(crate) fn after_first_factor(
 ) -> ApiResult<LoginOutcome> {
     let first_factor = origin.methods();
     let sso = origin.sso();
+    // One read of the scope's rules serves every branch below.
+    let rules = policy::scope_rules(conn, user)?;
     if first_factor.aal() == policy::Aal::Aal2 {
-        let issued = sessions::issue(conn, keys, config, user, first_factor, ctx)?;
+        let issued = sessions::issue_under_policy(
+            conn,
+            keys,
+            config,
+            user,
+            first_factor,
+            rules.requirement,
+            ctx,
+        )?;
         return Ok(LoginOutcome::Authenticated(Box::new(issued)));
     }
-    // Which factors count matters only to a user who has one (a login
-    // without MFA reads nothing more).
+    // Which factors count matters only to a user who has one.
     let allowed = match user.mfa_enabled_at {
-        Some(_) => policy::methods_for(conn, user)?,
+        Some(_) => rules.methods,
         None => MfaMethods::Any,
     };
     let needs_passkey = allowed == MfaMethods::PhishingResistant
@@ -203,9 +212,17 @@ pub(crate) fn after_first_factor(
         // A remembered device stands in for the second step (proving no
         // factor now: `dev`, and a step-up for the changes that need one).
         if let Some(token) = origin.device_token() {
-            if super::devices::recognize(conn, user, token, allowed, ctx.now)? {
+            if super::devices::recognize(conn, user, token, &rules, ctx.now)? {
                 let amr = first_factor.then(Method::Dev);
-                let issued = sessions::issue(conn, keys, config, user, &amr, ctx)?;
+                let issued = sessions::issue_under_policy(
+                    conn,
+                    keys,
+                    config,
+                    user,
+                    &amr,
+                    rules.requirement,
+                    ctx,
+                )?;
                 return Ok(LoginOutcome::Authenticated(Box::new(issued)));
             }
         }
@@ -225,20 +242,18 @@ pub(crate) fn after_first_factor(
             config.mfa_challenge_ttl,
             ctx.now,
         )?;
-        let remember_device_days = crate::store::accounts::find(conn, &user.account_id)?
-            .map_or(0, |a| a.remember_device_days);
         return Ok(LoginOutcome::MfaRequired {
             mfa_token,
             expires_in: config.mfa_challenge_ttl.as_secs(),
             methods: methods(conn, &user.id, allowed, passkey_options.is_some())?,
             passkey_options,
-            remember_device_days,
+            remember_device_days: rules.remember_device_days,
         });
     }
     // A required user without MFA from the deadline on, or (where only
     // passkeys count) without a passkey: an enrollment grant first. Before
     // the deadline the session says when setup is due.
-    let requirement = policy::mfa_requirement(conn, user)?;
+    let requirement = rules.requirement;
     if requirement.is_some_and(|r| r.due(ctx.now)) || needs_passkey {
         let enrollment_token = insert_challenge(
             conn,
@@ -251,7 +266,7 @@ pub(crate) fn after_first_factor(
             config.enrollment_ttl,
             ctx.now,
         )?;
-        let methods = match policy::methods_for(conn, user)? {
+        let methods = match rules.methods {
             MfaMethods::PhishingResistant => vec!["passkey"],
             MfaMethods::Any => vec!["totp", "passkey"],
         };

@@ -68,8 +68,8 @@ pub struct MfaStatus {
 }
 
 pub fn status(conn: &mut DbConn, user: &User, now: NaiveDateTime) -> ApiResult<MfaStatus> {
-    let requirement = policy::mfa_requirement(conn, user)?;
-    let methods = policy::methods_for(conn, user)?;
+    let rules = policy::scope_rules(conn, user)?;
+    let (requirement, methods) = (rules.requirement, rules.methods);
     let recovery = recovery_store::find(conn, &user.id)?.filter(|t| t.used_at.is_none());
     Ok(status_of(
         user,
@@ -502,7 +502,8 @@ pub fn disable(
     commit_then_refuse(conn, |conn| {
         let user = lockout::lock_second_factor(conn, &principal.user.id, ctx)?
             .ok_or(ApiError::Unauthorized)?;
-        if policy::mfa_requirement(conn, &user)?.is_some() {
+        let rules = policy::scope_rules(conn, &user)?;
+        if rules.requirement.is_some() {
             return Err(ApiError::MfaEnforced);
         }
         assert_may_manage(conn, principal, Some(&proof))?;
@@ -511,7 +512,7 @@ pub fn disable(
         }
         // Where only passkeys count, a code proves nothing here either (a
         // passkey user turns MFA off by deleting their passkeys).
-        if policy::methods_for(conn, &user)? == MfaMethods::PhishingResistant {
+        if rules.methods == MfaMethods::PhishingResistant {
             return Err(ApiError::PhishingResistantRequired);
         }
         if check_second_factor(conn, config, &user, code, ctx)? == SecondFactor::Rejected {

@@ -402,9 +402,8 @@ pub fn delete(
         let totp = totp_store::find(conn, &user.id, crate::store::totp::STATUS_ACTIVE)?.is_some();
         // What remains must still count where MFA is required: under
         // `phishing_resistant` a TOTP secret left behind does not.
-        if others == 0
-            && policy::mfa_requirement(conn, &user)?.is_some()
-            && !(totp && policy::methods_for(conn, &user)? == MfaMethods::Any)
+        let rules = policy::scope_rules(conn, &user)?;
+        if others == 0 && rules.requirement.is_some() && !(totp && rules.methods == MfaMethods::Any)
         {
             return Err(ApiError::MfaEnforced);
         }

@@ -12,8 +12,8 @@ use crate::store::users::User;
 use crate::store::DbConn;
 
 pub use super::requirement::{
-    check_deadline, methods_flags, methods_for, mfa_requirement, requirement_of, RequiredBy,
-    Requirement, ScopePolicy,
+    check_deadline, methods_flags, methods_for, mfa_requirement, requirement_of, scope_rules,
+    RequiredBy, Requirement, ScopePolicy, ScopeRules,
 };
 pub use crate::store::types::{Aal, Amr, Method, Role, RoleRef};
 

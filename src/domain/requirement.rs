@@ -82,14 +82,7 @@ pub fn methods_flags(account: MfaMethods, sub_account: Option<MfaMethods>) -> Mf
 
 /// [`methods_flags`] for one user, reading the policy of their scope.
 pub fn methods_for(conn: &mut DbConn, user: &User) -> ApiResult<MfaMethods> {
-    let account = accounts::find(conn, &user.account_id)?
-        .map(|a| a.mfa_methods)
-        .unwrap_or_default();
-    let sub = match &user.sub_account_id {
-        Some(id) => sub_accounts::find(conn, id)?.map(|s| s.mfa_methods),
-        None => None,
-    };
-    Ok(methods_flags(account, sub))
+    Ok(scope_rules(conn, user)?.methods)
 }
 
 /// A deadline belongs to a policy that is on (422 otherwise).
@@ -105,22 +98,50 @@ pub fn check_deadline(require_mfa: bool, from: Option<NaiveDateTime>) -> ApiResu
 
 /// [`requirement_of`] for one user, reading the policy of their scope.
 pub fn mfa_requirement(conn: &mut DbConn, user: &User) -> ApiResult<Option<Requirement>> {
-    let account = accounts::find(conn, &user.account_id)?
+    Ok(scope_rules(conn, user)?.requirement)
+}
+
+/// Everything the scope of a user rules on their sign-in, from one read of
+/// the account (and of the sub-account, for its users).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScopeRules {
+    /// [`requirement_of`].
+    pub requirement: Option<Requirement>,
+    /// [`methods_flags`].
+    pub methods: MfaMethods,
+    /// How long a remembered device skips the second step (0: never).
+    pub remember_device_days: i32,
+}
+
+/// [`ScopeRules`] of `user`.
+pub fn scope_rules(conn: &mut DbConn, user: &User) -> ApiResult<ScopeRules> {
+    let account = accounts::find(conn, &user.account_id)?;
+    // `Some` exactly for sub-account users, whether or not the row is there.
+    let sub = match &user.sub_account_id {
+        Some(id) => Some(sub_accounts::find(conn, id)?),
+        None => None,
+    };
+    let account_policy = account
+        .as_ref()
         .map(|a| ScopePolicy {
             require_mfa: a.require_mfa,
             from: a.require_mfa_from,
         })
         .unwrap_or_default();
-    let sub = match &user.sub_account_id {
-        Some(id) => Some(
-            sub_accounts::find(conn, id)?
-                .map(|s| ScopePolicy {
-                    require_mfa: s.require_mfa,
-                    from: s.require_mfa_from,
-                })
-                .unwrap_or_default(),
+    let sub_policy = sub.as_ref().map(|s| {
+        s.as_ref()
+            .map(|s| ScopePolicy {
+                require_mfa: s.require_mfa,
+                from: s.require_mfa_from,
+            })
+            .unwrap_or_default()
+    });
+    Ok(ScopeRules {
+        requirement: requirement_of(user.require_mfa, account_policy, sub_policy),
+        methods: methods_flags(
+            account.as_ref().map(|a| a.mfa_methods).unwrap_or_default(),
+            sub.flatten().map(|s| s.mfa_methods),
         ),
-        None => None,
-    };
-    Ok(requirement_of(user.require_mfa, account, sub))
+        remember_device_days: account.map_or(0, |a| a.remember_device_days),
+    })
 }
