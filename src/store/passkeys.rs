@@ -124,7 +124,8 @@ pub struct Ceremony {
     /// `registration`, `step_up` or `passwordless`.
     pub kind: String,
     pub user_id: Option<String>,
-    /// The session, enrollment challenge or MFA challenge it belongs to.
+    /// The session or enrollment challenge it belongs to (a sign-in's
+    /// second step keeps its state with the MFA challenge instead).
     pub bound_to: Option<String>,
     /// webauthn-rs's ceremony state as JSON.
     pub state: String,
