@@ -226,7 +226,7 @@ pub(crate) fn after_first_factor(
                 return Ok(LoginOutcome::Authenticated(Box::new(issued)));
             }
         }
-        let pending = super::passkeys::second_factor_options(conn, config, user)?;
+        let pending = super::assertions::second_factor_options(conn, config, user)?;
         let (passkey_options, passkey_state) = match pending {
             Some(p) => (Some(p.options), Some(p.state)),
             None => (None, None),
@@ -421,10 +421,10 @@ pub fn complete_mfa(
                     .passkey_state
                     .as_deref()
                     .ok_or(ApiError::ChallengeExpired)?;
-                return match super::passkeys::check_second_factor(
+                return match super::assertions::check_second_factor(
                     conn, config, &user, state, credential, ctx,
                 )? {
-                    super::passkeys::Assertion::Accepted => {
+                    super::assertions::Assertion::Accepted => {
                         if challenge_store::consume(conn, &challenge.id, ctx.now)? == 0 {
                             return Err(ApiError::ChallengeExpired);
                         }
@@ -440,7 +440,7 @@ pub fn complete_mfa(
                             device_token,
                         }))
                     }
-                    super::passkeys::Assertion::Rejected => {
+                    super::assertions::Assertion::Rejected => {
                         let failures = challenge_store::record_failure(conn, &challenge.id)?;
                         Ok(Verdict::Refused(ApiError::MfaCodeInvalid {
                             attempts_remaining: Some((CHALLENGE_MAX_FAILURES - failures).max(0)),

@@ -4,6 +4,7 @@
 //! it: a handler, the CLI or a later front end.
 
 pub mod admin;
+pub mod assertions;
 pub mod audit;
 pub mod auth;
 pub mod coverage;

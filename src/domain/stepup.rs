@@ -7,12 +7,12 @@
 
 use serde_json::Value;
 
+use super::assertions::{self, Assertion};
 use super::audit::{self, Event};
 use super::auth::{self, Principal};
 use super::keys::KeyRing;
 use super::login::SecondFactorInput;
 use super::mfa::{self, SecondFactor};
-use super::passkeys::{self, Assertion};
 use super::policy::{self, Method};
 use super::sessions::{self, Issued};
 use super::{commit_then_refuse, lockout, Ctx, Verdict};
@@ -47,7 +47,7 @@ pub fn options(
         }
         let allowed = policy::methods_for(conn, &current.user)?;
         let passkey_options =
-            passkeys::step_up_options(conn, config, &current.user, &current.session.id, ctx.now)?;
+            assertions::step_up_options(conn, config, &current.user, &current.session.id, ctx.now)?;
         let mut methods = Vec::new();
         let has_totp =
             crate::store::totp::find(conn, &current.user.id, crate::store::totp::STATUS_ACTIVE)?
@@ -105,7 +105,7 @@ pub fn step_up(
                 }
             }
             SecondFactorInput::Passkey(credential) => {
-                match passkeys::check_step_up(
+                match assertions::check_step_up(
                     conn,
                     config,
                     user,

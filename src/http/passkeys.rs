@@ -13,6 +13,7 @@ use super::dto::{utc, AuthenticatedResponse};
 use super::extract::{AuthSession, RateLimited};
 use super::problems::{BodyProblems, SessionProblems};
 use super::{ctx, NoStore, State};
+use crate::domain::assertions;
 use crate::domain::auth::MfaActor;
 use crate::domain::passkeys::{self, PasskeyRecord};
 use crate::domain::validate::Checks;
@@ -344,7 +345,7 @@ pub async fn passwordless_options(
     let ctx = ctx(&req, &state);
     let config = state.config.clone();
     let (ceremony_id, options) = state
-        .db(move |conn| passkeys::passwordless_options(conn, &config, &ctx))
+        .db(move |conn| assertions::passwordless_options(conn, &config, &ctx))
         .await?;
     let public_key = options.get("publicKey").cloned().unwrap_or(Value::Null);
     Ok(NoStore::ok(PasswordlessOptionsResponse {
@@ -379,7 +380,7 @@ pub async fn passwordless_sign_in(
     let (keys, config) = (state.keys.clone(), state.config.clone());
     let issued = state
         .db(move |conn| {
-            passkeys::sign_in(conn, &keys, &config, &body.ceremony_id, &credential, &ctx)
+            assertions::sign_in(conn, &keys, &config, &body.ceremony_id, &credential, &ctx)
         })
         .await?;
     Ok(NoStore::ok(AuthenticatedResponse::new(issued, None)))

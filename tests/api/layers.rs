@@ -311,6 +311,7 @@ fn the_domain_modules_form_no_cycle() {
         "sessions",
         "mfa",
         "passkeys",
+        "assertions",
         "login",
         "stepup",
         "roles",
