@@ -39,11 +39,17 @@ pub(crate) async fn register(
 async fn login_with_passkey(app: &TestApp, email: &str, key: &mut SoftKey) -> Resp {
     let r = app.login_raw(email, PASSWORD).await.ok(200);
     assert_eq!(r.body["status"], "mfa_required", "{}", r.text);
-    let assertion = key.assert(&r.body["passkey_options"]).await;
+    answer(app, &r, key).await
+}
+
+/// Answers the second step of `pending` (an `mfa_required` answer) with
+/// an assertion of `key`.
+async fn answer(app: &TestApp, pending: &Resp, key: &mut SoftKey) -> Resp {
+    let assertion = key.assert(&pending.body["passkey_options"]).await;
     app.post(
         "/api/v1/sessions/mfa",
         None,
-        json!({"mfa_token": r.body["mfa_token"], "passkey": assertion}),
+        json!({"mfa_token": pending.body["mfa_token"], "passkey": assertion}),
     )
     .await
 }
@@ -203,14 +209,9 @@ async fn a_counter_that_goes_backwards_is_refused_and_audited_and_bad_assertions
         }
     }
     let r = app.login_raw("ann@example.com", PASSWORD).await.ok(200);
-    let assertion = key.assert(&r.body["passkey_options"]).await;
-    app.post(
-        "/api/v1/sessions/mfa",
-        None,
-        json!({"mfa_token": r.body["mfa_token"], "passkey": assertion}),
-    )
-    .await
-    .problem(429, "too_many_attempts");
+    answer(&app, &r, &mut key)
+        .await
+        .problem(429, "too_many_attempts");
 }
 
 /// The counter is checked against the last accepted use, not against the
@@ -225,25 +226,12 @@ async fn a_counter_is_checked_against_the_last_use_even_for_a_challenge_opened_b
     let first = app.login_raw("ann@example.com", PASSWORD).await.ok(200);
     let second = app.login_raw("ann@example.com", PASSWORD).await.ok(200);
     let copy = key.passkey().expect("a stored passkey");
-    let assertion = key.assert(&first.body["passkey_options"]).await;
-    let admin = app
-        .post(
-            "/api/v1/sessions/mfa",
-            None,
-            json!({"mfa_token": first.body["mfa_token"], "passkey": assertion}),
-        )
-        .await
-        .ok(200);
+    let admin = answer(&app, &first, &mut key).await.ok(200);
     // The clone signs the second challenge with the counter just used.
     key.restore(copy);
-    let assertion = key.assert(&second.body["passkey_options"]).await;
-    app.post(
-        "/api/v1/sessions/mfa",
-        None,
-        json!({"mfa_token": second.body["mfa_token"], "passkey": assertion}),
-    )
-    .await
-    .problem(401, "mfa_code_invalid");
+    answer(&app, &second, &mut key)
+        .await
+        .problem(401, "mfa_code_invalid");
     let events = app
         .get(
             "/api/v1/audit-events?type=passkey.counter_regressed",
@@ -516,14 +504,9 @@ async fn deleting_a_passkey_ends_the_sessions_from_before() {
     app.get("/api/v1/me", &first).await.ok(200);
     // The deleted passkey opens nothing any more; the other one still does.
     // Deleting spent the second steps opened before it.
-    let assertion = phone.assert(&pending.body["passkey_options"]).await;
-    app.post(
-        "/api/v1/sessions/mfa",
-        None,
-        json!({"mfa_token": pending.body["mfa_token"], "passkey": assertion}),
-    )
-    .await
-    .problem(401, "challenge_expired");
+    answer(&app, &pending, &mut phone)
+        .await
+        .problem(401, "challenge_expired");
     // A step-up whose options named the phone, opened before the deletion
     // by the session that deleted it: the signature still verifies against
     // those options, the deleted passkey records no use.
